@@ -1,0 +1,3 @@
+from quantrack.cli import main
+
+main()

@@ -1,0 +1,96 @@
+"""Command line: the only module that imports typer/rich. Commands stay thin."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from typer.exceptions import TyperException
+
+app = typer.Typer(
+    name="quantrack",
+    help="Train a model, track it in MLflow, quantize it every way, measure each variant honestly, "
+         "and pick the one to ship.",
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+Opt = typer.Option
+
+
+@app.callback()
+def _root(
+    version: Annotated[bool, Opt("--version", help="Show the version and exit.", is_eager=True)] = False,
+) -> None:
+    """quantrack: should I quantize this model, how, and what does it cost me?"""
+    if version:
+        from quantrack import __version__
+
+        typer.echo(f"quantrack {__version__}")
+        raise typer.Exit()
+
+
+@app.command()
+def run(
+    config: Annotated[Optional[Path], Opt("--config", help="TOML file of options; flags override it.")] = None,
+    dataset: Annotated[Optional[str], Opt(help="digits, iris, wine, breast_cancer, or a .csv/.parquet path.")] = None,
+    target: Annotated[Optional[str], Opt(help="Label column of a CSV/Parquet file (default: the last).")] = None,
+    impute: Annotated[Optional[str], Opt(help="none (refuse NaN/inf) or mean.")] = None,
+    model: Annotated[Optional[str], Opt(help="logreg (the assignment's), mlp or cnn.")] = None,
+    hidden: Annotated[Optional[str], Opt(help="MLP layer sizes, e.g. 1024,1024.")] = None,
+    epochs: Annotated[Optional[int], Opt(help="Training epochs [default: 100].")] = None,
+    lr: Annotated[Optional[float], Opt(help="SGD learning rate [default: 0.01].")] = None,
+    batch_size: Annotated[Optional[int], Opt(help="Mini-batch size [default: 32].")] = None,
+    seed: Annotated[Optional[int], Opt(help="Seed of the split, the shuffles and the weights [default: 42].")] = None,
+    methods: Annotated[Optional[str], Opt(help="Comma-separated quantization methods, or all [default: all].")] = None,
+    max_accuracy_drop: Annotated[Optional[float], Opt(help="Accuracy budget in points below fp32 [default: 1.0].")] = None,
+    prefer: Annotated[Optional[str], Opt(help="What the champion optimizes within the budget: size or latency.")] = None,
+    threads: Annotated[Optional[int], Opt(help="Threads for inference timing [default: 1].")] = None,
+    out: Annotated[Optional[str], Opt(help="Directory that receives a new folder per run [default: runs].")] = None,
+    tracking_uri: Annotated[Optional[str], Opt(help="MLflow tracking URI (else MLFLOW_TRACKING_URI, else ./mlflow.db).")] = None,
+    experiment: Annotated[Optional[str], Opt(help="MLflow experiment name [default: quantrack].")] = None,
+    model_name: Annotated[Optional[str], Opt(help="Registered model name [default: quantrack-<dataset>-<model>].")] = None,
+    run_name: Annotated[Optional[str], Opt(help="MLflow run name.")] = None,
+) -> None:
+    """Train, track, quantize with every method, measure, and name the champion."""
+    from quantrack.config import build_config, load_toml
+
+    cfg = build_config(
+        load_toml(config) if config is not None else None,
+        dataset=dataset, target=target, impute=impute, model=model, hidden=hidden, epochs=epochs, lr=lr,
+        batch_size=batch_size, seed=seed, methods=methods, max_accuracy_drop=max_accuracy_drop, prefer=prefer,
+        threads=threads, out=out, tracking_uri=tracking_uri, experiment=experiment, model_name=model_name,
+        run_name=run_name,
+    )
+    from quantrack import pipeline
+    from quantrack.console import RichProgress, print_report
+
+    with RichProgress(cfg.epochs) as progress:
+        report = pipeline.run(cfg, progress)
+    print_report(report)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: user errors become one line on stderr and exit code 2, never a traceback."""
+    from quantrack.errors import QuantrackError
+
+    args = list(sys.argv[1:] if argv is None else argv) or ["--help"]
+    try:
+        code = app(args=args, prog_name="quantrack", standalone_mode=False)
+    except QuantrackError as e:
+        _fail(str(e))
+    except TyperException as e:  # usage errors: unknown option, a value of the wrong type
+        _fail(e.format_message())
+    except (typer.Abort, KeyboardInterrupt):
+        _fail("interrupted")
+    except typer.Exit as e:
+        sys.exit(e.exit_code)
+    sys.exit(code if isinstance(code, int) else 0)
+
+
+def _fail(message: str) -> None:
+    line = " ".join(str(message).split())  # exactly one line
+    print(f"quantrack: error: {line}", file=sys.stderr)
+    sys.exit(2)

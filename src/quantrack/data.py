@@ -1,0 +1,140 @@
+"""Datasets -> a fixed stratified split, scaled with statistics of the training rows only."""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from quantrack.errors import QuantrackError
+
+BUNDLED = ("digits", "iris", "wine", "breast_cancer")
+
+
+@dataclass
+class Table:
+    """A loaded table before splitting: numeric features and original labels."""
+
+    name: str
+    features: np.ndarray  # float64, rows x columns
+    labels: np.ndarray  # original label values (ints or strings)
+    feature_names: list[str]
+    source: str  # "sklearn:digits" or a file path
+    image_shape: tuple[int, int] | None = None
+
+
+@dataclass
+class PreparedData:
+    """Split, scaled tensors-to-be plus everything needed to trace and serve them."""
+
+    name: str
+    X_train: np.ndarray  # float32, scaled
+    y_train: np.ndarray  # int64 class indices
+    X_test: np.ndarray
+    y_test: np.ndarray
+    X_test_raw: np.ndarray  # float32, unscaled: what a served model receives
+    scaler_mean: np.ndarray
+    scaler_scale: np.ndarray
+    class_names: list[str]
+    feature_names: list[str]
+    image_shape: tuple[int, int] | None
+    fingerprint: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def n_features(self) -> int:
+        return self.X_train.shape[1]
+
+    @property
+    def n_classes(self) -> int:
+        return len(self.class_names)
+
+
+def load_bundled(name: str) -> Table:
+    """One of scikit-learn's bundled sets (they ship with the package: no download)."""
+    import sklearn.datasets as ds
+
+    loaders = {
+        "digits": ds.load_digits,
+        "iris": ds.load_iris,
+        "wine": ds.load_wine,
+        "breast_cancer": ds.load_breast_cancer,
+    }
+    bunch = loaders[name]()
+    target_names = list(getattr(bunch, "target_names", []))
+    labels = np.asarray(bunch.target)
+    if target_names and name != "digits":
+        labels = np.asarray([str(target_names[i]) for i in labels])
+    feature_names = [str(n) for n in getattr(bunch, "feature_names", [])] or [f"x{i}" for i in range(bunch.data.shape[1])]
+    image_shape = tuple(bunch.images.shape[1:]) if name == "digits" else None
+    return Table(name, np.asarray(bunch.data, dtype=np.float64), labels, feature_names, f"sklearn:{name}", image_shape)
+
+
+def load_table(dataset: str, target: str | None = None, impute: str = "none") -> Table:
+    """A bundled name or a path to a CSV/Parquet file."""
+    if dataset in BUNDLED:
+        return load_bundled(dataset)
+    from quantrack.tabular import load_file  # pandas is only needed for files
+
+    return load_file(dataset, target=target, impute=impute)
+
+
+def fingerprint(table: Table) -> dict[str, Any]:
+    """SHA-256 of the loaded table (features, labels, column names) and its shape."""
+    h = hashlib.sha256()
+    h.update(np.ascontiguousarray(table.features, dtype=np.float64).tobytes())
+    h.update("\x1f".join(map(str, table.labels.tolist())).encode())
+    h.update("\x1f".join(table.feature_names).encode())
+    values, counts = np.unique(table.labels.astype(str), return_counts=True)
+    return {
+        "sha256": h.hexdigest(),
+        "source": table.source,
+        "rows": int(table.features.shape[0]),
+        "columns": int(table.features.shape[1]),
+        "class_counts": {str(v): int(c) for v, c in zip(values, counts)},
+    }
+
+
+def prepare(table: Table, test_size: float = 0.2, seed: int = 42) -> PreparedData:
+    """Stratified split fixed by the seed; StandardScaler fitted on the training rows only.
+
+    The assignment scaled before splitting, which lets test-set statistics leak into training.
+    """
+    from sklearn.model_selection import train_test_split
+    from sklearn.preprocessing import StandardScaler
+
+    X, labels = table.features, table.labels
+    classes, y = np.unique(labels, return_inverse=True)
+    if len(classes) < 2:
+        raise QuantrackError(f"the target needs at least two classes, found {len(classes)} ({', '.join(map(str, classes))})")
+    counts = np.bincount(y)
+    if counts.min() < 2:
+        small = [str(classes[i]) for i in np.flatnonzero(counts < 2)]
+        raise QuantrackError(
+            f"class {', '.join(map(repr, small))} has fewer than 2 rows; a stratified split needs at least 2 per class"
+        )
+    n_test = math.ceil(test_size * len(y))
+    n_train = len(y) - n_test
+    if n_test < len(classes) or n_train < len(classes):
+        raise QuantrackError(
+            f"too few rows for the split: {len(y)} rows give {n_train} train / {n_test} test, "
+            f"but each side needs at least one row of each of the {len(classes)} classes"
+        )
+    X_tr, X_te, y_tr, y_te = train_test_split(X, y, test_size=test_size, random_state=seed, stratify=y)
+    scaler = StandardScaler().fit(X_tr)
+    return PreparedData(
+        name=table.name,
+        X_train=scaler.transform(X_tr).astype(np.float32),
+        y_train=y_tr.astype(np.int64),
+        X_test=scaler.transform(X_te).astype(np.float32),
+        y_test=y_te.astype(np.int64),
+        X_test_raw=X_te.astype(np.float32),
+        scaler_mean=scaler.mean_.astype(np.float32),
+        scaler_scale=scaler.scale_.astype(np.float32),
+        class_names=[str(c) for c in classes],
+        feature_names=list(table.feature_names),
+        image_shape=table.image_shape,
+        fingerprint=fingerprint(table),
+    )

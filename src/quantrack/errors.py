@@ -1,0 +1,9 @@
+"""The one exception type a user sees: its message is printed as a single line."""
+
+
+class QuantrackError(Exception):
+    """Bad input or an unusable environment; the CLI prints it as one line and exits 2."""
+
+
+class TrackingError(QuantrackError):
+    """The tracking server refused us or could not be reached."""

@@ -1,0 +1,211 @@
+"""run(config) -> Report: data -> model -> train -> every variant -> measure -> choose -> report.
+
+Everything that can be checked is checked before the MLflow run starts, so bad input
+leaves nothing behind; after it starts, any error marks the run FAILED and removes the
+half-written output directory.
+"""
+
+from __future__ import annotations
+
+import platform
+import shutil
+import time
+import warnings
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from quantrack.config import RunConfig
+from quantrack.errors import QuantrackError
+from quantrack.results import Report, VariantResult
+
+
+class Progress(Protocol):
+    def stage(self, text: str) -> None: ...
+    def epoch(self, epoch: int, epochs: int, train_loss: float, test_loss: float) -> None: ...
+
+
+class NoProgress:
+    def stage(self, text: str) -> None:
+        pass
+
+    def epoch(self, epoch: int, epochs: int, train_loss: float, test_loss: float) -> None:
+        pass
+
+
+def run(config: RunConfig, progress: Progress | None = None) -> Report:
+    progress = progress or NoProgress()
+    from quantrack.data import load_table, prepare
+    from quantrack.models import build_model
+
+    progress.stage(f"loading {config.dataset}")
+    data = prepare(load_table(config.dataset, target=config.target, impute=config.impute),
+                   test_size=config.test_size, seed=config.seed)
+    model = build_model(config.model, data.n_features, data.n_classes, config.hidden, data.image_shape)
+
+    from quantrack.tracking import Tracker
+
+    progress.stage("connecting to MLflow")
+    tracker = Tracker(config.tracking_uri, config.experiment)
+    out_root = Path(config.out)
+    staging = out_root / f".partial-{time.strftime('%Y%m%d-%H%M%S')}-{id(tracker):x}"
+    try:
+        tracker.start(config.run_name, _params(config), tags=_data_tags(data.fingerprint))
+        staging.mkdir(parents=True, exist_ok=False)
+        report = _run_tracked(config, data, model, tracker, staging, progress)
+        final = out_root / f"{time.strftime('%Y%m%d-%H%M%S')}-{data.name}-{config.model}-{tracker.run_id[:8]}"
+        staging.rename(final)
+        report.out_dir = str(final)
+        tracker.end("FINISHED")
+        return report
+    except BaseException:
+        tracker.fail()
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+
+
+def _params(config: RunConfig) -> dict[str, Any]:
+    from quantrack.tracking import redact
+
+    params = config.to_dict()
+    params["tracking_uri"] = redact(params["tracking_uri"])  # a URI may embed user:password
+    params["methods"] = ",".join(config.method_list)
+    return params
+
+
+def _data_tags(fp: dict[str, Any]) -> dict[str, str]:
+    return {"data.sha256": fp["sha256"], "data.source": fp["source"], "data.rows": str(fp["rows"]),
+            "data.columns": str(fp["columns"])}
+
+
+def _run_tracked(config: RunConfig, data, model, tracker, out_dir: Path, progress: Progress) -> Report:
+    import torch
+
+    from quantrack.training import train
+
+    def on_epoch(epoch: int, train_loss: float, test_loss: float) -> None:
+        tracker.log_metrics({"train_loss": train_loss, "test_loss": test_loss}, step=epoch)
+        progress.epoch(epoch, config.epochs, train_loss, test_loss)
+
+    progress.stage("training")
+    torch.set_num_threads(config.threads)
+    result = train(model, data.X_train, data.y_train, data.X_test, data.y_test, epochs=config.epochs,
+                   lr=config.lr, batch_size=config.batch_size, seed=config.seed, on_epoch=on_epoch)
+    tracker.log_metrics({"best_epoch": result.best_epoch, "best_test_loss": result.best_test_loss,
+                         "train_seconds": result.seconds})
+    tracker.flush()
+
+    variants = _variants(config, data, model, out_dir, progress)
+    from quantrack.selection import choose_champion
+
+    batch_sizes = [1, len(data.X_test)]
+    champion, why = choose_champion(variants, max_accuracy_drop=config.max_accuracy_drop, prefer=config.prefer,
+                                    batch_size=batch_sizes[-1])
+    report = Report(
+        config=_params(config), dataset={"name": data.name, **data.fingerprint}, best_epoch=result.best_epoch,
+        train_seconds=round(result.seconds, 4), train_loss=result.train_losses, test_loss=result.test_losses,
+        variants=variants, champion=champion, champion_reason=why, class_names=data.class_names,
+        batch_sizes=batch_sizes, mlflow=tracker.info, environment=_environment(config),
+    )
+    progress.stage("writing the report")
+    from quantrack.report import write_all
+
+    files = write_all(report, out_dir)
+    tracker.log_metrics(_variant_metrics(variants))
+    tracker.set_tags({"champion": champion, "champion_reason": why})
+    for f in files:
+        tracker.log_artifact(f, "report")
+    tracker.log_artifacts(out_dir / "models", "models")
+    return report
+
+
+def _variants(config: RunConfig, data, model, out_dir: Path, progress: Progress) -> list[VariantResult]:
+    from quantrack.measure import accuracy, agreement, compare, thread_limit, time_calls
+    from quantrack.quantize import get_method
+    from quantrack.quantize.base import MethodUnavailable, QuantContext
+    from quantrack.quantize.fp32 import fp32_variant
+
+    models_dir = out_dir / "models"
+    models_dir.mkdir()
+    ctx = QuantContext(model=model, model_kind=config.model, X_train=data.X_train, y_train=data.y_train,
+                       lr=config.lr, batch_size=config.batch_size, seed=config.seed, threads=config.threads,
+                       workdir=models_dir)
+    batch_sizes = [1, len(data.X_test)]
+    results: list[VariantResult] = []
+    base_pred = None
+    baseline: dict[int, Any] = {}
+    for name in ["fp32", *config.method_list]:
+        progress.stage(f"quantizing and measuring {name}")
+        started = time.perf_counter()
+        try:
+            if name == "fp32":
+                variant = fp32_variant(model)
+            else:
+                method = get_method(name)
+                reason = method.unavailable_reason(config.model)
+                if reason:
+                    results.append(VariantResult(name, available=False, reason=reason))
+                    continue
+                with warnings.catch_warnings(), thread_limit(config.threads):
+                    warnings.simplefilter("ignore")  # deprecation notices of torch.ao and friends
+                    variant = method.apply(ctx)
+        except (MethodUnavailable, ImportError) as e:
+            results.append(VariantResult(name, available=False, reason=str(e).splitlines()[0]))
+            continue
+        quantize_s = time.perf_counter() - started
+        path = variant.save(models_dir)
+        with thread_limit(config.threads):
+            pred = variant.predict(data.X_test)
+            if base_pred is None:
+                base_pred = pred
+            latencies = []
+            for bs in batch_sizes:
+                lat = time_calls(variant.runner(data.X_test[:bs]), threads=config.threads, batch_size=bs,
+                                 budget_s=config.latency_budget_s)
+                if name == "fp32":
+                    baseline[bs] = lat
+                else:
+                    compare(lat, baseline[bs])
+                latencies.append(lat)
+        from sklearn.metrics import confusion_matrix
+
+        results.append(VariantResult(
+            name=name, accuracy=accuracy(pred, data.y_test), agreement=agreement(pred, base_pred),
+            params=variant.params, payload_bytes=variant.payload_bytes, file_bytes=path.stat().st_size,
+            artifact=path.name, latency=latencies, seconds_to_quantize=round(quantize_s, 4),
+            confusion=confusion_matrix(data.y_test, pred, labels=list(range(data.n_classes))).tolist(),
+        ))
+    fp32 = results[0]
+    for r in results:
+        if r.available:
+            r.payload_ratio = round(r.payload_bytes / fp32.payload_bytes, 4)
+            r.file_ratio = round(r.file_bytes / fp32.file_bytes, 4)
+    return results
+
+
+def _variant_metrics(variants: list[VariantResult]) -> dict[str, float]:
+    """Each variant's figures as MLflow metrics named <variant>.<figure>."""
+    out: dict[str, float] = {}
+    for v in variants:
+        if not v.available:
+            continue
+        for key in ("accuracy", "agreement", "params", "payload_bytes", "file_bytes", "file_ratio"):
+            val = getattr(v, key)
+            if val is not None:
+                out[f"{v.name}.{key}"] = float(val)
+        for lat in v.latency:
+            for fig in ("p50_us", "p90_us", "p99_us", "speedup"):
+                val = getattr(lat, fig)
+                if val is not None:
+                    out[f"{v.name}.latency_b{lat.batch_size}_{fig}"] = float(val)
+    return out
+
+
+def _environment(config: RunConfig) -> dict[str, Any]:
+    import os
+
+    import torch
+
+    return {"python": platform.python_version(), "torch": torch.__version__, "platform": platform.platform(),
+            "cpus": os.cpu_count(), "threads": config.threads}
