@@ -106,6 +106,9 @@ class Method:
     name: str
     summary: str
     apply: Callable[[QuantContext], Variant]
+    # Rebuild a Variant from the file ``save`` wrote, given a fresh float model of the same
+    # architecture (untrained): never unpickles code (state_dict + weights_only, or ONNX).
+    load: Callable[[Path, nn.Module], Variant] | None = None
     applies_to: tuple[str, ...] = ("logreg", "mlp", "cnn")
     requires: tuple[str, ...] = ()  # importable modules; missing ones make it unavailable
 
@@ -119,6 +122,11 @@ class Method:
             if importlib.util.find_spec(mod) is None:
                 return f"package {mod!r} is not installed"
         return None
+
+
+def load_state_dict_file(path: Path) -> dict[str, Any]:
+    """torch.load restricted to tensors and plain containers: no arbitrary unpickling."""
+    return torch.load(path, map_location="cpu", weights_only=True)
 
 
 def payload_bytes(tensors: dict[str, tuple[int, float]]) -> int:

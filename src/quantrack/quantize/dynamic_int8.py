@@ -13,7 +13,9 @@ import torch
 from torch import nn
 
 from quantrack.models import count_params
-from quantrack.quantize.base import Method, MethodUnavailable, QuantContext, TorchVariant
+from pathlib import Path
+
+from quantrack.quantize.base import Method, MethodUnavailable, QuantContext, TorchVariant, load_state_dict_file
 
 
 def _linear_payload(model: nn.Module) -> int:
@@ -44,8 +46,17 @@ def apply(ctx: QuantContext) -> TorchVariant:
     return TorchVariant("dynamic-int8", quantize_dynamic_int8(model), params, payload)
 
 
+def load(path: Path, fresh: nn.Module) -> TorchVariant:
+    """Quantize the fresh model's structure, then load the saved int8 weights and scales."""
+    params, payload = count_params(fresh), _linear_payload(fresh)
+    quantized = quantize_dynamic_int8(fresh)
+    quantized.load_state_dict(load_state_dict_file(path))
+    return TorchVariant("dynamic-int8", quantized, params, payload)
+
+
 METHOD = Method(
     name="dynamic-int8",
     summary="torch.ao dynamic quantization: int8 Linear weights, activations quantized at run time",
     apply=apply,
+    load=load,
 )
