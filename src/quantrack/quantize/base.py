@@ -126,7 +126,11 @@ class Method:
 
 def load_state_dict_file(path: Path) -> dict[str, Any]:
     """torch.load restricted to tensors and plain containers: no arbitrary unpickling."""
-    return torch.load(path, map_location="cpu", weights_only=True)
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # quantized packed params trip a TypedStorage notice
+        return torch.load(path, map_location="cpu", weights_only=True)
 
 
 def payload_bytes(tensors: dict[str, tuple[int, float]]) -> int:
