@@ -53,6 +53,8 @@ def run(
     experiment: Annotated[Optional[str], Opt(help="MLflow experiment name [default: quantrack].")] = None,
     model_name: Annotated[Optional[str], Opt(help="Registered model name [default: quantrack-<dataset>-<model>].")] = None,
     run_name: Annotated[Optional[str], Opt(help="MLflow run name.")] = None,
+    register: Annotated[Optional[bool], Opt("--register/--no-register",
+                                            help="Register the variants and move the 'champion' alias [default: register].")] = None,
 ) -> None:
     """Train, track, quantize with every method, measure, and name the champion."""
     from quantrack.config import build_config, load_toml
@@ -62,7 +64,7 @@ def run(
         dataset=dataset, target=target, impute=impute, model=model, hidden=hidden, epochs=epochs, lr=lr,
         batch_size=batch_size, seed=seed, methods=methods, max_accuracy_drop=max_accuracy_drop, prefer=prefer,
         threads=threads, out=out, tracking_uri=tracking_uri, experiment=experiment, model_name=model_name,
-        run_name=run_name,
+        run_name=run_name, register=register,
     )
     from quantrack import pipeline
     from quantrack.console import RichProgress, print_report

@@ -46,9 +46,14 @@ def run(config: RunConfig, progress: Progress | None = None) -> Report:
 
     from quantrack.tracking import Tracker
 
+    if config.register:
+        from quantrack.registry import check_model_name
+
+        check_model_name(config.registered_model_name)
     progress.stage("connecting to MLflow")
     tracker = Tracker(config.tracking_uri, config.experiment)
     out_root = Path(config.out)
+    spool_root = out_root / "spool"  # runs whose server was gone at the end; see spool.py
     staging = out_root / f".partial-{time.strftime('%Y%m%d-%H%M%S')}-{id(tracker):x}"
     try:
         tracker.start(config.run_name, _params(config), tags=_data_tags(data.fingerprint))
@@ -56,11 +61,15 @@ def run(config: RunConfig, progress: Progress | None = None) -> Report:
         report = _run_tracked(config, data, model, tracker, staging, progress)
         final = out_root / f"{time.strftime('%Y%m%d-%H%M%S')}-{data.name}-{config.model}-{tracker.run_id[:8]}"
         staging.rename(final)
+        tracker.relocate(staging, final)
         report.out_dir = str(final)
-        tracker.end("FINISHED")
+        if tracker.end("FINISHED", spool_root=spool_root) == "spooled":
+            progress.stage(f"MLflow server still unreachable ({tracker.offline_reason}): the whole run is saved in "
+                           f"{tracker.spooled_to}; upload it later with `quantrack sync --out {out_root}`")
+            report.mlflow["spooled_to"] = str(tracker.spooled_to)
         return report
     except BaseException:
-        tracker.fail()
+        tracker.fail(spool_root)
         shutil.rmtree(staging, ignore_errors=True)
         raise
 
@@ -95,6 +104,8 @@ def _run_tracked(config: RunConfig, data, model, tracker, out_dir: Path, progres
     tracker.log_metrics({"best_epoch": result.best_epoch, "best_test_loss": result.best_test_loss,
                          "train_seconds": result.seconds})
     tracker.flush()
+    if not tracker.online:
+        progress.stage(f"MLflow server unreachable ({tracker.offline_reason}); going on, the run is kept locally")
 
     variants = _variants(config, data, model, out_dir, progress)
     from quantrack.selection import choose_champion
@@ -107,6 +118,7 @@ def _run_tracked(config: RunConfig, data, model, tracker, out_dir: Path, progres
         train_seconds=round(result.seconds, 4), train_loss=result.train_losses, test_loss=result.test_losses,
         variants=variants, champion=champion, champion_reason=why, class_names=data.class_names,
         batch_sizes=batch_sizes, mlflow=tracker.info, environment=_environment(config),
+        registered_model=config.registered_model_name if config.register else None,
     )
     progress.stage("writing the report")
     from quantrack.report import write_all
@@ -117,6 +129,14 @@ def _run_tracked(config: RunConfig, data, model, tracker, out_dir: Path, progres
     for f in files:
         tracker.log_artifact(f, "report")
     tracker.log_artifacts(out_dir / "models", "models")
+    if config.register:
+        progress.stage(f"registering the variants as {config.registered_model_name}")
+        from quantrack.registry import PYFUNC_DIR, build_models
+
+        intent = build_models(config, data, variants, out_dir / "models", out_dir / PYFUNC_DIR, champion,
+                              config.max_accuracy_drop)
+        tracker.log_artifacts(out_dir / PYFUNC_DIR, PYFUNC_DIR)
+        tracker.register(intent)
     return report
 
 

@@ -1,8 +1,19 @@
-"""The only module that talks to MLflow.
+"""The only module that talks to MLflow's tracking API (registry.py, spool.py and
+pyfunc_model.py use it for their own jobs: packaging, replaying and serving).
 
 Metrics are buffered and sent with ``MlflowClient.log_batch`` (measured: one call per
 metric costs 0.7 s per 100 epochs on SQLite and ~40 s against an authenticating server;
 a batch costs 0.02 s). A run that raises is marked FAILED, never left RUNNING.
+
+Servers fail. MLflow's default retries (7, backoff factor 2, 120 s timeout) make one call to
+a dead server hang for about 8 minutes, so every HTTP call quantrack makes is bounded
+(:data:`HTTP_LIMITS`, set in-process before the first call; a user's own values win). The
+run starts with a quick connection check (no retries, short timeout) so a missing server or
+a wrong password fails in seconds, before any training. After that a lost server never stops
+the run: the Tracker keeps a complete journal of the run (params, every metric point with
+its step and timestamp, tags, artifacts, registry intent), goes offline at the first network
+error, retries a few times at the end, and otherwise writes the journal to the spool
+(see spool.py) for ``quantrack sync``.
 """
 
 from __future__ import annotations
@@ -10,6 +21,7 @@ from __future__ import annotations
 import os
 import re
 import time
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -34,12 +46,75 @@ def resolve_tracking_uri(explicit: str | None) -> str:
     return os.environ.get("MLFLOW_TRACKING_URI") or mlflow.get_tracking_uri()
 
 
+# Bounds for every HTTP call to a tracking server: 2 retries 1-2 s apart, 10 s per attempt.
+HTTP_LIMITS = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2", "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
+               "MLFLOW_HTTP_REQUEST_BACKOFF_JITTER": "0.2", "MLFLOW_HTTP_REQUEST_TIMEOUT": "10"}
+# The start-up check: one attempt, 5 s at most, so "no server" or "wrong password" is known fast.
+CHECK_LIMITS = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0", "MLFLOW_HTTP_REQUEST_TIMEOUT": "5"}
+# At the end of an offline run: this many reconnection attempts, this many seconds apart.
+END_RETRIES = 3
+END_RETRY_WAIT_S = 2.0
+
+
+def bound_http() -> None:
+    """Give MLflow's HTTP client bounded retries and timeouts (read by MLflow on every call)."""
+    for k, v in HTTP_LIMITS.items():
+        os.environ.setdefault(k, v)
+
+
+@contextmanager
+def _env(values: dict[str, str]):
+    saved = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def is_unreachable(e: BaseException) -> bool:
+    """A network failure (refused, timed out, 5xx after retries), as opposed to a refusal by the server."""
+    import requests
+
+    if isinstance(e, (requests.exceptions.ConnectionError, requests.exceptions.Timeout, ConnectionError, TimeoutError)):
+        return True
+    text = str(e)
+    return "failed with exception" in text or "failed with timeout exception" in text
+
+
+def explain(e: BaseException, uri: str) -> str:
+    """One line for the user; never the credentials."""
+    code = getattr(e, "error_code", "")
+    where = redact(uri)
+    if code in ("UNAUTHENTICATED", "PERMISSION_DENIED") or " 401" in str(e) or " 403" in str(e):
+        return (f"MLflow at {where} refused the credentials ({code or 'HTTP 401/403'}); set "
+                f"MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD (or ~/.netrc) to an account it accepts")
+    if is_unreachable(e):
+        return f"cannot reach the MLflow server at {where}: {_reason(e)}"
+    return f"MLflow at {where} refused the request: {redact(_first_line(e))}"
+
+
+def _reason(e: BaseException) -> str:
+    text = str(e)
+    for marker, reason in (("Connection refused", "connection refused"), ("timed out", "timed out"),
+                           ("Name or service not known", "unknown host"), ("Failed to resolve", "unknown host"),
+                           ("too many", "the server answers with errors")):
+        if marker in text:
+            return reason
+    return redact(_first_line(e))
+
+
 class Tracker:
-    """One MLflow run: params, buffered metrics, tags and artifacts."""
+    """One MLflow run: params, buffered metrics, tags, artifacts and registry, with a full local journal."""
 
     def __init__(self, tracking_uri: str | None, experiment: str) -> None:
         import logging
 
+        bound_http()
         from mlflow.tracking import MlflowClient
 
         # MLflow's INFO lines (database migrations, run links) would interleave with our output.
@@ -50,36 +125,103 @@ class Tracker:
         self.client = MlflowClient(tracking_uri=self.tracking_uri)
         self.run_id: str | None = None
         self.experiment_id: str | None = None
+        self.artifact_uri: str | None = None
         self._pending: list[Any] = []
+        # Everything the run logged, kept so that it can be replayed or spooled.
+        self.journal: dict[str, Any] = {"params": {}, "metrics": [], "tags": {}, "artifacts": [], "registry": None}
+        self.offline_reason: str | None = None  # set at the first network failure after the start
+        self.spooled_to: Path | None = None
+        self.versions: dict[str, str] = {}
+
+    @property
+    def online(self) -> bool:
+        return self.offline_reason is None
 
     # -- lifecycle ---------------------------------------------------------
-    def start(self, run_name: str | None, params: dict[str, Any], tags: dict[str, str] | None = None) -> str:
+    def check(self) -> None:
+        """Fail fast (seconds, one line) when the server is missing or refuses the credentials."""
         from mlflow.exceptions import MlflowException
-        from mlflow.entities import Param, RunTag
 
         try:
-            exp = self.client.get_experiment_by_name(self.experiment_name)
-            self.experiment_id = exp.experiment_id if exp else self.client.create_experiment(self.experiment_name)
+            with _env(CHECK_LIMITS):
+                exp = self.client.get_experiment_by_name(self.experiment_name)
+        except MlflowException as e:
+            raise TrackingError(explain(e, self.tracking_uri)) from None
+        self.experiment_id = exp.experiment_id if exp else None
+
+    def start(self, run_name: str | None, params: dict[str, Any], tags: dict[str, str] | None = None) -> str:
+        from mlflow.entities import Param
+        from mlflow.exceptions import MlflowException
+
+        self.check()
+        try:
+            if self.experiment_id is None:
+                self.experiment_id = self.client.create_experiment(self.experiment_name)
             run = self.client.create_run(self.experiment_id, run_name=run_name,
                                          tags={k: str(v) for k, v in (tags or {}).items()})
+            self.run_id = run.info.run_id
+            self.artifact_uri = run.info.artifact_uri
+            self.journal.update(run_name=run.info.run_name, experiment_name=self.experiment_name,
+                                experiment_id=self.experiment_id, run_id=self.run_id,
+                                tracking_uri=redact(self.tracking_uri), start_time=run.info.start_time)
+            self.journal["tags"].update({k: str(v) for k, v in (tags or {}).items()})
+            values = {k: _param_value(v) for k, v in params.items()}
+            self.journal["params"].update(values)
+            items = [Param(k, v) for k, v in values.items()]
+            for i in range(0, len(items), _MAX_PARAMS_PER_BATCH):
+                self.client.log_batch(self.run_id, params=items[i:i + _MAX_PARAMS_PER_BATCH])
         except MlflowException as e:
-            raise TrackingError(f"MLflow at {redact(self.tracking_uri)} refused the run: {_first_line(e)}") from None
-        self.run_id = run.info.run_id
-        items = [Param(k, _param_value(v)) for k, v in params.items()]
-        for i in range(0, len(items), _MAX_PARAMS_PER_BATCH):
-            self.client.log_batch(self.run_id, params=items[i:i + _MAX_PARAMS_PER_BATCH])
+            raise TrackingError(explain(e, self.tracking_uri)) from None
         return self.run_id
 
-    def end(self, status: str = "FINISHED") -> None:
-        if self.run_id is None:
-            return
+    def _send(self, call, *args, **kwargs) -> Any:
+        """Call the server unless offline; the first network failure switches to offline mode."""
+        if not self.online:
+            return None
         try:
-            if status == "FINISHED":
-                self.flush()
-        finally:
-            self.client.set_terminated(self.run_id, status=status)
+            return call(*args, **kwargs)
+        except Exception as e:
+            if not is_unreachable(e):
+                raise
+            self.offline_reason = _reason(e)
+            return None
 
-    def fail(self) -> None:
+    def end(self, status: str = "FINISHED", spool_root: Path | None = None) -> str:
+        """Finish the run on the server; if it stays unreachable, spool it. Returns 'sent' or 'spooled'."""
+        if self.run_id is None:
+            return "sent"
+        if status == "FINISHED":
+            self.flush()
+        if self.online:
+            self._send(self.client.set_terminated, self.run_id, status=status)
+        if self.online:
+            return "sent"
+        self.journal["status"] = status
+        if self._reconnect():
+            from quantrack.spool import upload
+
+            upload(self.client, self.journal, base_dir=None)
+            return "sent"
+        from quantrack.spool import write
+
+        self.spooled_to = write(self.journal, Path(spool_root or "runs/spool"))
+        return "spooled"
+
+    def _reconnect(self) -> bool:
+        for attempt in range(END_RETRIES):
+            if attempt:
+                time.sleep(END_RETRY_WAIT_S)
+            try:
+                with _env(CHECK_LIMITS):
+                    self.client.get_run(self.run_id)
+                self.offline_reason = None
+                return True
+            except Exception as e:
+                if not is_unreachable(e):
+                    raise
+        return False
+
+    def fail(self, spool_root: Path | None = None) -> None:
         """Mark the run FAILED, best effort: the original error matters more than this one."""
         if self.run_id is None:
             return
@@ -87,16 +229,27 @@ class Tracker:
             self.flush()
         except Exception:
             pass
-        try:
-            self.client.set_terminated(self.run_id, status="FAILED")
-        except Exception:
-            pass
+        if self.online:
+            try:
+                self._send(self.client.set_terminated, self.run_id, status="FAILED")
+            except Exception:
+                pass
+        if not self.online and self.spooled_to is None:
+            try:  # keep what was measured; sync will mark the run FAILED
+                from quantrack.spool import write
+
+                self.journal["status"] = "FAILED"
+                self.spooled_to = write(self.journal, Path(spool_root or "runs/spool"))
+            except Exception:
+                pass
 
     # -- data --------------------------------------------------------------
     def log_metric(self, key: str, value: float, step: int = 0) -> None:
         from mlflow.entities import Metric
 
-        self._pending.append(Metric(key, float(value), int(time.time() * 1000), int(step)))
+        m = Metric(key, float(value), int(time.time() * 1000), int(step))
+        self._pending.append(m)
+        self.journal["metrics"].append([m.key, m.value, m.timestamp, m.step])
 
     def log_metrics(self, metrics: dict[str, float], step: int = 0) -> None:
         for k, v in metrics.items():
@@ -104,21 +257,41 @@ class Tracker:
                 self.log_metric(k, v, step)
 
     def flush(self) -> None:
-        while self._pending:
+        while self._pending and self.online:
             chunk = self._pending[:_MAX_METRICS_PER_BATCH]
-            self.client.log_batch(self.run_id, metrics=chunk)
-            del self._pending[:len(chunk)]
+            self._send(self.client.log_batch, self.run_id, metrics=chunk)
+            if self.online:
+                del self._pending[:len(chunk)]
 
     def set_tags(self, tags: dict[str, Any]) -> None:
         from mlflow.entities import RunTag
 
-        self.client.log_batch(self.run_id, tags=[RunTag(k, str(v)) for k, v in tags.items()])
+        values = {k: str(v) for k, v in tags.items()}
+        self.journal["tags"].update(values)
+        self._send(self.client.log_batch, self.run_id, tags=[RunTag(k, v) for k, v in values.items()])
 
     def log_artifacts(self, local_dir: str | Path, artifact_path: str | None = None) -> None:
-        self.client.log_artifacts(self.run_id, str(local_dir), artifact_path)
+        self.journal["artifacts"].append([str(Path(local_dir).resolve()), artifact_path, "dir"])
+        self._send(self.client.log_artifacts, self.run_id, str(local_dir), artifact_path)
 
     def log_artifact(self, local_path: str | Path, artifact_path: str | None = None) -> None:
-        self.client.log_artifact(self.run_id, str(local_path), artifact_path)
+        self.journal["artifacts"].append([str(Path(local_path).resolve()), artifact_path, "file"])
+        self._send(self.client.log_artifact, self.run_id, str(local_path), artifact_path)
+
+    def relocate(self, old: Path, new: Path) -> None:
+        """The output folder was renamed: keep the journal's artifact paths valid for spooling."""
+        old_s, new_s = str(Path(old).resolve()), str(Path(new).resolve())
+        for a in self.journal["artifacts"]:
+            if a[0] == old_s or a[0].startswith(old_s + os.sep):
+                a[0] = new_s + a[0][len(old_s):]
+
+    def register(self, intent: dict[str, Any]) -> dict[str, str]:
+        """Register the run's pyfunc variants (see registry.py); recorded for replay when offline."""
+        from quantrack.registry import register
+
+        self.journal["registry"] = intent
+        self.versions = self._send(register, self.client, self.run_id, self.artifact_uri, intent) or {}
+        return self.versions
 
     @property
     def info(self) -> dict[str, str | None]:
