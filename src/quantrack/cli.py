@@ -74,6 +74,32 @@ def run(
     print_report(report)
 
 
+@app.command()
+def serve(
+    model_uri: Annotated[str, Opt("--model-uri", help="What to serve, e.g. models:/quantrack-digits-logreg@champion.")],
+    port: Annotated[int, Opt(help="Port to listen on.")] = 5001,
+    host: Annotated[str, Opt(help="Interface to bind; 0.0.0.0 exposes the model to the network.")] = "127.0.0.1",
+    workers: Annotated[int, Opt(help="Server worker processes.")] = 1,
+    tracking_uri: Annotated[Optional[str], Opt(help="Registry to resolve models:/ URIs (else MLFLOW_TRACKING_URI, else ./mlflow.db).")] = None,
+) -> None:
+    """Serve a registered variant over HTTP (POST /invocations) with MLflow's scoring server."""
+    from quantrack.serve import serve as run_server
+
+    code = run_server(model_uri, port, host=host, tracking_uri=tracking_uri, workers=workers)
+    raise typer.Exit(code)
+
+
+@app.command()
+def sync(
+    out: Annotated[str, Opt(help="The --out folder of the runs whose spool to upload [default: runs].")] = "runs",
+    tracking_uri: Annotated[Optional[str], Opt(help="Upload there instead of each run's own tracking URI.")] = None,
+) -> None:
+    """Upload runs spooled while the tracking server was unreachable, exactly once."""
+    from quantrack.spool import sync as sync_spool
+
+    sync_spool(Path(out) / "spool", tracking_uri, say=lambda line: typer.echo(f"quantrack: {line}", err=True))
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: user errors become one line on stderr and exit code 2, never a traceback."""
     from quantrack.errors import QuantrackError
