@@ -36,6 +36,17 @@ class NoProgress:
 
 def run(config: RunConfig, progress: Progress | None = None) -> Report:
     progress = progress or NoProgress()
+    if config.register:
+        from quantrack.registry import check_model_name
+
+        check_model_name(config.registered_model_name)
+    from quantrack.tracking import Tracker
+
+    # First, before any data or training: a missing server or a wrong password fails in seconds.
+    progress.stage("connecting to MLflow")
+    tracker = Tracker(config.tracking_uri, config.experiment)
+    tracker.check()
+
     from quantrack.data import load_table, prepare
     from quantrack.models import build_model
 
@@ -44,14 +55,6 @@ def run(config: RunConfig, progress: Progress | None = None) -> Report:
                    test_size=config.test_size, seed=config.seed)
     model = build_model(config.model, data.n_features, data.n_classes, config.hidden, data.image_shape)
 
-    from quantrack.tracking import Tracker
-
-    if config.register:
-        from quantrack.registry import check_model_name
-
-        check_model_name(config.registered_model_name)
-    progress.stage("connecting to MLflow")
-    tracker = Tracker(config.tracking_uri, config.experiment)
     out_root = Path(config.out)
     spool_root = out_root / "spool"  # runs whose server was gone at the end; see spool.py
     staging = out_root / f".partial-{time.strftime('%Y%m%d-%H%M%S')}-{id(tracker):x}"

@@ -91,7 +91,9 @@ def build_models(config, data, variants, models_dir: Path, dest: Path, champion:
         meta_file = dest / f".{v.name}.meta.json"
         meta_file.write_text(json.dumps(metadata(config, data, v.name)), encoding="utf-8")
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
+            # MLflow forces its notices to show "once" (about predict's missing type hints,
+            # which are missing on purpose); only silencing the display keeps them off the terminal.
+            warnings.showwarning = lambda *args, **kwargs: None
             mlflow.pyfunc.save_model(
                 path=str(target), python_model=str(_CODE),
                 artifacts={"variant": str(models_dir / v.artifact), "meta": str(meta_file)},

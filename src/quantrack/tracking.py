@@ -60,6 +60,9 @@ def bound_http() -> None:
     """Give MLflow's HTTP client bounded retries and timeouts (read by MLflow on every call)."""
     for k, v in HTTP_LIMITS.items():
         os.environ.setdefault(k, v)
+    # MLflow prints "View run ... at <url>" on stdout at every set_terminated (an extra request too);
+    # quantrack prints the run id itself, and stdout is for its results.
+    os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
 
 
 @contextmanager
@@ -132,6 +135,7 @@ class Tracker:
         self.offline_reason: str | None = None  # set at the first network failure after the start
         self.spooled_to: Path | None = None
         self.versions: dict[str, str] = {}
+        self._checked = False
 
     @property
     def online(self) -> bool:
@@ -148,12 +152,14 @@ class Tracker:
         except MlflowException as e:
             raise TrackingError(explain(e, self.tracking_uri)) from None
         self.experiment_id = exp.experiment_id if exp else None
+        self._checked = True
 
     def start(self, run_name: str | None, params: dict[str, Any], tags: dict[str, str] | None = None) -> str:
         from mlflow.entities import Param
         from mlflow.exceptions import MlflowException
 
-        self.check()
+        if not self._checked:
+            self.check()
         try:
             if self.experiment_id is None:
                 self.experiment_id = self.client.create_experiment(self.experiment_name)
