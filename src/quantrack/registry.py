@@ -102,12 +102,19 @@ def build_models(config, data, variants, models_dir: Path, dest: Path, champion:
         meta_file.unlink()
         entries.append({"variant": v.name, "artifact_path": f"{PYFUNC_DIR}/{v.name}",
                         "accuracy": v.accuracy})
+    registered = [e["variant"] for e in entries]
+    return {"name": config.registered_model_name, "versions": entries, "champion": champion,
+            "alias": alias_for(variants, champion, max_accuracy_drop, registered)}
+
+
+def alias_for(variants, champion: str, max_accuracy_drop: float, registered: list[str]) -> str | None:
+    """``champion`` when the champion is registered and within the accuracy budget of fp32, else None."""
     fp32 = next(v for v in variants if v.name == "fp32")
     champ = next((v for v in variants if v.name == champion), None)
-    within = (champ is not None and champ.accuracy is not None and fp32.accuracy is not None
-              and champ.accuracy >= fp32.accuracy - max_accuracy_drop / 100.0 - 1e-12)
-    return {"name": config.registered_model_name, "versions": entries, "champion": champion,
-            "alias": ALIAS if within and any(e["variant"] == champion for e in entries) else None}
+    if champ is None or champion not in registered or champ.accuracy is None or fp32.accuracy is None:
+        return None
+    within = champ.accuracy >= fp32.accuracy - max_accuracy_drop / 100.0 - 1e-12
+    return ALIAS if within else None
 
 
 def register(client, run_id: str, artifact_uri: str, intent: dict[str, Any]) -> dict[str, str]:
