@@ -77,6 +77,8 @@ def test_every_available_variant_is_a_version_that_loads(registered):
         acc = _accuracy(model.predict(data.X_test_raw.astype(np.float64)), data)
         assert acc == pytest.approx(v.accuracy, abs=1.5 / len(data.y_test)), v.name
     assert client.get_model_version_by_alias(NAME, "champion").version == versions[report.champion].version
+    assert report.mlflow["alias_version"] == str(versions[report.champion].version)
+    assert report.mlflow["model_versions"] == {k: str(v.version) for k, v in versions.items()}
 
 
 def test_wrong_width_is_a_clear_error(registered):

@@ -60,3 +60,6 @@ def print_report(report: Report) -> None:
         _out.print(f"report: {report.out_dir}/report.md")
     if report.mlflow.get("run_id"):
         _out.print(f"MLflow run {report.mlflow['run_id']} at {report.mlflow['tracking_uri']}")
+    if report.registered_model and report.mlflow.get("alias_version"):
+        _out.print(f"registered: models:/{report.registered_model}@{report.mlflow['alias']} = version "
+                   f"{report.mlflow['alias_version']} ({report.champion})")

@@ -116,11 +116,22 @@ def _run_tracked(config: RunConfig, data, model, tracker, out_dir: Path, progres
     batch_sizes = [1, len(data.X_test)]
     champion, why = choose_champion(variants, max_accuracy_drop=config.max_accuracy_drop, prefer=config.prefer,
                                     batch_size=batch_sizes[-1])
+    mlflow_info = tracker.info
+    if config.register:
+        progress.stage(f"registering the variants as {config.registered_model_name}")
+        from quantrack.registry import PYFUNC_DIR, build_models
+
+        intent = build_models(config, data, variants, out_dir / "models", out_dir / PYFUNC_DIR, champion,
+                              config.max_accuracy_drop)
+        tracker.log_artifacts(out_dir / PYFUNC_DIR, PYFUNC_DIR)
+        versions = tracker.register(intent)
+        mlflow_info.update(model_versions=versions, alias=intent["alias"],
+                           alias_version=versions.get(champion) if intent["alias"] else None)
     report = Report(
         config=_params(config), dataset={"name": data.name, **data.fingerprint}, best_epoch=result.best_epoch,
         train_seconds=round(result.seconds, 4), train_loss=result.train_losses, test_loss=result.test_losses,
         variants=variants, champion=champion, champion_reason=why, class_names=data.class_names,
-        batch_sizes=batch_sizes, mlflow=tracker.info, environment=_environment(config),
+        batch_sizes=batch_sizes, mlflow=mlflow_info, environment=_environment(config),
         registered_model=config.registered_model_name if config.register else None,
     )
     progress.stage("writing the report")
@@ -132,14 +143,6 @@ def _run_tracked(config: RunConfig, data, model, tracker, out_dir: Path, progres
     for f in files:
         tracker.log_artifact(f, "report")
     tracker.log_artifacts(out_dir / "models", "models")
-    if config.register:
-        progress.stage(f"registering the variants as {config.registered_model_name}")
-        from quantrack.registry import PYFUNC_DIR, build_models
-
-        intent = build_models(config, data, variants, out_dir / "models", out_dir / PYFUNC_DIR, champion,
-                              config.max_accuracy_drop)
-        tracker.log_artifacts(out_dir / PYFUNC_DIR, PYFUNC_DIR)
-        tracker.register(intent)
     return report
 
 
