@@ -116,3 +116,10 @@ def test_help_and_version(capsys):
     assert capsys.readouterr().out.startswith("quantrack ")
     assert run_main("run", "--help") == 0
     assert "--max-accuracy-drop" in capsys.readouterr().out
+
+
+def test_unwritable_output_directory_is_one_line(workdir, sqlite_uri, capsys):
+    (workdir / "afile").write_text("")
+    code = run_main("run", "--tracking-uri", sqlite_uri, "--out", "afile/sub", "--epochs", "1")
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and err[-1].startswith("quantrack: error: cannot create the output directory")

@@ -44,11 +44,16 @@ def run(config: RunConfig, progress: Progress | None = None) -> Report:
                    test_size=config.test_size, seed=config.seed)
     model = build_model(config.model, data.n_features, data.n_classes, config.hidden, data.image_shape)
 
+    out_root = Path(config.out)
+    try:
+        out_root.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise QuantrackError(f"cannot create the output directory {out_root}: {e.strerror}") from None
+
     from quantrack.tracking import Tracker
 
     progress.stage("connecting to MLflow")
     tracker = Tracker(config.tracking_uri, config.experiment)
-    out_root = Path(config.out)
     staging = out_root / f".partial-{time.strftime('%Y%m%d-%H%M%S')}-{id(tracker):x}"
     try:
         tracker.start(config.run_name, _params(config), tags=_data_tags(data.fingerprint))
