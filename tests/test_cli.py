@@ -122,4 +122,4 @@ def test_unwritable_output_directory_is_one_line(workdir, sqlite_uri, capsys):
     (workdir / "afile").write_text("")
     code = run_main("run", "--tracking-uri", sqlite_uri, "--out", "afile/sub", "--epochs", "1")
     err = capsys.readouterr().err.strip().splitlines()
-    assert code == 2 and err[-1].startswith("quantrack: error: cannot create the output directory")
+    assert code == 2 and len(err) == 1 and err[0].startswith("quantrack: error: cannot create the output directory")
