@@ -78,7 +78,7 @@ def _synthetic_report():
         dataset={"name": "digits<&>", "sha256": "ab" * 32, "source": "sklearn:digits", "rows": 1797, "columns": 64},
         best_epoch=3, train_seconds=0.25, train_loss=[2.0, 1.2, 0.8, 0.7], test_loss=[1.8, 1.1, 0.9, 0.95],
         variants=variants, champion="dynamic-int8",
-        champion_reason="smallest file within 1 points of fp32 <b>really</b>",
+        champion_reason="smallest file within 1 point of fp32 <b>really</b>",
         class_names=["zero", "one", "two"], batch_sizes=[1, 360],
         mlflow={"run_id": "0123456789abcdef", "experiment_id": "1", "tracking_uri": "sqlite:///x.db"},
         environment={"python": "3.11", "threads": 1},

@@ -81,7 +81,7 @@ def test_json_holds_every_variant_and_the_champion(written, synthetic_report):
 def test_markdown_has_the_tables_the_reasons_and_links_to_the_plots(written):
     directory = written[0]
     md = (directory / "report.md").read_text(encoding="utf-8")
-    assert "- champion: **dynamic-int8** — smallest file within 1 points of fp32 &lt;b&gt;really&lt;/b&gt;" in md
+    assert "- champion: **dynamic-int8** — smallest file within 1 point of fp32 &lt;b&gt;really&lt;/b&gt;" in md
     assert "| " + " | ".join(TABLE_HEADERS) + " |" in md
     assert "| dynamic-int8 ★ | 95.83% | 99.00% | 650 | 680 | 3,293 | 0.74x | 25.0 | 35.0 | 0.57x | slower |" in md
     assert "| fp32 | 360 | 1 | 60 | 20.0 | 22.0 | 30.0 | 19.0–21.0 | – | baseline |" in md
@@ -123,7 +123,7 @@ def test_html_escapes_every_text(written):
     assert "<onnxruntime>" not in raw and "needs &lt;onnxruntime&gt; &amp; a calibration set" in raw
     assert "digits&lt;&amp;&gt;" in raw
     page = _Page(raw)
-    assert "smallest file within 1 points of fp32 <b>really</b>" in "".join(page.text)  # as the reader sees it
+    assert "smallest file within 1 point of fp32 <b>really</b>" in "".join(page.text)  # as the reader sees it
 
 
 def test_html_summary_names_dataset_fingerprint_model_best_epoch_and_champion(synthetic_report):
@@ -133,7 +133,7 @@ def test_html_summary_names_dataset_fingerprint_model_best_epoch_and_champion(sy
     assert "sha256 " + "ab" * 32 in text  # the whole fingerprint, not a prefix
     assert "logreg, 4 epochs, SGD lr 0.01, batch 32, seed 42" in text
     assert "best epoch3 (lowest test loss), training took 0.25 s" in text  # <dt>best epoch</dt><dd>3 (…
-    assert "champion: dynamic-int8 — smallest file within 1 points of fp32 <b>really</b>" in text
+    assert "champion: dynamic-int8 — smallest file within 1 point of fp32 <b>really</b>" in text
     assert "0123456789abcdef" in text
 
 
