@@ -111,7 +111,8 @@ def test_latency_needs_a_measured_faster_verdict():
 
 
 def test_latency_picks_the_fastest_measured_faster_variant_in_budget():
-    variants = [FP32, variant("small", 346, 500, p50=19, verdict=SAME), variant("quick", 345, 6000, p50=8, verdict=FASTER),
+    variants = [FP32, variant("small", 346, 500, p50=19, verdict=SAME),
+                variant("quick", 345, 6000, p50=8, verdict=FASTER),
                 variant("quicker", 345, 6000, p50=5, verdict=FASTER),
                 variant("quickest-but-wrong", 300, 6000, p50=2, verdict=FASTER)]
     name, why = choose(variants, prefer="latency")
@@ -121,7 +122,8 @@ def test_latency_picks_the_fastest_measured_faster_variant_in_budget():
 
 
 def test_latency_verdict_must_be_at_the_chosen_batch_size():
-    only_b1 = VariantResult("b1-only", accuracy=346 / N, file_bytes=1000, latency=[lat(1, 2, FASTER), lat(ALL, 30, SLOWER)])
+    only_b1 = VariantResult("b1-only", accuracy=346 / N, file_bytes=1000,
+                            latency=[lat(1, 2, FASTER), lat(ALL, 30, SLOWER)])
     assert choose([FP32, only_b1], prefer="latency", batch_size=ALL)[0] == "fp32"
     assert choose([FP32, only_b1], prefer="latency", batch_size=1)[0] == "b1-only"
 

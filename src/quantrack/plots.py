@@ -196,7 +196,7 @@ def confusion_figure(report: Report) -> Figure | None:
         return None
     k = len(shown[0].confusion)
     names = report.class_names if len(report.class_names) == k else [str(i) for i in range(k)]
-    cell = 0.42 if k <= 12 else 0.25
+    cell = 0.36 if k <= 12 else 0.25
     side = max(3.6, 1.6 + cell * k)
     fig = _figure(side * len(shown) + 0.6, side + 0.4)
     axes = fig.subplots(1, len(shown), squeeze=False)[0]
@@ -208,10 +208,10 @@ def confusion_figure(report: Report) -> Figure | None:
         if k <= 20:  # counts stay readable up to about 20 classes
             for (i, j), count in np.ndenumerate(m):
                 if count:
-                    ax.text(j, i, str(count), ha="center", va="center", fontsize=8 if k <= 12 else 6,
+                    ax.text(j, i, str(count), ha="center", va="center", fontsize=9.5 if k <= 12 else 6,
                             color="white" if count > 0.55 * vmax else ("#b00000" if i != j else "black"))
-        ax.set_xticks(range(k), names, rotation=90 if max(map(len, names)) > 3 else 0, fontsize=8)
-        ax.set_yticks(range(k), names, fontsize=8)
+        ax.set_xticks(range(k), names, rotation=90 if max(map(len, names)) > 3 else 0, fontsize=9)
+        ax.set_yticks(range(k), names, fontsize=9)
         ax.set_xlabel("predicted")
         ax.set_ylabel("true")
         role = "champion" if v.name == report.champion else "baseline"

@@ -264,4 +264,5 @@ def write_all(report: Report, directory: Path) -> list[Path]:
     plots = write_plots(report, directory / PLOTS_DIR)
     links = [(p.title, p.path.relative_to(directory).as_posix()) for p in plots]
     return [write_json(report, directory / "report.json"), *(p.path for p in plots),
-            write_markdown(report, directory / "report.md", links), write_html(report, directory / "report.html", plots)]
+            write_markdown(report, directory / "report.md", links),
+            write_html(report, directory / "report.html", plots)]
