@@ -46,6 +46,14 @@ def save_png(fig: Figure, path: Path) -> Path:
     return path
 
 
+def _bytes_label(n: float, _pos: object = None) -> str:
+    """Decimal units, as file managers show sizes: 680 B, 3.4 kB, 4.51 MB."""
+    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if abs(n) >= scale:
+            return f"{n / scale:.3g} {unit}"
+    return f"{n:.0f} B"
+
+
 def _measured(report: Report) -> list[VariantResult]:
     return [v for v in report.variants if v.available]
 
@@ -122,7 +130,11 @@ def accuracy_size_figure(report: Report) -> Figure | None:
     ys = accs + ([100 * base.accuracy - float(drop)] if base and base.accuracy is not None and drop is not None else [])
     span = max(ys) - min(ys)
     ax.set_ylim(min(ys) - max(0.5, 0.15 * span), min(100.5, max(ys) + max(0.5, 0.15 * span)))
-    ax.set_xlabel("file size on disk (bytes" + (", log scale)" if ax.get_xscale() == "log" else ")"))
+    from matplotlib.ticker import FuncFormatter, NullFormatter
+
+    ax.xaxis.set_major_formatter(FuncFormatter(_bytes_label))
+    ax.xaxis.set_minor_formatter(NullFormatter())
+    ax.set_xlabel("file size on disk" + (" (log scale)" if ax.get_xscale() == "log" else ""))
     ax.set_ylabel("test accuracy (%)")
     ax.set_title("Accuracy against size on disk")
     ax.grid(alpha=0.3, which="both")
@@ -136,6 +148,7 @@ def accuracy_size_figure(report: Report) -> Figure | None:
 def latency_figure(report: Report) -> Figure | None:
     """Per batch size: each variant's median with p25–p75 (box) and p10–p90 (whiskers)."""
     from matplotlib.patches import Patch
+    from matplotlib.ticker import NullFormatter, StrMethodFormatter
 
     batch_sizes = report.batch_sizes or sorted({lat.batch_size for v in report.variants for lat in v.latency})
     rows = [v for v in _measured(report) if v.latency]
@@ -173,6 +186,8 @@ def latency_figure(report: Report) -> Figure | None:
             else:
                 ax.set_xlim(max(0.0, lo - 0.1 * (hi - lo)), hi + 0.55 * (hi - lo) + 1e-9)
         ax.set_title(f"batch {bs:,}" + (" (whole test split)" if bs == batch_sizes[-1] and bs != 1 else ""))
+        ax.xaxis.set_major_formatter(StrMethodFormatter("{x:,.0f}" if max(values or [0]) >= 100 else "{x:g}"))
+        ax.xaxis.set_minor_formatter(NullFormatter())
         ax.set_xlabel("µs per call" + (" (log scale)" if ax.get_xscale() == "log" else ""))
         ax.grid(axis="x", alpha=0.3, which="both")
     axes[0].set_yticks(range(n), [v.name + (" ★" if v.name == report.champion else "") for v in rows])
