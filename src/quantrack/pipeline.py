@@ -119,8 +119,8 @@ def _run_tracked(config: RunConfig, data, model, tracker, out_dir: Path, progres
     files = write_all(report, out_dir)
     tracker.log_metrics(_variant_metrics(variants))
     tracker.set_tags({"champion": champion, "champion_reason": why})
-    for f in files:
-        tracker.log_artifact(f, "report")
+    for f in files:  # keep report.md's relative links (plots/*.png) valid among the artifacts
+        tracker.log_artifact(f, str(Path("report", f.relative_to(out_dir).parent)))
     tracker.log_artifacts(out_dir / "models", "models")
     return report
 
