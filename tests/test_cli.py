@@ -123,3 +123,15 @@ def test_unwritable_output_directory_is_one_line(workdir, sqlite_uri, capsys):
     code = run_main("run", "--tracking-uri", sqlite_uri, "--out", "afile/sub", "--epochs", "1")
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and len(err) == 1 and err[0].startswith("quantrack: error: cannot create the output directory")
+
+
+@pytest.mark.slow
+def test_same_seed_same_model(workdir, sqlite_uri):
+    reports = []
+    for out in ("a", "b"):
+        assert run_main("run", "--epochs", "5", "--methods", "dynamic-int8", "--tracking-uri", sqlite_uri, "--out", out) == 0
+        (run_dir,) = (workdir / out).iterdir()
+        reports.append(json.loads((run_dir / "report.json").read_text()))
+        assert reports[-1]["out_dir"] == str(Path(out) / run_dir.name)
+    assert reports[0]["test_loss"] == reports[1]["test_loss"]
+    assert reports[0]["variants"][0]["accuracy"] == reports[1]["variants"][0]["accuracy"]

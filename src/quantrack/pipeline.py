@@ -42,6 +42,9 @@ def run(config: RunConfig, progress: Progress | None = None) -> Report:
     progress.stage(f"loading {config.dataset}")
     data = prepare(load_table(config.dataset, target=config.target, impute=config.impute),
                    test_size=config.test_size, seed=config.seed)
+    import torch
+
+    torch.manual_seed(config.seed)  # the initial weights too, so a seed reproduces the whole run
     model = build_model(config.model, data.n_features, data.n_classes, config.hidden, data.image_shape)
 
     out_root = Path(config.out)
@@ -58,10 +61,9 @@ def run(config: RunConfig, progress: Progress | None = None) -> Report:
     try:
         tracker.start(config.run_name, _params(config), tags=_data_tags(data.fingerprint))
         staging.mkdir(parents=True, exist_ok=False)
-        report = _run_tracked(config, data, model, tracker, staging, progress)
         final = out_root / f"{time.strftime('%Y%m%d-%H%M%S')}-{data.name}-{config.model}-{tracker.run_id[:8]}"
+        report = _run_tracked(config, data, model, tracker, staging, progress, final_dir=final)
         staging.rename(final)
-        report.out_dir = str(final)
         tracker.end("FINISHED")
         return report
     except BaseException:
@@ -84,7 +86,8 @@ def _data_tags(fp: dict[str, Any]) -> dict[str, str]:
             "data.columns": str(fp["columns"])}
 
 
-def _run_tracked(config: RunConfig, data, model, tracker, out_dir: Path, progress: Progress) -> Report:
+def _run_tracked(config: RunConfig, data, model, tracker, out_dir: Path, progress: Progress,
+                 final_dir: Path) -> Report:
     import torch
 
     from quantrack.training import train
@@ -111,7 +114,7 @@ def _run_tracked(config: RunConfig, data, model, tracker, out_dir: Path, progres
         config=_params(config), dataset={"name": data.name, **data.fingerprint}, best_epoch=result.best_epoch,
         train_seconds=round(result.seconds, 4), train_loss=result.train_losses, test_loss=result.test_losses,
         variants=variants, champion=champion, champion_reason=why, class_names=data.class_names,
-        batch_sizes=batch_sizes, mlflow=tracker.info, environment=_environment(config),
+        batch_sizes=batch_sizes, mlflow=tracker.info, environment=_environment(config), out_dir=str(final_dir),
     )
     progress.stage("writing the report")
     from quantrack.report import write_all
