@@ -8,6 +8,7 @@ an ``nn.Sequential`` are fused so the int8 kernels apply the ReLU themselves.
 from __future__ import annotations
 
 import copy
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -67,6 +68,12 @@ def fusable_pairs(model: nn.Module) -> list[list[str]]:
 
 def prepare(model: nn.Module, *, qat: bool) -> nn.Module:
     """A wrapped, fused copy of ``model`` with observers (PTQ) or fake-quant modules (QAT)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # torch.ao warns on every call (deprecation, reduce_range)
+        return _prepare(model, qat=qat)
+
+
+def _prepare(model: nn.Module, *, qat: bool) -> nn.Module:
     q = ao()
     torch.backends.quantized.engine = ENGINE
     wrapped = Wrapped(copy.deepcopy(model))
@@ -85,7 +92,9 @@ def prepare(model: nn.Module, *, qat: bool) -> nn.Module:
 
 
 def convert(prepared: nn.Module) -> nn.Module:
-    return ao().convert(prepared.eval())
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return ao().convert(prepared.eval())
 
 
 def calibrate(prepared: nn.Module, X: np.ndarray, batch_size: int = 256, max_rows: int = 2048) -> None:
@@ -107,10 +116,6 @@ def variant(name: str, float_model: nn.Module, quantized: nn.Module) -> TorchVar
 
 def load(name: str, path: Path, fresh: nn.Module, *, qat: bool) -> TorchVariant:
     """Rebuild the converted structure from a fresh model, then load the saved int8 state."""
-    import warnings
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        quantized = convert(prepare(fresh, qat=qat))
-        quantized.load_state_dict(load_state_dict_file(path))
+    quantized = convert(prepare(fresh, qat=qat))
+    quantized.load_state_dict(load_state_dict_file(path))
     return variant(name, fresh, quantized)
