@@ -23,7 +23,7 @@ from quantrack.quantize.base import MethodUnavailable, TorchVariant, load_state_
 @contextmanager
 def quiet():
     """torchao logs failed optional kernels and pytree notices at import: keep them off the terminal."""
-    loggers = [logging.getLogger(n) for n in ("torchao", "torch.utils._pytree", "root")]
+    loggers = [logging.getLogger(n) for n in ("torchao", "torch.utils._pytree")]
     levels = [lg.level for lg in loggers]
     for lg in loggers:
         lg.setLevel(logging.ERROR)
