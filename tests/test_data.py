@@ -264,3 +264,14 @@ def test_end_to_end_impute_mean(run_cli, capsys, shared_store, tmp_path):
     report = _run(run_cli, capsys, shared_store, tmp_path / "runs", "--dataset", str(path), "--impute", "mean")
     assert report["dataset"]["missing_values"] == {"weight": "3 NaN"}
     assert report["config"]["impute"] == "mean"
+
+
+@pytest.mark.slow
+def test_same_table_as_csv_or_parquet_gives_the_same_run(run_cli, capsys, shared_store, tmp_path):
+    df = _string_label_frame()
+    df.to_csv(tmp_path / "same.csv", index=False)
+    df.to_parquet(tmp_path / "same.parquet", index=False)
+    a, b = (_run(run_cli, capsys, shared_store, tmp_path / f"runs-{fmt}", "--dataset", str(tmp_path / f"same.{fmt}"))
+            for fmt in ("csv", "parquet"))
+    assert a["dataset"]["sha256"] == b["dataset"]["sha256"]
+    assert a["test_loss"] == b["test_loss"]  # same data, same seed: same weights at every epoch

@@ -42,6 +42,9 @@ def run(config: RunConfig, progress: Progress | None = None) -> Report:
     progress.stage(f"loading {config.dataset}")
     data = prepare(load_table(config.dataset, target=config.target, impute=config.impute),
                    test_size=config.test_size, seed=config.seed)
+    import torch
+
+    torch.manual_seed(config.seed)  # the initial weights too: train() seeds only the shuffles that follow
     model = build_model(config.model, data.n_features, data.n_classes, config.hidden, data.image_shape)
 
     from quantrack.tracking import Tracker
