@@ -34,6 +34,11 @@ def test_bundled_sets_keep_their_class_names_and_shape(name, rows, columns, clas
     assert sum(data.fingerprint["class_counts"].values()) == rows
 
 
+def test_target_with_a_bundled_set_is_refused():
+    with pytest.raises(QuantrackError, match="^--target names a column of a CSV/Parquet file; iris is a bundled set"):
+        load_table("iris", target="species")
+
+
 def test_fingerprint_is_stable_and_changes_with_one_value():
     a, b = fingerprint(load_table("iris")), fingerprint(load_table("iris"))
     assert a == b and len(a["sha256"]) == 64
@@ -212,6 +217,9 @@ def _check_mlflow(uri: str, report: dict) -> None:
     assert inp.dataset.digest == report["dataset"]["sha256"][:32]
     assert json.loads(inp.dataset.profile)["rows"] == report["dataset"]["rows"]
     assert {t.key: t.value for t in inp.tags} == {"mlflow.data.context": "training"}
+    schema = json.loads(inp.dataset.schema)["mlflow_colspec"]
+    assert [c["name"] for c in schema][-1] == report["dataset"]["target"]
+    assert len(schema) == report["dataset"]["columns"] + 1
 
 
 @pytest.mark.slow  # the first run in a process pays the torch/MLflow imports and the store's migrations

@@ -202,6 +202,7 @@ def test_headerless_column_with_real_values_is_kept(tmp_path):
 def test_explicit_target_picks_any_column(tmp_path):
     t = load_file(write_csv(tmp_path, "label,a,b\nx,1,2\ny,3,4\n"), target="label")
     assert t.feature_names == ["a", "b"] and t.labels.tolist() == ["x", "y"] and t.name == "t"
+    assert fingerprint(t)["target"] == "label"
 
 
 # -- properties --------------------------------------------------------------------------------------

@@ -27,6 +27,7 @@ class Table:
     impute: str = "none"  # "mean": NaN/inf features are filled in prepare() with training-row means
     missing: dict[str, str] = field(default_factory=dict)  # column -> "3 NaN, 1 inf" as loaded
     dropped: list[str] = field(default_factory=list)  # header-less index/empty columns left out
+    target: str = "target"  # name of the label column
 
 
 @dataclass
@@ -81,6 +82,8 @@ def load_bundled(name: str) -> Table:
 def load_table(dataset: str, target: str | None = None, impute: str = "none") -> Table:
     """A bundled name or a path to a CSV/Parquet file."""
     if dataset in BUNDLED:
+        if target is not None:  # silently ignoring it would train on labels the user did not ask for
+            raise QuantrackError(f"--target names a column of a CSV/Parquet file; {dataset} is a bundled set with its own labels")
         return load_bundled(dataset)
     from quantrack.tabular import load_file  # pandas is only needed for files
 
@@ -102,6 +105,7 @@ def fingerprint(table: Table) -> dict[str, Any]:
     return {
         "sha256": h.hexdigest(),
         "source": table.source,
+        "target": table.target,
         "rows": int(table.features.shape[0]),
         "columns": int(table.features.shape[1]),
         "class_counts": {str(v): int(c) for v, c in zip(values, counts)},

@@ -54,7 +54,7 @@ def load_file(path: str | Path, target: str | None = None, impute: str = "none")
                 "pass --impute mean to fill them with the training rows' column means, or clean the file"
             )
     return Table(name=p.stem, features=X, labels=labels, feature_names=features, source=str(p.resolve()),
-                 impute=impute, missing={c: d for c, d in missing.items()}, dropped=dropped)
+                 impute=impute, missing=missing, dropped=dropped, target=target)
 
 
 # -- reading ---------------------------------------------------------------------------------------

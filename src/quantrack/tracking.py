@@ -138,12 +138,18 @@ class Tracker:
             from mlflow.data.sources import LocalArtifactDatasetSource
 
             source = LocalArtifactDatasetSource(source_text)
-        schema = Schema([ColSpec(DataType.double, n) for n in feature_names] + [ColSpec(DataType.string, "label")])
+        columns = [ColSpec(DataType.double, n) for n in feature_names]
+        schema = Schema(columns + [ColSpec(DataType.string, fingerprint.get("target", "label"))])
         meta = MetaDataset(source, name=name, digest=fingerprint["sha256"][:32], schema=schema).to_dict()
         profile = {k: fingerprint[k] for k in ("sha256", "rows", "columns", "class_counts") if k in fingerprint}
         entity = Dataset(name=meta["name"], digest=meta["digest"], source_type=meta["source_type"],
                          source=meta["source"], schema=meta.get("schema"), profile=json.dumps(profile))
-        self.client.log_inputs(self.run_id, datasets=[DatasetInput(entity, [InputTag(MLFLOW_DATASET_CONTEXT, context)])])
+        from mlflow.exceptions import MlflowException
+
+        try:
+            self.client.log_inputs(self.run_id, datasets=[DatasetInput(entity, [InputTag(MLFLOW_DATASET_CONTEXT, context)])])
+        except MlflowException as e:
+            raise TrackingError(f"MLflow at {redact(self.tracking_uri)} refused the dataset input: {_first_line(e)}") from None
 
     def log_artifacts(self, local_dir: str | Path, artifact_path: str | None = None) -> None:
         self.client.log_artifacts(self.run_id, str(local_dir), artifact_path)
