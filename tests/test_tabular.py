@@ -103,6 +103,18 @@ def test_single_column_file_has_no_features(tmp_path):
         write_csv(tmp_path, "label\na\nb\n"))
 
 
+def test_semicolon_separated_file_gets_a_hint(tmp_path):
+    assert error_of(write_csv(tmp_path, "a;b;label\n1;2;x\n")).endswith(
+        "has only the label column 'a;b;label'; it needs at least one feature column "
+        "(is it separated by ';'? quantrack reads comma-separated files)")
+
+
+def test_empty_parquet_table(tmp_path):
+    p = tmp_path / "t.parquet"
+    pd.DataFrame({"a": pd.Series([], dtype=float), "label": pd.Series([], dtype=str)}).to_parquet(p)
+    assert error_of(p) == f"data file {p} has columns ('a', 'label') but no data rows"
+
+
 def test_non_numeric_feature_names_column_value_and_row(tmp_path):
     p = write_csv(tmp_path, "a,colour,label\n1,2,x\n3,red,y\n")
     assert error_of(p) == ("feature column 'colour' is not numeric: 'red' at row 2; features must be numbers, "

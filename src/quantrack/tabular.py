@@ -29,17 +29,21 @@ def load_file(path: str | Path, target: str | None = None, impute: str = "none")
     by ``data.prepare``, with means of the *training* rows only (see there); otherwise they are refused.
     """
     p = Path(path)
-    df = _read(p, _format(p, str(path)))
+    kind = _format(p, str(path))
+    df = _read(p, kind)
     df.columns = [str(c) for c in df.columns]
     if df.shape[1] == 0:
         raise QuantrackError(f"data file {p} has no columns")
     if len(df) == 0:
-        raise QuantrackError(f"data file {p} has a header ({_listing(list(df.columns))}) but no data rows")
+        what = "a header" if kind == "csv" else "columns"
+        raise QuantrackError(f"data file {p} has {what} ({_listing(list(df.columns))}) but no data rows")
     df, dropped = _drop_unnamed(df, target)
     target = _target_column(df, target, p)
     features = [c for c in df.columns if c != target]
     if not features:
-        raise QuantrackError(f"data file {p} has only the label column {target!r}; it needs at least one feature column")
+        sep = next((c for c in ";\t|" if c in target), None)  # a European-Excel or tab-separated file read as CSV
+        hint = f" (is it separated by {sep!r}? quantrack reads comma-separated files)" if sep and kind == "csv" else ""
+        raise QuantrackError(f"data file {p} has only the label column {target!r}; it needs at least one feature column{hint}")
     labels = _labels(df[target], target)
     X = _features(df, features)
     missing = _missing(X, features)
