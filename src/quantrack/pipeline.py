@@ -60,6 +60,7 @@ def run(config: RunConfig, progress: Progress | None = None) -> Report:
     staging = out_root / f".partial-{time.strftime('%Y%m%d-%H%M%S')}-{id(tracker):x}"
     try:
         tracker.start(config.run_name, _params(config), tags=_data_tags(data.fingerprint))
+        tracker.log_dataset(data.name, data.fingerprint, data.feature_names)
         staging.mkdir(parents=True, exist_ok=False)
         final = out_root / f"{time.strftime('%Y%m%d-%H%M%S')}-{data.name}-{config.model}-{tracker.run_id[:8]}"
         report = _run_tracked(config, data, model, tracker, staging, progress, final_dir=final)
