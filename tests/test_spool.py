@@ -100,6 +100,7 @@ def test_server_lost_mid_run_then_sync_uploads_every_point_once(server, tmp_path
     assert run_cli("sync", "--out", str(out)) == 0
     assert "nothing to sync" in capsys.readouterr().err
     assert len(client.get_metric_history(run_id, "train_loss")) == 5
+    assert len(client.get_run(run_id).inputs.dataset_inputs) == 1  # logged at the start, replayed by sync
 
 
 def test_offline_tracker_catches_up_at_the_end_without_duplicates(server, tmp_path, quick_end_retries):

@@ -52,26 +52,32 @@ def time_calls(run: Callable[[], Any], *, threads: int, batch_size: int, budget_
     """Time ``run`` call by call until the median is stable or ``budget_s`` is spent.
 
     Stability: the medians of the first and second half of the samples differ by less
-    than ``tolerance`` (relative). The block size doubles each round.
+    than ``tolerance`` (relative). The block size doubles each round. The budget is checked
+    after every call once ``min_samples`` are in, so a doubled block cannot overrun it.
+    ``clock`` (nanoseconds) times the calls and the deadlines alike, so a fake clock drives it.
     """
-    deadline = time.perf_counter() + warmup_s
+    ns = 1_000_000_000
+    deadline = clock() + warmup_s * ns
     run()
-    while time.perf_counter() < deadline:
+    while clock() < deadline:
         run()
     samples: list[int] = []
     block, stable = min_samples, False
-    end = time.perf_counter() + budget_s
+    end = clock() + budget_s * ns
     while True:
         for _ in range(block):
             t0 = clock()
             run()
-            samples.append(clock() - t0)
+            t1 = clock()
+            samples.append(t1 - t0)
+            if t1 >= end and len(samples) >= min_samples:
+                break
         half = len(samples) // 2
         m1, m2 = np.median(samples[:half]), np.median(samples[half:])
         if abs(m1 - m2) <= tolerance * max(m1, m2):
             stable = True
             break
-        if time.perf_counter() >= end:
+        if clock() >= end:
             break
         block = len(samples)
     return latency_from_samples(np.asarray(samples, dtype=np.float64) / 1000.0, threads=threads,

@@ -77,6 +77,10 @@ def upload(client, journal: dict[str, Any], base_dir: Path | None) -> str:
     for i in range(0, len(missing), 1000):
         client.log_batch(run_id, metrics=missing[i:i + 1000])
 
+    if journal.get("datasets"):  # MLflow stores an input once per (run, dataset digest, context)
+        from quantrack.tracking import dataset_input
+
+        client.log_inputs(run_id, datasets=[dataset_input(*d) for d in journal["datasets"]])
     tags = [RunTag(k, v) for k, v in journal["tags"].items()]
     if tags:
         client.log_batch(run_id, tags=tags)

@@ -131,7 +131,8 @@ class Tracker:
         self.artifact_uri: str | None = None
         self._pending: list[Any] = []
         # Everything the run logged, kept so that it can be replayed or spooled.
-        self.journal: dict[str, Any] = {"params": {}, "metrics": [], "tags": {}, "artifacts": [], "registry": None}
+        self.journal: dict[str, Any] = {"params": {}, "metrics": [], "tags": {}, "artifacts": [], "datasets": [],
+                                        "registry": None}
         self.offline_reason: str | None = None  # set at the first network failure after the start
         self.spooled_to: Path | None = None
         self.versions: dict[str, str] = {}
@@ -276,6 +277,20 @@ class Tracker:
         self.journal["tags"].update(values)
         self._send(self.client.log_batch, self.run_id, tags=[RunTag(k, v) for k, v in values.items()])
 
+    def log_dataset(self, name: str, fingerprint: dict[str, Any], feature_names: list[str],
+                    context: str = "training") -> None:
+        """Record the run's input table with MLflow's dataset tracking (what ``mlflow.log_input`` does).
+
+        Journaled like everything else, so a spooled run gets its dataset input on ``sync``.
+        """
+        from mlflow.exceptions import MlflowException
+
+        self.journal["datasets"].append([name, fingerprint, list(feature_names), context])
+        try:
+            self._send(self.client.log_inputs, self.run_id, datasets=[dataset_input(name, fingerprint, feature_names, context)])
+        except MlflowException as e:
+            raise TrackingError(f"MLflow at {redact(self.tracking_uri)} refused the dataset input: {_first_line(e)}") from None
+
     def log_artifacts(self, local_dir: str | Path, artifact_path: str | None = None) -> None:
         self.journal["artifacts"].append([str(Path(local_dir).resolve()), artifact_path, "dir"])
         self._send(self.client.log_artifacts, self.run_id, str(local_dir), artifact_path)
@@ -302,6 +317,38 @@ class Tracker:
     @property
     def info(self) -> dict[str, str | None]:
         return {"tracking_uri": redact(self.tracking_uri), "experiment_id": self.experiment_id, "run_id": self.run_id}
+
+
+def dataset_input(name: str, fingerprint: dict[str, Any], feature_names: list[str], context: str = "training"):
+    """The run's input table as MLflow dataset metadata (no rows are uploaded).
+
+    A ``MetaDataset`` whose source is the file (or the scikit-learn loader), whose schema names
+    the columns, and whose digest is our SHA-256. MLflow caps a digest at 36 characters, so it
+    holds the first 32 hex digits (128 bits); the full hash is in the profile and in the
+    ``data.sha256`` tag.
+    """
+    import json
+
+    from mlflow.data.code_dataset_source import CodeDatasetSource
+    from mlflow.data.meta_dataset import MetaDataset
+    from mlflow.entities import Dataset, DatasetInput, InputTag
+    from mlflow.types import ColSpec, DataType, Schema
+    from mlflow.utils.mlflow_tags import MLFLOW_DATASET_CONTEXT
+
+    source_text = fingerprint["source"]
+    if source_text.startswith("sklearn:"):
+        source = CodeDatasetSource({"mlflow.source.name": f"sklearn.datasets.load_{source_text.split(':', 1)[1]}"})
+    else:
+        from mlflow.data.sources import LocalArtifactDatasetSource
+
+        source = LocalArtifactDatasetSource(source_text)
+    columns = [ColSpec(DataType.double, n) for n in feature_names]
+    schema = Schema(columns + [ColSpec(DataType.string, fingerprint.get("target", "label"))])
+    meta = MetaDataset(source, name=name, digest=fingerprint["sha256"][:32], schema=schema).to_dict()
+    profile = {k: fingerprint[k] for k in ("sha256", "rows", "columns", "class_counts") if k in fingerprint}
+    entity = Dataset(name=meta["name"], digest=meta["digest"], source_type=meta["source_type"],
+                     source=meta["source"], schema=meta.get("schema"), profile=json.dumps(profile))
+    return DatasetInput(entity, [InputTag(MLFLOW_DATASET_CONTEXT, context)])
 
 
 def _param_value(v: Any) -> str:
