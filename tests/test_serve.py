@@ -56,12 +56,25 @@ def served(tmp_path_factory):
                 time.sleep(0.25)
         yield url, report, data, uri
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
+        # quantrack serve itself must take its scoring server down when told to stop.
+        proc.send_signal(signal.SIGTERM)
         try:
-            proc.wait(timeout=10)
+            proc.wait(timeout=20)
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait(timeout=10)
+            raise AssertionError("quantrack serve did not stop on SIGTERM")
+        deadline = time.perf_counter() + 10
+        while _listening(port):
+            assert time.perf_counter() < deadline, "the scoring server outlived quantrack serve"
+            time.sleep(0.2)
+
+
+def _listening(port: int) -> bool:
+    import socket
+
+    with socket.socket() as s:
+        return s.connect_ex(("127.0.0.1", port)) == 0
 
 
 def _post(url: str, body: dict) -> tuple[int, dict]:

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -86,9 +87,10 @@ def build_models(config, data, variants, models_dir: Path, dest: Path, champion:
     reqs = pip_requirements([v.name for v in available])
     dest.mkdir(parents=True, exist_ok=True)
     entries = []
+    scratch = Path(tempfile.mkdtemp(prefix="quantrack-meta-"))
+    meta_file = scratch / "meta.json"
     for v in available:
         target = dest / v.name
-        meta_file = dest / f".{v.name}.meta.json"
         meta_file.write_text(json.dumps(metadata(config, data, v.name)), encoding="utf-8")
         with warnings.catch_warnings():
             # MLflow forces its notices to show "once" (about predict's missing type hints,
@@ -99,9 +101,9 @@ def build_models(config, data, variants, models_dir: Path, dest: Path, champion:
                 artifacts={"variant": str(models_dir / v.artifact), "meta": str(meta_file)},
                 pip_requirements=reqs, signature=signature, input_example=example,
             )
-        meta_file.unlink()
         entries.append({"variant": v.name, "artifact_path": f"{PYFUNC_DIR}/{v.name}",
                         "accuracy": v.accuracy})
+    shutil.rmtree(scratch, ignore_errors=True)
     registered = [e["variant"] for e in entries]
     return {"name": config.registered_model_name, "versions": entries, "champion": champion,
             "alias": alias_for(variants, champion, max_accuracy_drop, registered)}

@@ -10,6 +10,7 @@ typo or a missing alias is one clear line rather than a server traceback.
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -71,13 +72,33 @@ def serve(model_uri: str, port: int, host: str = "127.0.0.1", tracking_uri: str 
     if workers < 1:
         raise QuantrackError(f"--workers must be a positive integer, got {workers}")
     check_model_uri(model_uri, tracking_uri)
-    proc = subprocess.Popen(command(model_uri, port, host, workers), env=environment(tracking_uri))
+    # Its own process group: MLflow's CLI starts uvicorn as a grandchild, and stopping quantrack
+    # must stop the whole tree, not leave a server holding the port.
+    proc = subprocess.Popen(command(model_uri, port, host, workers), env=environment(tracking_uri),
+                            start_new_session=True)
+
+    def on_term(signum, frame):
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, on_term)
     try:
         return proc.wait()
     except KeyboardInterrupt:
-        proc.terminate()
+        return _stop(proc)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        if proc.poll() is None:
+            _stop(proc)
+
+
+def _stop(proc: subprocess.Popen) -> int:
+    for sig, wait_s in ((signal.SIGTERM, 10), (signal.SIGKILL, 10)):
         try:
-            return proc.wait(timeout=10)
+            os.killpg(proc.pid, sig)
+        except ProcessLookupError:
+            break
+        try:
+            return proc.wait(timeout=wait_s)
         except subprocess.TimeoutExpired:
-            proc.kill()
-            return proc.wait()
+            continue
+    return proc.wait()
