@@ -92,3 +92,24 @@ def test_no_server_fails_fast_in_one_line(tmp_path):
     errors = [line for line in err.splitlines() if line.startswith("quantrack: error:")]
     assert errors == [f"quantrack: error: cannot reach the MLflow server at {url}: connection refused"]
     assert seconds < 10, f"took {seconds:.1f} s"
+
+
+def test_credentials_from_netrc(auth_server, tmp_path, monkeypatch, run_cli, capfd):
+    from mlflow.tracking import MlflowClient
+
+    home = tmp_path / "home"
+    home.mkdir()
+    netrc = home / ".netrc"
+    netrc.write_text(f"machine 127.0.0.1 login {ADMIN} password {ADMIN_PASSWORD}\n")
+    netrc.chmod(0o600)
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.delenv("NETRC", raising=False)
+    for k in ("MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD", "MLFLOW_TRACKING_TOKEN"):
+        monkeypatch.delenv(k, raising=False)
+    code = run_cli("run", "--epochs", "2", "--methods", "dynamic-int8", "--no-register", "--tracking-uri",
+                   auth_server.url, "--experiment", "netrc-test", "--out", str(tmp_path / "runs"))
+    out, err = capfd.readouterr()
+    assert code == 0, err
+    assert ADMIN_PASSWORD not in out + err
+    exp = MlflowClient(auth_server.url).get_experiment_by_name("netrc-test")  # netrc again
+    assert exp is not None
