@@ -149,3 +149,30 @@ def test_bad_model_name_is_refused_before_anything_runs(run_cli, capsys, tmp_pat
     assert run_cli("run", "--model-name", "a'b", "--tracking-uri", f"sqlite:///{tmp_path / 'x.db'}") == 2
     assert "--model-name" in capsys.readouterr().err
     assert not (tmp_path / "x.db").exists()
+
+
+def test_a_model_trained_with_impute_mean_fills_holes_in_served_rows(tmp_path):
+    """The training rows' means travel inside the model; without --impute, NaN is refused."""
+    import mlflow
+    import pandas as pd
+
+    from quantrack import pipeline
+    from quantrack.config import build_config
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(80, 3))
+    label = np.where(x[:, 0] > 0, "up", "down")
+    x[3, 1] = np.nan
+    pd.DataFrame({"a": x[:, 0], "b": x[:, 1], "c": x[:, 2], "label": label}).to_csv(tmp_path / "holes.csv", index=False)
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    cfg = build_config(dataset=str(tmp_path / "holes.csv"), impute="mean", epochs=20, lr=0.1,
+                       methods="dynamic-int8", tracking_uri=uri, out=str(tmp_path / "runs"))
+    report = pipeline.run(cfg)
+    previous = mlflow.get_tracking_uri()
+    mlflow.set_tracking_uri(uri)
+    try:
+        model = mlflow.pyfunc.load_model(f"models:/{report.registered_model}@champion")
+    finally:
+        mlflow.set_tracking_uri(previous)
+    labels = model.predict(np.array([[2.0, np.nan, 0.0], [-2.0, np.nan, 0.0]]))
+    assert list(labels) == ["up", "down"]

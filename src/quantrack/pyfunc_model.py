@@ -33,6 +33,8 @@ class QuantrackModel(PythonModel):
         self.mean = np.asarray(meta["scaler_mean"], dtype=np.float32)
         self.scale = np.asarray(meta["scaler_scale"], dtype=np.float32)
         self.class_names = np.asarray(meta["class_names"], dtype=object)
+        fill = meta.get("impute_means")
+        self.impute_means = None if fill is None else np.asarray(fill, dtype=np.float32)
         image_shape = tuple(meta["image_shape"]) if meta.get("image_shape") else None
         fresh = build_model(meta["model"], self.n_features, len(self.class_names), tuple(meta["hidden"]),
                             image_shape)
@@ -41,7 +43,10 @@ class QuantrackModel(PythonModel):
     # No type hints on purpose: MLflow would derive a signature from them and override ours
     # (it prints a one-time notice about that on load).
     def predict(self, context, model_input, params=None):
-        x = _as_rows(model_input, self.n_features)
+        x = _as_rows(model_input, self.n_features, allow_missing=self.impute_means is not None)
+        if self.impute_means is not None:  # trained with --impute mean: fill holes like training did
+            holes = ~np.isfinite(x)
+            x = np.where(holes, self.impute_means[None, :], x)
         scaled = ((x - self.mean) / self.scale).astype(np.float32)
         return self.class_names[self.variant.predict(scaled)]
 
@@ -60,7 +65,7 @@ def load_variant(method: str, path: Path, fresh):
     return m.load(path, fresh)
 
 
-def _as_rows(model_input: Any, n_features: int) -> np.ndarray:
+def _as_rows(model_input: Any, n_features: int, allow_missing: bool = False) -> np.ndarray:
     """A 2-D float32 array of raw rows, or a 400-class error that says what was expected."""
     from mlflow.exceptions import MlflowException
     from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
@@ -78,7 +83,7 @@ def _as_rows(model_input: Any, n_features: int) -> np.ndarray:
             f"expected rows of {n_features} features, got an input of shape {tuple(x.shape)}",
             error_code=INVALID_PARAMETER_VALUE,
         )
-    if not np.isfinite(x).all():
+    if not allow_missing and not np.isfinite(x).all():
         raise MlflowException("feature values must be finite numbers (no NaN or infinity)",
                               error_code=INVALID_PARAMETER_VALUE)
     return x

@@ -64,6 +64,8 @@ def metadata(config, data, method: str) -> dict[str, Any]:
         "feature_names": list(data.feature_names),
         "scaler_mean": [float(v) for v in data.scaler_mean],
         "scaler_scale": [float(v) for v in data.scaler_scale],
+        # --impute mean: the training rows' column means, so served rows are filled the same way.
+        "impute_means": None if data.impute_means is None else [float(v) for v in data.impute_means],
     }
 
 
