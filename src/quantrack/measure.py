@@ -15,6 +15,8 @@ from typing import Any
 
 import numpy as np
 
+_FLOOR_SAMPLES = 5  # even a call slower than the budget is timed this many times
+
 FASTER, SLOWER, SAME = "faster", "slower", "no measurable difference"
 
 
@@ -47,33 +49,49 @@ def agreement(pred: np.ndarray, reference: np.ndarray) -> float:
 
 
 def time_calls(run: Callable[[], Any], *, threads: int, batch_size: int, budget_s: float = 0.3,
-               warmup_s: float = 0.02, min_samples: int = 30, tolerance: float = 0.02,
+               warmup_s: float = 0.02, min_samples: int = 50, min_time_s: float = 0.05, tolerance: float = 0.02,
                clock: Callable[[], int] = time.perf_counter_ns) -> Latency:
     """Time ``run`` call by call until the median is stable or ``budget_s`` is spent.
 
-    Stability: the medians of the first and second half of the samples differ by less
-    than ``tolerance`` (relative). The block size doubles each round.
+    Stability: at least ``min_samples`` calls (percentiles from fewer are the extremes) and
+    ``min_time_s`` of timed calls (a few microsecond-long calls otherwise "settle" in well
+    under a millisecond, inside one scheduler hiccup), and the medians of the first and
+    second half of the samples differ by less than ``tolerance`` (relative). The block size
+    doubles each round, so the check costs nothing measurable. Garbage collection is off
+    while timing, as in ``timeit``. A slow model gets fewer samples, never more than the budget.
     """
+    import gc
+
     deadline = time.perf_counter() + warmup_s
     run()
     while time.perf_counter() < deadline:
         run()
     samples: list[int] = []
     block, stable = min_samples, False
+    min_ns = min(min_time_s, budget_s) * 1e9
     end = time.perf_counter() + budget_s
-    while True:
-        for _ in range(block):
-            t0 = clock()
-            run()
-            samples.append(clock() - t0)
-        half = len(samples) // 2
-        m1, m2 = np.median(samples[:half]), np.median(samples[half:])
-        if abs(m1 - m2) <= tolerance * max(m1, m2):
-            stable = True
-            break
-        if time.perf_counter() >= end:
-            break
-        block = len(samples)
+    gc_was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        while True:
+            for _ in range(block):
+                t0 = clock()
+                run()
+                samples.append(clock() - t0)
+                if len(samples) >= _FLOOR_SAMPLES and time.perf_counter() >= end:
+                    break  # a slow call: stop inside the block rather than overrun the budget
+            half = len(samples) // 2
+            m1, m2 = np.median(samples[:half]), np.median(samples[half:])
+            if (len(samples) >= min_samples and sum(samples) >= min_ns
+                    and abs(m1 - m2) <= tolerance * max(m1, m2)):
+                stable = True
+                break
+            if time.perf_counter() >= end:
+                break
+            block = len(samples)
+    finally:
+        if gc_was_enabled:
+            gc.enable()
     return latency_from_samples(np.asarray(samples, dtype=np.float64) / 1000.0, threads=threads,
                                 batch_size=batch_size, stable=stable)
 
