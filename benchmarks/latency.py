@@ -90,7 +90,7 @@ def main() -> None:
     def timed(name: str, make_run, note: str = "") -> None:
         row = {"name": name, "note": note, "latency": {}}
         for bs, x in batches.items():
-            lat = time_calls(make_run(x), threads=1, batch_size=bs, budget_s=args.budget)
+            lat = time_calls(make_run(x), threads=1, batch_size=bs, budget_s=args.budget, min_time_s=0.05)
             row["latency"][str(bs)] = lat.to_dict()
         rows.append(row)
 

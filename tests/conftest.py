@@ -30,3 +30,56 @@ def run_cli(monkeypatch, tmp_path):
         return 0
 
     return _run
+
+
+@pytest.fixture
+def synthetic_report():
+    """A fresh copy of the hand-built Report (see _synthetic_report); tests may change it."""
+    return _synthetic_report()
+
+
+@pytest.fixture(scope="session")
+def synthetic_report_files(tmp_path_factory):
+    """(directory, paths) of report.write_all on the synthetic Report; drawn once, read-only for tests."""
+    from quantrack.report import write_all
+
+    directory = tmp_path_factory.mktemp("synthetic-report")
+    return directory, write_all(_synthetic_report(), directory)
+
+
+def _synthetic_report():
+    """A hand-built Report: fp32, a smaller and slower int8 champion, and a method that could not run.
+
+    Names and reasons hold HTML metacharacters on purpose, so the writers' escaping is exercised.
+    """
+    from quantrack.measure import Latency, compare
+    from quantrack.results import Report, VariantResult
+
+    def lat(bs: int, p50: float) -> Latency:
+        return Latency(batch_size=bs, threads=1, samples=60, p10_us=0.9 * p50, p25_us=0.95 * p50, p50_us=p50,
+                       p75_us=1.05 * p50, p90_us=1.1 * p50, p99_us=1.5 * p50, stable=True)
+
+    fp32_lat = [lat(1, 5.0), lat(360, 20.0)]
+    int8_lat = [compare(lat(1, 25.0), fp32_lat[0]), compare(lat(360, 35.0), fp32_lat[1])]
+    eye = [[30 if i == j else 0 for j in range(3)] for i in range(3)]
+    off = [row[:] for row in eye]
+    off[2][1], off[2][2] = 3, 27
+    variants = [
+        VariantResult("fp32", accuracy=0.9611, agreement=1.0, params=650, payload_bytes=2600, file_bytes=4453,
+                      payload_ratio=1.0, file_ratio=1.0, artifact="fp32.pt", latency=fp32_lat, confusion=eye),
+        VariantResult("dynamic-int8", accuracy=0.9583, agreement=0.99, params=650, payload_bytes=680,
+                      file_bytes=3293, payload_ratio=0.2615, file_ratio=0.7395, artifact="dynamic-int8.pt",
+                      latency=int8_lat, confusion=off),
+        VariantResult("onnx-int8-static", available=False, reason="needs <onnxruntime> & a calibration set"),
+    ]
+    return Report(
+        config={"model": "logreg", "epochs": 4, "lr": 0.01, "batch_size": 32, "seed": 42, "max_accuracy_drop": 1.0,
+                "prefer": "size"},
+        dataset={"name": "digits<&>", "sha256": "ab" * 32, "source": "sklearn:digits", "rows": 1797, "columns": 64},
+        best_epoch=3, train_seconds=0.25, train_loss=[2.0, 1.2, 0.8, 0.7], test_loss=[1.8, 1.1, 0.9, 0.95],
+        variants=variants, champion="dynamic-int8",
+        champion_reason="smallest file within 1 point of fp32 <b>really</b>",
+        class_names=["zero", "one", "two"], batch_sizes=[1, 360],
+        mlflow={"run_id": "0123456789abcdef", "experiment_id": "1", "tracking_uri": "sqlite:///x.db"},
+        environment={"python": "3.11", "threads": 1},
+    )

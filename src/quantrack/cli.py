@@ -20,16 +20,20 @@ app = typer.Typer(
 Opt = typer.Option
 
 
-@app.callback()
-def _root(
-    version: Annotated[bool, Opt("--version", help="Show the version and exit.", is_eager=True)] = False,
-) -> None:
-    """quantrack: should I quantize this model, how, and what does it cost me?"""
-    if version:
+def _show_version(value: bool) -> None:
+    if value:
         from quantrack import __version__
 
         typer.echo(f"quantrack {__version__}")
         raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[bool, Opt("--version", help="Show the version and exit.", is_eager=True,
+                                 callback=_show_version)] = False,
+) -> None:
+    """quantrack: should I quantize this model, how, and what does it cost me?"""
 
 
 @app.command()

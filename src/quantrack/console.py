@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import sys
-
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
@@ -33,10 +31,9 @@ class RichProgress:
         self._bar.__exit__(*exc)
 
     def stage(self, text: str) -> None:
+        # Piped or captured stderr stays silent, so an error is the only line there.
         if _err.is_terminal:
             self._bar.console.log(text)
-        else:
-            print(f"quantrack: {text}", file=sys.stderr)
 
     def epoch(self, epoch: int, epochs: int, train_loss: float, test_loss: float) -> None:
         if self._task is None:

@@ -24,6 +24,10 @@ class Table:
     feature_names: list[str]
     source: str  # "sklearn:digits" or a file path
     image_shape: tuple[int, int] | None = None
+    impute: str = "none"  # "mean": NaN/inf features are filled in prepare() with training-row means
+    missing: dict[str, str] = field(default_factory=dict)  # column -> "3 NaN, 1 inf" as loaded
+    dropped: list[str] = field(default_factory=list)  # header-less index/empty columns left out
+    target: str = "target"  # name of the label column
 
 
 @dataclass
@@ -42,6 +46,9 @@ class PreparedData:
     feature_names: list[str]
     image_shape: tuple[int, int] | None
     fingerprint: dict[str, Any] = field(default_factory=dict)
+    # Per-feature fill values for NaN/inf (training-row means) when --impute mean was used, else None:
+    # a served model must fill its inputs the same way before scaling.
+    impute_means: np.ndarray | None = None
 
     @property
     def n_features(self) -> int:
@@ -81,6 +88,8 @@ def load_bundled(name: str) -> Table:
 def load_table(dataset: str, target: str | None = None, impute: str = "none") -> Table:
     """A bundled name or a path to a CSV/Parquet file."""
     if dataset in BUNDLED:
+        if target is not None:  # silently ignoring it would train on labels the user did not ask for
+            raise QuantrackError(f"--target names a column of a CSV/Parquet file; {dataset} is a bundled set with its own labels")
         return load_bundled(dataset)
     from quantrack.tabular import load_file  # pandas is only needed for files
 
@@ -88,7 +97,12 @@ def load_table(dataset: str, target: str | None = None, impute: str = "none") ->
 
 
 def fingerprint(table: Table) -> dict[str, Any]:
-    """SHA-256 of the loaded table (features, labels, column names) and its shape."""
+    """SHA-256 of the loaded table (features, labels, column names) and its shape.
+
+    It hashes the values as loaded, not the file's bytes: the same table saved as CSV and as
+    Parquet has one fingerprint (as long as CSV's text keeps its types: numbers stay numbers).
+    NaN/inf are hashed as loaded, before any imputation; --impute is a run param of its own.
+    """
     h = hashlib.sha256()
     h.update(np.ascontiguousarray(table.features, dtype=np.float64).tobytes())
     h.update("\x1f".join(map(str, table.labels.tolist())).encode())
@@ -97,9 +111,12 @@ def fingerprint(table: Table) -> dict[str, Any]:
     return {
         "sha256": h.hexdigest(),
         "source": table.source,
+        "target": table.target,
         "rows": int(table.features.shape[0]),
         "columns": int(table.features.shape[1]),
         "class_counts": {str(v): int(c) for v, c in zip(values, counts)},
+        "missing_values": dict(table.missing),
+        "dropped_columns": list(table.dropped),
     }
 
 
@@ -117,8 +134,11 @@ def prepare(table: Table, test_size: float = 0.2, seed: int = 42) -> PreparedDat
     counts = np.bincount(y)
     if counts.min() < 2:
         small = [str(classes[i]) for i in np.flatnonzero(counts < 2)]
+        shown = ", ".join(map(repr, small[:8])) + (f" … and {len(small) - 8} more" if len(small) > 8 else "")
         raise QuantrackError(
-            f"class {', '.join(map(repr, small))} has fewer than 2 rows; a stratified split needs at least 2 per class"
+            f"{'class' if len(small) == 1 else f'{len(small)} classes'} {shown} "
+            f"{'has' if len(small) == 1 else 'have'} fewer than 2 rows; a stratified split needs at least 2 per class"
+            + (" (is the label column right? --target names it)" if len(small) > len(classes) / 2 else "")
         )
     n_test = math.ceil(test_size * len(y))
     n_train = len(y) - n_test
@@ -130,6 +150,7 @@ def prepare(table: Table, test_size: float = 0.2, seed: int = 42) -> PreparedDat
     # The split train_test_split(stratify=y, random_state=seed) gives, and StandardScaler's maths.
     train_idx, test_idx = stratified_split(y, test_size, seed)
     X_tr, X_te, y_tr, y_te = X[train_idx], X[test_idx], y[train_idx], y[test_idx]
+    X_tr, X_te, fill = _impute(table, X_tr, X_te)
     scaler = Standardizer().fit(X_tr)
     return PreparedData(
         name=table.name,
@@ -144,4 +165,24 @@ def prepare(table: Table, test_size: float = 0.2, seed: int = 42) -> PreparedDat
         feature_names=list(table.feature_names),
         image_shape=table.image_shape,
         fingerprint=fingerprint(table),
+        impute_means=fill,
     )
+
+
+def _impute(table: Table, X_tr: np.ndarray, X_te: np.ndarray):
+    """Fill NaN/inf with column means of the *training* rows, after the split.
+
+    Means over all rows would carry test-set statistics into training, the same leak as fitting
+    the scaler before splitting. A column with no finite training value gets 0 (keep_empty_features),
+    so the feature count never changes under the model's feet.
+    """
+    finite = np.isfinite(X_tr).all() and np.isfinite(X_te).all()
+    if finite:
+        return X_tr, X_te, None
+    if table.impute != "mean":
+        raise QuantrackError(f"{table.name} has NaN or infinite feature values; pass --impute mean to fill them")
+    from sklearn.impute import SimpleImputer
+
+    X_tr, X_te = (np.where(np.isfinite(a), a, np.nan) for a in (X_tr, X_te))
+    imputer = SimpleImputer(strategy="mean", keep_empty_features=True).fit(X_tr)
+    return imputer.transform(X_tr), imputer.transform(X_te), imputer.statistics_.astype(np.float32)

@@ -15,8 +15,6 @@ from typing import Any
 
 import numpy as np
 
-_FLOOR_SAMPLES = 5  # even a call slower than the budget is timed this many times
-
 FASTER, SLOWER, SAME = "faster", "slower", "no measurable difference"
 
 
@@ -49,27 +47,29 @@ def agreement(pred: np.ndarray, reference: np.ndarray) -> float:
 
 
 def time_calls(run: Callable[[], Any], *, threads: int, batch_size: int, budget_s: float = 0.3,
-               warmup_s: float = 0.02, min_samples: int = 50, min_time_s: float = 0.05, tolerance: float = 0.02,
+               warmup_s: float = 0.02, min_samples: int = 30, tolerance: float = 0.02, min_time_s: float = 0.0,
                clock: Callable[[], int] = time.perf_counter_ns) -> Latency:
     """Time ``run`` call by call until the median is stable or ``budget_s`` is spent.
 
-    Stability: at least ``min_samples`` calls (percentiles from fewer are the extremes) and
-    ``min_time_s`` of timed calls (a few microsecond-long calls otherwise "settle" in well
-    under a millisecond, inside one scheduler hiccup), and the medians of the first and
-    second half of the samples differ by less than ``tolerance`` (relative). The block size
-    doubles each round, so the check costs nothing measurable. Garbage collection is off
-    while timing, as in ``timeit``. A slow model gets fewer samples, never more than the budget.
+    Stability: the medians of the first and second half of the samples differ by less
+    than ``tolerance`` (relative). The block size doubles each round. The budget is checked
+    after every call once ``min_samples`` are in, so a doubled block cannot overrun it.
+    ``clock`` (nanoseconds) times the calls and the deadlines alike, so a fake clock drives it.
+    ``min_time_s``: the timed calls must also add up to this long before the median counts
+    as settled; a 2 µs call otherwise "settles" on 30 samples, 60 µs of data inside one
+    scheduler hiccup. Garbage collection is off while timing, as in ``timeit``.
     """
     import gc
 
-    deadline = time.perf_counter() + warmup_s
+    ns = 1_000_000_000
+    deadline = clock() + warmup_s * ns
     run()
-    while time.perf_counter() < deadline:
+    while clock() < deadline:
         run()
     samples: list[int] = []
     block, stable = min_samples, False
-    min_ns = min(min_time_s, budget_s) * 1e9
-    end = time.perf_counter() + budget_s
+    end = clock() + budget_s * ns
+    min_ns = min(min_time_s, budget_s) * ns
     gc_was_enabled = gc.isenabled()
     gc.disable()
     try:
@@ -77,16 +77,16 @@ def time_calls(run: Callable[[], Any], *, threads: int, batch_size: int, budget_
             for _ in range(block):
                 t0 = clock()
                 run()
-                samples.append(clock() - t0)
-                if len(samples) >= _FLOOR_SAMPLES and time.perf_counter() >= end:
-                    break  # a slow call: stop inside the block rather than overrun the budget
+                t1 = clock()
+                samples.append(t1 - t0)
+                if t1 >= end and len(samples) >= min_samples:
+                    break
             half = len(samples) // 2
             m1, m2 = np.median(samples[:half]), np.median(samples[half:])
-            if (len(samples) >= min_samples and sum(samples) >= min_ns
-                    and abs(m1 - m2) <= tolerance * max(m1, m2)):
+            if abs(m1 - m2) <= tolerance * max(m1, m2) and sum(samples) >= min_ns:
                 stable = True
                 break
-            if time.perf_counter() >= end:
+            if clock() >= end:
                 break
             block = len(samples)
     finally:

@@ -42,21 +42,29 @@ def run(config: RunConfig, progress: Progress | None = None) -> Report:
     progress.stage(f"loading {config.dataset}")
     data = prepare(load_table(config.dataset, target=config.target, impute=config.impute),
                    test_size=config.test_size, seed=config.seed)
+    import torch
+
+    torch.manual_seed(config.seed)  # the initial weights too, so a seed reproduces the whole run
     model = build_model(config.model, data.n_features, data.n_classes, config.hidden, data.image_shape)
+
+    out_root = Path(config.out)
+    try:
+        out_root.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise QuantrackError(f"cannot create the output directory {out_root}: {e.strerror}") from None
 
     from quantrack.tracking import Tracker
 
     progress.stage("connecting to MLflow")
     tracker = Tracker(config.tracking_uri, config.experiment)
-    out_root = Path(config.out)
     staging = out_root / f".partial-{time.strftime('%Y%m%d-%H%M%S')}-{id(tracker):x}"
     try:
         tracker.start(config.run_name, _params(config), tags=_data_tags(data.fingerprint))
+        tracker.log_dataset(data.name, data.fingerprint, data.feature_names)
         staging.mkdir(parents=True, exist_ok=False)
-        report = _run_tracked(config, data, model, tracker, staging, progress)
         final = out_root / f"{time.strftime('%Y%m%d-%H%M%S')}-{data.name}-{config.model}-{tracker.run_id[:8]}"
+        report = _run_tracked(config, data, model, tracker, staging, progress, final_dir=final)
         staging.rename(final)
-        report.out_dir = str(final)
         tracker.end("FINISHED")
         return report
     except BaseException:
@@ -79,7 +87,8 @@ def _data_tags(fp: dict[str, Any]) -> dict[str, str]:
             "data.columns": str(fp["columns"])}
 
 
-def _run_tracked(config: RunConfig, data, model, tracker, out_dir: Path, progress: Progress) -> Report:
+def _run_tracked(config: RunConfig, data, model, tracker, out_dir: Path, progress: Progress,
+                 final_dir: Path) -> Report:
     import torch
 
     from quantrack.training import train
@@ -106,7 +115,7 @@ def _run_tracked(config: RunConfig, data, model, tracker, out_dir: Path, progres
         config=_params(config), dataset={"name": data.name, **data.fingerprint}, best_epoch=result.best_epoch,
         train_seconds=round(result.seconds, 4), train_loss=result.train_losses, test_loss=result.test_losses,
         variants=variants, champion=champion, champion_reason=why, class_names=data.class_names,
-        batch_sizes=batch_sizes, mlflow=tracker.info, environment=_environment(config),
+        batch_sizes=batch_sizes, mlflow=tracker.info, environment=_environment(config), out_dir=str(final_dir),
     )
     progress.stage("writing the report")
     from quantrack.report import write_all
@@ -114,8 +123,8 @@ def _run_tracked(config: RunConfig, data, model, tracker, out_dir: Path, progres
     files = write_all(report, out_dir)
     tracker.log_metrics(_variant_metrics(variants))
     tracker.set_tags({"champion": champion, "champion_reason": why})
-    for f in files:
-        tracker.log_artifact(f, "report")
+    for f in files:  # keep report.md's relative links (plots/*.png) valid among the artifacts
+        tracker.log_artifact(f, str(Path("report", f.relative_to(out_dir).parent)))
     tracker.log_artifacts(out_dir / "models", "models")
     return report
 
@@ -161,8 +170,9 @@ def _variants(config: RunConfig, data, model, out_dir: Path, progress: Progress)
                 base_pred = pred
             latencies = []
             for bs in batch_sizes:
+                # min_time_s: a few-µs call needs 50 ms of samples, not 30 calls, to count as settled.
                 lat = time_calls(variant.runner(data.X_test[:bs]), threads=config.threads, batch_size=bs,
-                                 budget_s=config.latency_budget_s)
+                                 budget_s=config.latency_budget_s, min_time_s=0.05)
                 if name == "fp32":
                     baseline[bs] = lat
                 else:

@@ -114,6 +114,43 @@ class Tracker:
 
         self.client.log_batch(self.run_id, tags=[RunTag(k, str(v)) for k, v in tags.items()])
 
+    def log_dataset(self, name: str, fingerprint: dict[str, Any], feature_names: list[str],
+                    context: str = "training") -> None:
+        """Record the run's input table with MLflow's dataset tracking (what ``mlflow.log_input`` does).
+
+        Only metadata goes to MLflow — no rows are uploaded: a ``MetaDataset`` whose source is the
+        file (or the scikit-learn loader), whose schema names the columns, and whose digest is our
+        SHA-256. MLflow caps a digest at 36 characters, so it holds the first 32 hex digits
+        (128 bits); the full hash is in the profile and in the ``data.sha256`` tag.
+        """
+        import json
+
+        from mlflow.data.code_dataset_source import CodeDatasetSource
+        from mlflow.data.meta_dataset import MetaDataset
+        from mlflow.entities import Dataset, DatasetInput, InputTag
+        from mlflow.types import ColSpec, DataType, Schema
+        from mlflow.utils.mlflow_tags import MLFLOW_DATASET_CONTEXT
+
+        source_text = fingerprint["source"]
+        if source_text.startswith("sklearn:"):
+            source = CodeDatasetSource({"mlflow.source.name": f"sklearn.datasets.load_{source_text.split(':', 1)[1]}"})
+        else:
+            from mlflow.data.sources import LocalArtifactDatasetSource
+
+            source = LocalArtifactDatasetSource(source_text)
+        columns = [ColSpec(DataType.double, n) for n in feature_names]
+        schema = Schema(columns + [ColSpec(DataType.string, fingerprint.get("target", "label"))])
+        meta = MetaDataset(source, name=name, digest=fingerprint["sha256"][:32], schema=schema).to_dict()
+        profile = {k: fingerprint[k] for k in ("sha256", "rows", "columns", "class_counts") if k in fingerprint}
+        entity = Dataset(name=meta["name"], digest=meta["digest"], source_type=meta["source_type"],
+                         source=meta["source"], schema=meta.get("schema"), profile=json.dumps(profile))
+        from mlflow.exceptions import MlflowException
+
+        try:
+            self.client.log_inputs(self.run_id, datasets=[DatasetInput(entity, [InputTag(MLFLOW_DATASET_CONTEXT, context)])])
+        except MlflowException as e:
+            raise TrackingError(f"MLflow at {redact(self.tracking_uri)} refused the dataset input: {_first_line(e)}") from None
+
     def log_artifacts(self, local_dir: str | Path, artifact_path: str | None = None) -> None:
         self.client.log_artifacts(self.run_id, str(local_dir), artifact_path)
 

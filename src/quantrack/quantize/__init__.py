@@ -15,6 +15,15 @@ if TYPE_CHECKING:
 # name -> module; order is the report's order.
 _MODULES: dict[str, str] = {
     "dynamic-int8": "quantrack.quantize.dynamic_int8",
+    "static-int8": "quantrack.quantize.static_int8",
+    "qat-int8": "quantrack.quantize.qat_int8",
+    "fp16": "quantrack.quantize.fp16",
+    "bf16": "quantrack.quantize.bf16",
+    "int8-weight-only": "quantrack.quantize.int8_weight_only",
+    "int4-weight-only": "quantrack.quantize.int4_weight_only",
+    "onnx-fp32": "quantrack.quantize.onnx_fp32",
+    "onnx-int8-dynamic": "quantrack.quantize.onnx_int8_dynamic",
+    "onnx-int8-static": "quantrack.quantize.onnx_int8_static",
 }
 
 METHOD_NAMES: tuple[str, ...] = tuple(_MODULES)

@@ -144,3 +144,11 @@ def payload_bytes(tensors: dict[str, tuple[int, float]]) -> int:
 
 def float_payload(model: nn.Module, bytes_per_element: float = 4) -> int:
     return payload_bytes({n: (p.numel(), bytes_per_element) for n, p in model.named_parameters()})
+
+
+def weight_payload(model: nn.Module, weight_bytes: float, kinds: tuple[type, ...] = (nn.Linear,)) -> int:
+    """Payload when the weights of ``kinds`` layers are stored at ``weight_bytes`` each and
+    every other parameter (biases, untouched layers) stays float32."""
+    quantized = {id(m.weight) for m in model.modules() if isinstance(m, kinds)}
+    return payload_bytes({n: (p.numel(), weight_bytes if id(p) in quantized else 4)
+                          for n, p in model.named_parameters()})

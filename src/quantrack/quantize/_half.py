@@ -1,0 +1,31 @@
+"""Half-precision copies (fp16, bf16): every parameter stored in 2 bytes, inputs cast once.
+
+On CPU these save size; whether they save time depends on the CPU's native support for
+the type (AVX512-FP16/AMX-BF16). The latency table says which, measured.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from quantrack.models import count_params
+from quantrack.quantize.base import Method, QuantContext, TorchVariant, float_payload, load_state_dict_file
+
+
+def _variant(name: str, model: nn.Module, dtype: torch.dtype) -> TorchVariant:
+    return TorchVariant(name, model, count_params(model), float_payload(model, 2), input_dtype=dtype)
+
+
+def method(name: str, dtype: torch.dtype, summary: str) -> Method:
+    def apply(ctx: QuantContext) -> TorchVariant:
+        return _variant(name, ctx.float_copy().to(dtype), dtype)
+
+    def load(path: Path, fresh: nn.Module) -> TorchVariant:
+        half = fresh.eval().to(dtype)
+        half.load_state_dict(load_state_dict_file(path))
+        return _variant(name, half, dtype)
+
+    return Method(name=name, summary=summary, apply=apply, load=load)

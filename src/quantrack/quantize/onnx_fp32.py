@@ -1,0 +1,26 @@
+"""The float model exported to ONNX and run by ONNX Runtime: the runtime's gain, no quantization."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from torch import nn
+
+from quantrack.models import count_params
+from quantrack.quantize import onnx_common as oc
+from quantrack.quantize.base import Method, QuantContext
+
+NAME = "onnx-fp32"
+
+
+def apply(ctx: QuantContext) -> oc.OnnxVariant:
+    model_bytes = oc.export(ctx.float_copy(), ctx.X_train.shape[1])
+    return oc.OnnxVariant(NAME, model_bytes, count_params(ctx.model), ctx.threads)
+
+
+def load(path: Path, fresh: nn.Module) -> oc.OnnxVariant:
+    return oc.load_variant(NAME, path, fresh)
+
+
+METHOD = Method(name=NAME, summary="torch.onnx export, float32, run by ONNX Runtime", apply=apply, load=load,
+                requires=("onnx", "onnxruntime"))

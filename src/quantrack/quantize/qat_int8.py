@@ -1,0 +1,64 @@
+"""Quantization-aware training: fine-tune the float checkpoint with fake int8, then convert.
+
+Starts from the trained weights (a copy), trains a few epochs with the run's learning rate,
+batch size and seed while int8 rounding is simulated, then converts to the same int8
+structure as static-int8.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from quantrack.quantize import _eager
+from quantrack.quantize.base import Method, QuantContext, TorchVariant
+
+NAME = "qat-int8"
+# A few epochs are enough to adapt to the rounding: the weights start from the float optimum.
+DEFAULT_EPOCHS = 3
+
+
+def fine_tune(prepared: nn.Module, X: np.ndarray, y: np.ndarray, *, epochs: int, lr: float, batch_size: int,
+              seed: int) -> list[float]:
+    """Plain SGD over shuffled mini-batches, as in training; returns the mean loss per epoch."""
+    generator = torch.Generator().manual_seed(seed)
+    xt = torch.from_numpy(np.ascontiguousarray(X, dtype=np.float32))
+    yt = torch.from_numpy(np.ascontiguousarray(y)).long()
+    optimizer = torch.optim.SGD(prepared.parameters(), lr=lr)
+    loss_fn = nn.CrossEntropyLoss()
+    losses = []
+    prepared.train()
+    for _ in range(epochs):
+        order = torch.randperm(len(xt), generator=generator)
+        total = 0.0
+        for lo in range(0, len(xt), batch_size):
+            idx = order[lo:lo + batch_size]
+            optimizer.zero_grad(set_to_none=True)
+            loss = loss_fn(prepared(xt[idx]), yt[idx])
+            loss.backward()
+            optimizer.step()
+            total += float(loss) * len(idx)
+        losses.append(total / len(xt))
+    return losses
+
+
+def apply(ctx: QuantContext) -> TorchVariant:
+    prepared = _eager.prepare(ctx.model, qat=True)  # its own copy: ctx.model keeps its weights
+    fine_tune(prepared, ctx.X_train, ctx.y_train, epochs=int(ctx.extra.get("qat_epochs", DEFAULT_EPOCHS)),
+              lr=ctx.lr, batch_size=ctx.batch_size, seed=ctx.seed)
+    return _eager.variant(NAME, ctx.model, _eager.convert(prepared))
+
+
+def load(path: Path, fresh: nn.Module) -> TorchVariant:
+    return _eager.load(NAME, path, fresh, qat=True)
+
+
+METHOD = Method(
+    name=NAME,
+    summary=f"torch.ao quantization-aware fine-tuning ({DEFAULT_EPOCHS} epochs from the float checkpoint), then int8",
+    apply=apply,
+    load=load,
+)

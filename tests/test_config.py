@@ -1,0 +1,72 @@
+import pytest
+
+from quantrack.config import RunConfig, build_config, load_toml
+from quantrack.errors import QuantrackError
+
+
+def test_defaults_reproduce_the_report():
+    cfg = RunConfig()
+    assert (cfg.dataset, cfg.model, cfg.epochs, cfg.lr, cfg.batch_size, cfg.test_size) == ("digits", "logreg", 100, 0.01, 32, 0.2)
+    assert cfg.method_list[0] == "dynamic-int8"  # "all" expands in registry order
+    assert cfg.registered_model_name == "quantrack-digits-logreg"
+
+
+@pytest.mark.parametrize("field,value,fragment", [
+    ("epochs", -1, "--epochs must be a positive integer"),
+    ("epochs", 0, "--epochs"),
+    ("lr", 0.0, "--lr must be a positive number"),
+    ("lr", float("nan"), "--lr"),
+    ("batch_size", 0, "--batch-size"),
+    ("model", "resnet", "--model must be one of"),
+    ("prefer", "speed", "--prefer"),
+    ("max_accuracy_drop", -0.5, "--max-accuracy-drop"),
+    ("threads", 0, "--threads"),
+    ("methods", ("dynamic-int8", "magic"), "unknown method 'magic'"),
+    ("test_size", 1.5, "--test-size"),
+])
+def test_bad_values_are_refused_with_the_flag_named(field, value, fragment):
+    with pytest.raises(QuantrackError, match=None) as e:
+        RunConfig(**{field: value})
+    assert fragment in str(e.value)
+    assert "\n" not in str(e.value)
+
+
+def test_file_values_are_overridden_by_flags(tmp_path):
+    f = tmp_path / "q.toml"
+    f.write_text('epochs = 7\nlr = 0.5\nmethods = "dynamic-int8"\nhidden = [8, 4]\n')
+    cfg = build_config(load_toml(f), lr=0.25, epochs=None)
+    assert cfg.epochs == 7 and cfg.lr == 0.25 and cfg.methods == ("dynamic-int8",) and cfg.hidden == (8, 4)
+
+
+def test_run_table_and_dashed_keys_are_accepted(tmp_path):
+    f = tmp_path / "q.toml"
+    f.write_text('[run]\nbatch-size = 16\nmax-accuracy-drop = 2\n')
+    cfg = build_config(load_toml(f))
+    assert cfg.batch_size == 16 and cfg.max_accuracy_drop == 2.0
+
+
+@pytest.mark.parametrize("text,fragment", [
+    ("epochs = \n", "not valid TOML"),
+    ("epoch = 3\n", "unknown key 'epoch'"),
+    ('epochs = "many"\n', "--epochs has an invalid value"),
+    ("epochs = 2.5\n", "--epochs has an invalid value"),
+])
+def test_bad_config_files(tmp_path, text, fragment):
+    f = tmp_path / "q.toml"
+    f.write_text(text)
+    with pytest.raises(QuantrackError) as e:
+        build_config(load_toml(f))
+    assert fragment in str(e.value)
+
+
+def test_missing_config_file(tmp_path):
+    with pytest.raises(QuantrackError, match="config file not found"):
+        load_toml(tmp_path / "nope.toml")
+
+
+def test_hidden_parsing():
+    assert build_config(hidden="64, 32").hidden == (64, 32)
+    with pytest.raises(QuantrackError, match="--hidden"):
+        build_config(hidden="64,x")
+    with pytest.raises(QuantrackError, match="--hidden"):
+        build_config(hidden="0")
