@@ -34,3 +34,16 @@ def test_quick_run_writes_every_section(tmp_path):
     subprocess.run([sys.executable, str(ROOT / "benchmarks" / "run.py"), "--render", str(raw), "--out", str(again)],
                    check=True, timeout=60)
     assert again.read_text(encoding="utf-8") == text
+
+
+def test_readme_headlines_are_figures_of_benchmarks_md():
+    import re
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("## Benchmarks"):]
+    section = section[:section.find("\n## ", 5)] if "\n## " in section[5:] else section
+    bench = (ROOT / "BENCHMARKS.md").read_text(encoding="utf-8")
+    figures = re.findall(r"\d[\d,]*\.\d+ ?(?:x|s|%)|\d[\d,]* MB", section.split("From its last run", 1)[1])
+    assert len(figures) >= 8
+    for fig in figures:
+        assert fig in bench, f"README quotes {fig!r}, which BENCHMARKS.md does not contain"
