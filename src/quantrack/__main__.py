@@ -1,3 +1,3 @@
-from quantrack.cli import main
+from quantrack.cli import entry
 
-main()
+entry()

@@ -61,6 +61,12 @@ class PreparedData:
 
 def load_bundled(name: str) -> Table:
     """One of scikit-learn's bundled sets (they ship with the package: no download)."""
+    if name == "digits":  # the default: read its file directly, the sklearn import costs ~2 s
+        from quantrack.preprocess import load_digits_csv
+
+        X, target = load_digits_csv()
+        names = [f"pixel_{r}_{c}" for r in range(8) for c in range(8)]  # load_digits' names
+        return Table(name, X, target, names, "sklearn:digits", (8, 8))
     import sklearn.datasets as ds
 
     loaders = {
@@ -119,8 +125,7 @@ def prepare(table: Table, test_size: float = 0.2, seed: int = 42) -> PreparedDat
 
     The assignment scaled before splitting, which lets test-set statistics leak into training.
     """
-    from sklearn.model_selection import train_test_split
-    from sklearn.preprocessing import StandardScaler
+    from quantrack.preprocess import Standardizer, stratified_split
 
     X, labels = table.features, table.labels
     classes, y = np.unique(labels, return_inverse=True)
@@ -142,9 +147,11 @@ def prepare(table: Table, test_size: float = 0.2, seed: int = 42) -> PreparedDat
             f"too few rows for the split: {len(y)} rows give {n_train} train / {n_test} test, "
             f"but each side needs at least one row of each of the {len(classes)} classes"
         )
-    X_tr, X_te, y_tr, y_te = train_test_split(X, y, test_size=test_size, random_state=seed, stratify=y)
+    # The split train_test_split(stratify=y, random_state=seed) gives, and StandardScaler's maths.
+    train_idx, test_idx = stratified_split(y, test_size, seed)
+    X_tr, X_te, y_tr, y_te = X[train_idx], X[test_idx], y[train_idx], y[test_idx]
     X_tr, X_te, fill = _impute(table, X_tr, X_te)
-    scaler = StandardScaler().fit(X_tr)
+    scaler = Standardizer().fit(X_tr)
     return PreparedData(
         name=table.name,
         X_train=scaler.transform(X_tr).astype(np.float32),

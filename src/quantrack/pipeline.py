@@ -195,20 +195,19 @@ def _variants(config: RunConfig, data, model, out_dir: Path, progress: Progress)
                 base_pred = pred
             latencies = []
             for bs in batch_sizes:
+                # min_time_s: a few-µs call needs 50 ms of samples, not 30 calls, to count as settled.
                 lat = time_calls(variant.runner(data.X_test[:bs]), threads=config.threads, batch_size=bs,
-                                 budget_s=config.latency_budget_s)
+                                 budget_s=config.latency_budget_s, min_time_s=0.05)
                 if name == "fp32":
                     baseline[bs] = lat
                 else:
                     compare(lat, baseline[bs])
                 latencies.append(lat)
-        from sklearn.metrics import confusion_matrix
-
         results.append(VariantResult(
             name=name, accuracy=accuracy(pred, data.y_test), agreement=agreement(pred, base_pred),
             params=variant.params, payload_bytes=variant.payload_bytes, file_bytes=path.stat().st_size,
             artifact=path.name, latency=latencies, seconds_to_quantize=round(quantize_s, 4),
-            confusion=confusion_matrix(data.y_test, pred, labels=list(range(data.n_classes))).tolist(),
+            confusion=_confusion(data.y_test, pred, data.n_classes),
         ))
     fp32 = results[0]
     for r in results:
@@ -216,6 +215,12 @@ def _variants(config: RunConfig, data, model, out_dir: Path, progress: Progress)
             r.payload_ratio = round(r.payload_bytes / fp32.payload_bytes, 4)
             r.file_ratio = round(r.file_bytes / fp32.file_bytes, 4)
     return results
+
+
+def _confusion(truth: np.ndarray, pred: np.ndarray, n_classes: int) -> list[list[int]]:
+    """Rows: true class, columns: predicted (sklearn's layout; importing sklearn.metrics costs ~0.5 s)."""
+    counts = np.bincount(np.asarray(truth) * n_classes + np.asarray(pred), minlength=n_classes * n_classes)
+    return counts.reshape(n_classes, n_classes).tolist()
 
 
 def _variant_metrics(variants: list[VariantResult]) -> dict[str, float]:
