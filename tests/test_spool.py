@@ -40,6 +40,9 @@ class KillServerAfter:
     def stage(self, text: str) -> None:
         self.stages.append(text)
 
+    def notice(self, text: str) -> None:  # what the terminal shows even when stderr is piped
+        self.stages.append(text)
+
     def epoch(self, epoch: int, epochs: int, train_loss: float, test_loss: float) -> None:
         if epoch == self.at:
             self.server.stop()

@@ -35,6 +35,10 @@ class RichProgress:
         if _err.is_terminal:
             self._bar.console.log(text)
 
+    def notice(self, text: str) -> None:
+        """Something the user must see even when stderr is piped (the server went away...)."""
+        self._bar.console.print(f"quantrack: {text}", style="yellow", highlight=False, soft_wrap=True)
+
     def epoch(self, epoch: int, epochs: int, train_loss: float, test_loss: float) -> None:
         if self._task is None:
             self._task = self._bar.add_task("training", total=epochs, losses="")
@@ -55,7 +59,10 @@ def print_report(report: Report) -> None:
     _out.print(f"[bold]champion: {report.champion}[/bold] — {report.champion_reason}")
     if report.out_dir:
         _out.print(f"report: {report.out_dir}/report.md")
-    if report.mlflow.get("run_id"):
+    if report.mlflow.get("spooled_to"):
+        _out.print(f"MLflow run {report.mlflow['run_id']} NOT uploaded (server unreachable): saved in "
+                   f"{report.mlflow['spooled_to']}; upload it with `quantrack sync`")
+    elif report.mlflow.get("run_id"):
         _out.print(f"MLflow run {report.mlflow['run_id']} at {report.mlflow['tracking_uri']}")
     if report.registered_model and report.mlflow.get("alias_version"):
         _out.print(f"registered: models:/{report.registered_model}@{report.mlflow['alias']} = version "

@@ -23,11 +23,15 @@ from quantrack.results import Report, VariantResult
 
 class Progress(Protocol):
     def stage(self, text: str) -> None: ...
+    def notice(self, text: str) -> None: ...
     def epoch(self, epoch: int, epochs: int, train_loss: float, test_loss: float) -> None: ...
 
 
 class NoProgress:
     def stage(self, text: str) -> None:
+        pass
+
+    def notice(self, text: str) -> None:
         pass
 
     def epoch(self, epoch: int, epochs: int, train_loss: float, test_loss: float) -> None:
@@ -74,7 +78,7 @@ def run(config: RunConfig, progress: Progress | None = None) -> Report:
         staging.rename(final)
         tracker.relocate(staging, final)
         if tracker.end("FINISHED", spool_root=spool_root) == "spooled":
-            progress.stage(f"MLflow server still unreachable ({tracker.offline_reason}): the whole run is saved in "
+            progress.notice(f"MLflow server still unreachable ({tracker.offline_reason}): the whole run is saved in "
                            f"{tracker.spooled_to}; upload it later with `quantrack sync --out {out_root}`")
             report.mlflow["spooled_to"] = str(tracker.spooled_to)
         return report
@@ -116,7 +120,7 @@ def _run_tracked(config: RunConfig, data, model, tracker, out_dir: Path, progres
                          "train_seconds": result.seconds})
     tracker.flush()
     if not tracker.online:
-        progress.stage(f"MLflow server unreachable ({tracker.offline_reason}); going on, the run is kept locally")
+        progress.notice(f"MLflow server unreachable ({tracker.offline_reason}); going on, the run is kept locally")
 
     variants = _variants(config, data, model, out_dir, progress)
     from quantrack.selection import choose_champion
