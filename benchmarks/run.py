@@ -45,6 +45,9 @@ def _env(drop: tuple[str, ...] = ()) -> dict[str, str]:
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT / "src"), os.environ.get("PYTHONPATH")]))
     env.pop("MLFLOW_TRACKING_URI", None)  # every run names its own fresh store
     env["PYTHONWARNINGS"] = "ignore"
+    # The assignment script imports MLflow without quantrack: keep its telemetry off too,
+    # so a benchmark talks to nothing but the local SQLite store.
+    env["MLFLOW_DISABLE_TELEMETRY"] = "true"
     return env
 
 

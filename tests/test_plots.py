@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from quantrack import plots
-from quantrack.measure import Latency, compare
+from quantrack.measure import FASTER, SAME, SLOWER, Latency
 from quantrack.results import VariantResult
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -127,8 +127,9 @@ def test_many_variants_some_unavailable_still_draw(synthetic_report, tmp_path):
     base = synthetic_report.variants[0]
     many = [base]
     for i in range(10):
-        lat = [compare(Latency(bs, 1, 40, *(p * (0.5 + i / 5) for p in (9, 9.5, 10, 10.5, 11, 15)), stable=True),
-                       base.latency_at(bs)) for bs in (1, 360)]
+        lat = [Latency(bs, 1, 40, *(p * (0.5 + i / 5) for p in (9, 9.5, 10, 10.5, 11, 15)), stable=True,
+                       speedup=1 / (0.5 + i / 5), windows=6, verdict=(FASTER, SAME, SLOWER)[min(i // 3, 2)])
+               for bs in (1, 360)]
         many.append(VariantResult(f"method-{i}", accuracy=0.95 - i / 200, file_bytes=4000 - 300 * i, latency=lat,
                                   confusion=base.confusion))
     many += [VariantResult("gone-1", available=False, reason="missing package"),

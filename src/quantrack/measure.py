@@ -1,9 +1,16 @@
 """Honest figures for a variant: accuracy, agreement, sizes and latency with its spread.
 
 Latency rules: the thread count is fixed and stated; each call is timed alone after a
-warm-up; samples are collected in growing blocks until the median stops moving (or a
-time budget runs out); we keep percentiles, not a single timing. A difference is called
-a speed-up only when the interquartile ranges of the two variants do not overlap.
+warm-up; samples are collected until the median stops moving (or a time budget runs out);
+we keep percentiles, not a single timing.
+
+A variant is compared with fp32 *side by side*: short windows of fp32 calls and of the
+variant's calls alternate (ABBA order), so a burst of load on this shared machine hits
+both alike. Each window gives a ratio of medians; the speed-up is their median, and the
+verdict says "faster" or "slower" only when the interquartile range of those ratios lies
+wholly beyond ``MIN_EFFECT`` (5 %) on one side. Quartiles of one long run of samples
+cannot do this: with thousands of samples they are narrow, and describe the noise inside
+one stretch of time rather than the drift between stretches.
 """
 
 from __future__ import annotations
@@ -16,6 +23,7 @@ from typing import Any
 import numpy as np
 
 FASTER, SLOWER, SAME = "faster", "slower", "no measurable difference"
+MIN_EFFECT = 0.05  # a speed-up smaller than 5 % is not worth a verdict, however steady
 
 
 @dataclass
@@ -29,8 +37,11 @@ class Latency:
     p75_us: float
     p90_us: float
     p99_us: float
-    stable: bool  # the median settled before the budget ran out
-    speedup: float | None = None  # fp32 median / this median
+    stable: bool  # the median (against fp32: the speed-up) settled before the budget ran out
+    speedup: float | None = None  # median over side-by-side windows of fp32 median / this median
+    speedup_p25: float | None = None  # spread of those window ratios
+    speedup_p75: float | None = None
+    windows: int | None = None  # side-by-side windows measured against fp32
     verdict: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
@@ -101,20 +112,92 @@ def latency_from_samples(us: np.ndarray, *, threads: int, batch_size: int, stabl
     return Latency(batch_size, threads, int(len(us)), *(round(float(v), 3) for v in p), stable=stable)
 
 
-def verdict(candidate: Latency, baseline: Latency) -> str:
-    """'faster' / 'slower' only when the interquartile ranges do not overlap."""
-    if candidate.p75_us < baseline.p25_us:
+def verdict_from_ratios(ratios: np.ndarray, min_effect: float = MIN_EFFECT) -> str:
+    """``ratios``: fp32 time / variant time, one per side-by-side window.
+
+    'faster' when even the lower quartile is a speed-up beyond ``min_effect``, 'slower'
+    when even the upper quartile is a slow-down beyond it; otherwise no measurable difference.
+    """
+    q25, _, q75 = ratio_quartiles(ratios)
+    if q25 > 1 + min_effect:
         return FASTER
-    if candidate.p25_us > baseline.p75_us:
+    if q75 < 1 / (1 + min_effect):
         return SLOWER
     return SAME
 
 
-def compare(candidate: Latency, baseline: Latency) -> Latency:
-    """Fill in speedup and verdict of ``candidate`` against the fp32 ``baseline``."""
-    candidate.speedup = round(baseline.p50_us / candidate.p50_us, 3) if candidate.p50_us > 0 else None
-    candidate.verdict = verdict(candidate, baseline)
-    return candidate
+def ratio_quartiles(ratios) -> tuple[float, float, float]:
+    """p25, p50, p75 of ratios, taken on their logarithms: a 2x speed-up and a 2x slow-down
+    are mirror images, so the rule treats "faster" and "slower" alike."""
+    logs = np.log(np.asarray(ratios, dtype=np.float64))
+    return tuple(float(v) for v in np.exp(np.percentile(logs, [25, 50, 75])))
+
+
+def time_against(run: Callable[[], Any], baseline: Callable[[], Any], *, threads: int, batch_size: int,
+                 budget_s: float = 0.3, window_s: float = 0.01, min_windows: int = 6, min_calls: int = 5,
+                 warmup_s: float = 0.02, tolerance: float = 0.02, min_effect: float = MIN_EFFECT,
+                 clock: Callable[[], int] = time.perf_counter_ns) -> Latency:
+    """Time ``run`` side by side with ``baseline`` (fp32) and judge it; returns ``run``'s Latency.
+
+    Windows of ``k`` calls each alternate baseline/run, run/baseline, ... (``k`` sized so one
+    pair of windows takes about ``window_s``). After ``min_windows`` we stop as soon as the
+    interquartile range of the window ratios is within ``2 * tolerance`` of their median,
+    or when ``budget_s`` is spent. The percentiles are those of every ``run`` call timed.
+    """
+    import gc
+
+    ns = 1_000_000_000
+    for f in (baseline, run):
+        deadline = clock() + warmup_s * ns / 2
+        f()
+        while clock() < deadline:
+            f()
+    t0 = clock()
+    for _ in range(min_calls):
+        baseline()
+    for _ in range(min_calls):
+        run()
+    per_pair = max((clock() - t0) / min_calls, 1)
+    k = int(min(max(window_s * ns / per_pair, min_calls), 100_000))
+    sides = (baseline, run)
+    samples: list[np.ndarray] = []
+    ratios: list[float] = []
+    stable = False
+    end = clock() + budget_s * ns
+    gc_was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        while True:
+            order = (0, 1) if len(ratios) % 2 == 0 else (1, 0)
+            medians = [0.0, 0.0]
+            for side in order:
+                f = sides[side]
+                times = np.empty(k, dtype=np.int64)
+                for i in range(k):
+                    t = clock()
+                    f()
+                    times[i] = clock() - t
+                medians[side] = float(np.median(times))
+                if side == 1:
+                    samples.append(times)
+            # max(.., 1 ns): a fake clock (or a coarse one) may time a call as zero
+            ratios.append(max(medians[0], 1.0) / max(medians[1], 1.0))
+            if len(ratios) >= min_windows:
+                q25, q50, q75 = ratio_quartiles(ratios)
+                if q75 - q25 <= 2 * tolerance * q50:
+                    stable = True
+                    break
+                if clock() >= end:
+                    break
+    finally:
+        if gc_was_enabled:
+            gc.enable()
+    lat = latency_from_samples(np.concatenate(samples).astype(np.float64) / 1000.0, threads=threads,
+                               batch_size=batch_size, stable=stable)
+    q25, q50, q75 = (round(v, 3) for v in ratio_quartiles(ratios))
+    lat.speedup, lat.speedup_p25, lat.speedup_p75, lat.windows = q50, q25, q75, len(ratios)
+    lat.verdict = verdict_from_ratios(np.asarray(ratios), min_effect)
+    return lat
 
 
 class thread_limit:

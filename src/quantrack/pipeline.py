@@ -159,8 +159,7 @@ def _run_tracked(config: RunConfig, data, model, tracker, out_dir: Path, progres
 
 
 def _variants(config: RunConfig, data, model, out_dir: Path, progress: Progress) -> list[VariantResult]:
-    from quantrack.measure import accuracy, agreement, compare, thread_limit, time_calls
-    from quantrack.quantize import get_method
+    from quantrack.measure import accuracy, agreement, thread_limit
     from quantrack.quantize.base import MethodUnavailable, QuantContext
     from quantrack.quantize.fp32 import fp32_variant
 
@@ -170,43 +169,47 @@ def _variants(config: RunConfig, data, model, out_dir: Path, progress: Progress)
                        lr=config.lr, batch_size=config.batch_size, seed=config.seed, threads=config.threads,
                        workdir=models_dir)
     batch_sizes = [1, len(data.X_test)]
+    fp32 = fp32_variant(model)
     results: list[VariantResult] = []
     base_pred = None
-    baseline: dict[int, Any] = {}
     for name in ["fp32", *config.method_list]:
         progress.stage(f"quantizing and measuring {name}")
         started = time.perf_counter()
+        if name == "fp32":
+            variant = fp32
+        else:
+            method = _method_or_reason(name)
+            reason = method if isinstance(method, str) else method.unavailable_reason(config.model)
+            if reason:
+                results.append(VariantResult(name, available=False, reason=reason))
+                continue
+        path = None
         try:
-            if name == "fp32":
-                variant = fp32_variant(model)
-            else:
-                method = get_method(name)
-                reason = method.unavailable_reason(config.model)
-                if reason:
-                    results.append(VariantResult(name, available=False, reason=reason))
-                    continue
+            if name != "fp32":
                 with warnings.catch_warnings(), thread_limit(config.threads):
                     warnings.simplefilter("ignore")  # deprecation notices of torch.ao and friends
                     variant = method.apply(ctx)
-        except (MethodUnavailable, ImportError) as e:
-            results.append(VariantResult(name, available=False, reason=str(e).splitlines()[0]))
+            quantize_s = time.perf_counter() - started
+            path = variant.save(models_dir)
+            with thread_limit(config.threads):
+                pred = variant.predict(data.X_test)
+                latencies = [_latency(variant, fp32, data.X_test[:bs], bs, config) for bs in batch_sizes]
+        except Exception as e:
+            if name == "fp32":
+                raise
+            if path is not None:
+                path.unlink(missing_ok=True)  # no artifact for a variant the report calls unavailable
+            # One method's bug or missing kernel must not cost the user every other variant's figures.
+            if isinstance(e, MethodUnavailable):
+                reason = _first_line(e)
+            elif isinstance(e, ImportError):
+                reason = f"cannot import its libraries: {_first_line(e)}"
+            else:
+                reason = f"failed: {type(e).__name__}: {_first_line(e)}"
+            results.append(VariantResult(name, available=False, reason=reason))
             continue
-        quantize_s = time.perf_counter() - started
-        path = variant.save(models_dir)
-        with thread_limit(config.threads):
-            pred = variant.predict(data.X_test)
-            if base_pred is None:
-                base_pred = pred
-            latencies = []
-            for bs in batch_sizes:
-                # min_time_s: a few-µs call needs 50 ms of samples, not 30 calls, to count as settled.
-                lat = time_calls(variant.runner(data.X_test[:bs]), threads=config.threads, batch_size=bs,
-                                 budget_s=config.latency_budget_s, min_time_s=0.05)
-                if name == "fp32":
-                    baseline[bs] = lat
-                else:
-                    compare(lat, baseline[bs])
-                latencies.append(lat)
+        if base_pred is None:
+            base_pred = pred
         results.append(VariantResult(
             name=name, accuracy=accuracy(pred, data.y_test), agreement=agreement(pred, base_pred),
             params=variant.params, payload_bytes=variant.payload_bytes, file_bytes=path.stat().st_size,
@@ -219,6 +222,38 @@ def _variants(config: RunConfig, data, model, out_dir: Path, progress: Progress)
             r.payload_ratio = round(r.payload_bytes / fp32.payload_bytes, 4)
             r.file_ratio = round(r.file_bytes / fp32.file_bytes, 4)
     return results
+
+
+def _method_or_reason(name: str):
+    """The registered method, or why it cannot even be imported here (a missing package)."""
+    from quantrack.quantize import get_method
+
+    try:
+        return get_method(name)
+    except ImportError as e:
+        return f"cannot import its libraries: {_first_line(e)}"
+
+
+def _latency(variant, fp32, x: np.ndarray, batch_size: int, config: RunConfig):
+    """fp32 alone; any other variant side by side with fp32 (measure.time_against)."""
+    import contextlib
+
+    from quantrack.measure import time_against, time_calls
+
+    with contextlib.ExitStack() as stack:
+        stack.enter_context(fp32.inference_context())
+        if variant is fp32:
+            # min_time_s: a few-µs call needs 50 ms of samples, not 30 calls, to count as settled.
+            return time_calls(fp32.runner(x), threads=config.threads, batch_size=batch_size,
+                              budget_s=config.latency_budget_s, min_time_s=0.05)
+        stack.enter_context(variant.inference_context())
+        return time_against(variant.runner(x), fp32.runner(x), threads=config.threads, batch_size=batch_size,
+                            budget_s=config.latency_budget_s)
+
+
+def _first_line(e: BaseException) -> str:
+    lines = str(e).strip().splitlines()
+    return lines[0] if lines else type(e).__name__
 
 
 def _confusion(truth: np.ndarray, pred: np.ndarray, n_classes: int) -> list[list[int]]:

@@ -159,7 +159,7 @@ def latency_figure(report: Report) -> Figure | None:
     axes = fig.subplots(1, len(batch_sizes), sharey=True, squeeze=False)[0]
     for ax, bs in zip(axes, batch_sizes, strict=True):
         base = next((v.latency_at(bs) for v in rows if v.name == "fp32"), None)
-        if base is not None:  # fp32's interquartile band: a verdict needs a variant's box to clear it
+        if base is not None:  # fp32's interquartile band, for reference (verdicts come from side-by-side windows)
             ax.axvspan(base.p25_us, base.p75_us, color=VERDICT_COLORS["baseline"], alpha=0.12, lw=0)
         values = []
         for y, v in enumerate(rows):
@@ -245,7 +245,8 @@ PLOTS: list[tuple[str, str, str, FigureFn]] = [
      "Every measured variant; the ringed point is the champion, the dashed line the accuracy budget.",
      accuracy_size_figure),
     ("latency", "Latency with its spread",
-     "Median, p25–p75 and p10–p90 of single calls; the shaded band is fp32's p25–p75.", latency_figure),
+     "Median, p25–p75 and p10–p90 of single calls; the shaded band is fp32's p25–p75. Colours are the "
+     "verdicts, judged side by side with fp32.", latency_figure),
     ("confusion", "Confusion matrices", "fp32 and the champion on the test split.", confusion_figure),
 ]
 

@@ -16,6 +16,20 @@ if TYPE_CHECKING:
 
 PLOTS_DIR = "plots"  # next to report.md, which links to the PNGs by relative path
 
+VERDICT_RULE = ("Each call timed alone after a warm-up, repeated until the median settled. Every variant is "
+                "timed side by side with fp32 in alternating short windows; its speed-up is the median of the "
+                "windows' ratios (fp32 time / variant time), shown with their p25–p75. A verdict other than "
+                "<em>no measurable difference</em> needs that whole p25–p75 range beyond 5 % on one side.")
+
+
+def _speedup_text(lat) -> str:
+    if lat.speedup is None:
+        return "–"
+    if lat.speedup_p25 is None:
+        return f"{lat.speedup:.2f}x"
+    return f"{lat.speedup:.2f}x ({lat.speedup_p25:.2f}–{lat.speedup_p75:.2f})"
+
+
 TABLE_HEADERS = ["variant", "accuracy", "agreement", "params", "payload B", "file B", "file vs fp32",
                  "p50 µs (b=1)", "p50 µs (b=all)", "speed-up (b=all)", "verdict (b=all)"]
 
@@ -60,7 +74,7 @@ def _md(x: object) -> str:
 def _latency_lines(v: VariantResult) -> list[str]:
     return [f"| {_md(v.name)} | {lat.batch_size} | {lat.threads} | {lat.samples} | {lat.p50_us:,.1f} | "
             f"{lat.p90_us:,.1f} | {lat.p99_us:,.1f} | {lat.p25_us:,.1f}–{lat.p75_us:,.1f} | "
-            f"{'–' if lat.speedup is None else f'{lat.speedup:.2f}x'} | {lat.verdict or 'baseline'} |"
+            f"{_speedup_text(lat)} | {lat.verdict or 'baseline'} |"
             for lat in v.latency]
 
 
@@ -92,9 +106,7 @@ def to_markdown(report: Report, plots: Sequence[tuple[str, str]] = ()) -> str:
     lines += ["", "Payload bytes follow the assignment's formula (elements x bytes of their stored type, "
               "quantization scales not counted); file bytes are the saved artifact on disk.",
               "", "## Latency", "",
-              "Each call timed alone after a warm-up, repeated until the median settled. "
-              "A verdict other than *no measurable difference* needs the interquartile ranges "
-              "(p25–p75) of the variant and fp32 to be apart.", "",
+              VERDICT_RULE.replace("<em>", "*").replace("</em>", "*"), "",
               "| variant | batch | threads | samples | p50 µs | p90 µs | p99 µs | p25–p75 µs | speed-up | verdict |",
               "|---|---|---|---|---|---|---|---|---|---|"]
     for v in report.variants:
@@ -197,9 +209,7 @@ def _html_latency(report: Report) -> list[str]:
     heads = ["variant", "batch", "threads", "samples", "p50 µs", "p90 µs", "p99 µs", "p25–p75 µs", "p10–p90 µs",
              "stable", "speed-up", "verdict"]
     out = ['<section id="latency">', "<h2>Latency</h2>",
-           '<p class="note">Each call timed alone after a warm-up, repeated until the median settled. A verdict other '
-           "than <em>no measurable difference</em> needs the interquartile ranges (p25–p75) of the variant and fp32 "
-           "to be apart.</p>", '<div class="table-wrap"><table>',
+           f'<p class="note">{VERDICT_RULE}</p>', '<div class="table-wrap"><table>',
            "<thead><tr>" + "".join(f"<th>{_e(h)}</th>" for h in heads) + "</tr></thead>", "<tbody>"]
     for v in report.variants:
         cls = ' class="champion"' if v.name == report.champion else ""
@@ -207,7 +217,7 @@ def _html_latency(report: Report) -> list[str]:
             cells = [v.name, lat.batch_size, lat.threads, lat.samples, f"{lat.p50_us:,.1f}", f"{lat.p90_us:,.1f}",
                      f"{lat.p99_us:,.1f}", f"{lat.p25_us:,.1f}–{lat.p75_us:,.1f}",
                      f"{lat.p10_us:,.1f}–{lat.p90_us:,.1f}", "yes" if lat.stable else "no (budget ran out)",
-                     "–" if lat.speedup is None else f"{lat.speedup:.2f}x"]
+                     _speedup_text(lat)]
             out.append(f"<tr{cls}>" + "".join(f"<td>{_e(c)}</td>" for c in cells)
                        + _verdict_cell(lat.verdict or "baseline") + "</tr>")
     out += ["</tbody></table></div>", "</section>"]

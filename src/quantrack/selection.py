@@ -1,8 +1,8 @@
 """Choose the variant to ship: the best one within the accuracy budget; fp32 otherwise.
 
 There is always an answer. A variant displaces fp32 only on a difference that was
-actually measured: a smaller file for ``prefer=size``, a "faster" verdict (interquartile
-ranges apart) for ``prefer=latency``. Ties are broken by the other figure, then by name,
+actually measured: a smaller file for ``prefer=size``, a "faster" verdict (side-by-side
+windows against fp32, see measure.py) for ``prefer=latency``. Ties are broken by the other figure, then by name,
 so the same measurements always give the same champion.
 """
 

@@ -1,0 +1,47 @@
+"""pipeline.run in-process: one failing method must not cost the other variants."""
+
+import dataclasses
+from pathlib import Path
+
+import pytest
+
+from quantrack import pipeline
+from quantrack.config import build_config
+
+
+@pytest.mark.slow
+def test_a_method_that_crashes_is_reported_unavailable_and_the_others_still_run(tmp_path, sqlite_uri, monkeypatch):
+    import quantrack.quantize as registry
+
+    real = registry.get_method
+
+    def get_method(name):
+        method = real(name)
+        if name == "onnx-fp32":
+            def explode(ctx):
+                raise RuntimeError("kernel not found\nsecond line of a long trace")
+            return dataclasses.replace(method, apply=explode)
+        return method
+
+    monkeypatch.setattr(registry, "get_method", get_method)
+    cfg = build_config(epochs=2, methods="dynamic-int8,onnx-fp32", tracking_uri=sqlite_uri, out=str(tmp_path / "runs"),
+                       register=False, latency_budget_s=0.05)
+    report = pipeline.run(cfg)
+    broken = report.variant("onnx-fp32")
+    assert not broken.available and broken.reason == "failed: RuntimeError: kernel not found"
+    assert report.variant("dynamic-int8").available and report.variant("dynamic-int8").accuracy > 0.5
+    assert sorted(p.name for p in Path(report.out_dir, "models").iterdir()) == ["dynamic-int8.pt", "fp32.pt"]
+
+
+@pytest.mark.slow
+def test_every_variant_is_judged_side_by_side_with_fp32(tmp_path, sqlite_uri):
+    cfg = build_config(epochs=2, methods="dynamic-int8", tracking_uri=sqlite_uri, out=str(tmp_path / "runs"),
+                       register=False, latency_budget_s=0.05)
+    report = pipeline.run(cfg)
+    fp32, int8 = report.variants
+    for lat in fp32.latency:
+        assert lat.verdict is None and lat.speedup is None and lat.windows is None
+    for lat in int8.latency:
+        assert lat.windows >= 6 and lat.speedup_p25 <= lat.speedup <= lat.speedup_p75
+        assert lat.verdict in ("faster", "slower", "no measurable difference")
+        assert lat.threads == 1
