@@ -14,9 +14,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import tempfile
 import warnings
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -49,7 +47,6 @@ def numpy_runner(layers, x: np.ndarray):
 
 def ort_session(layers, n_features: int):
     """An fp32 ONNX graph of the same Linear(/ReLU) stack: Gemm(x, W, b, transB=1)."""
-    import onnx
     import onnxruntime as ort
     from onnx import TensorProto, helper, numpy_helper
 
@@ -103,25 +100,24 @@ def main() -> None:
     if not args.numpy_only:
         sess, ort_version = ort_session(layers, data.n_features)
         timed("ONNX Runtime fp32", lambda x: (lambda s=sess, feed={"x": np.ascontiguousarray(x)}: s.run(None, feed)))
-        with tempfile.TemporaryDirectory() as tmp:
-            ctx = QuantContext(model=model, model_kind="logreg", X_train=data.X_train, y_train=data.y_train,
-                               threads=1, workdir=Path(tmp))
-            fp32 = fp32_variant(model)
-            timed("quantrack fp32 (torch)", fp32.runner, context=fp32.inference_context)
-            for name in METHOD_NAMES:
-                method = get_method(name)
-                reason = method.unavailable_reason("logreg")
-                try:
-                    if reason:
-                        raise MethodUnavailable(reason)
-                    with warnings.catch_warnings():
-                        warnings.simplefilter("ignore")
-                        variant = method.apply(ctx)
-                except (MethodUnavailable, ImportError) as e:
-                    rows.append({"name": f"quantrack {name}", "note": f"unavailable: {str(e).splitlines()[0]}",
-                                 "latency": {}})
-                    continue
-                timed(f"quantrack {name}", variant.runner, context=variant.inference_context)
+        ctx = QuantContext(model=model, model_kind="logreg", X_train=data.X_train, y_train=data.y_train,
+                           threads=1)
+        fp32 = fp32_variant(model)
+        timed("quantrack fp32 (torch)", fp32.runner, context=fp32.inference_context)
+        for name in METHOD_NAMES:
+            method = get_method(name)
+            reason = method.unavailable_reason("logreg")
+            try:
+                if reason:
+                    raise MethodUnavailable(reason)
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    variant = method.apply(ctx)
+            except (MethodUnavailable, ImportError) as e:
+                rows.append({"name": f"quantrack {name}", "note": f"unavailable: {str(e).splitlines()[0]}",
+                             "latency": {}})
+                continue
+            timed(f"quantrack {name}", variant.runner, context=variant.inference_context)
     print(json.dumps({"threads": 1, "blas": blas, "rows": rows,
                       "ort": None if args.numpy_only else ort_version, "batch_sizes": list(batches)}))
 

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from quantrack.measure import (FASTER, MIN_EFFECT, SAME, SLOWER, Latency, latency_from_samples, time_against,
+from quantrack.measure import (FASTER, MIN_EFFECT, SAME, SLOWER, latency_from_samples, time_against,
                                time_calls, verdict_from_ratios)
 
 

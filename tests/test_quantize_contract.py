@@ -61,7 +61,7 @@ def applied(trained, data, tmp_path_factory):
             before = {k: v.clone() for k, v in model.state_dict().items()}
             ctx = QuantContext(model=model, model_kind=kind, X_train=data.X_train, y_train=data.y_train, lr=0.05,
                                batch_size=32, seed=0, threads=1,
-                               workdir=tmp_path_factory.mktemp(f"{name}-{kind}"), extra={"qat_epochs": 2})
+                               extra={"qat_epochs": 2})
             try:
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")

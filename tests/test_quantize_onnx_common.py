@@ -62,12 +62,6 @@ def test_payload_skips_scales_and_zero_points_of_dynamic_quantization():
     assert oc.onnx_payload(quantized) == 64 * 10 * 1 + 10 * 4
 
 
-def test_n_features_of_each_model_kind():
-    assert oc.n_features_of(build_model("logreg", 30, 3)) == 30
-    assert oc.n_features_of(build_model("mlp", 13, 3, (8,))) == 13
-    assert oc.n_features_of(build_model("cnn", 64, 10, image_shape=(8, 8))) == 64
-
-
 @pytest.mark.slow
 def test_falls_back_to_the_dynamo_exporter_quietly(mlp, monkeypatch, capfd):
     import torch

@@ -113,3 +113,17 @@ def test_credentials_from_netrc(auth_server, tmp_path, monkeypatch, run_cli, cap
     assert ADMIN_PASSWORD not in out + err
     exp = MlflowClient(auth_server.url).get_experiment_by_name("netrc-test")  # netrc again
     assert exp is not None
+
+
+@pytest.mark.parametrize("text,expected", [
+    ("https://u:p@ss@host/x", "https://***@host/x"),  # "@" inside the password
+    ("https://u:pa/ss@host", "https://***@host"),  # "/" inside the password
+    ("http://127.0.0.1:5000/api", "http://127.0.0.1:5000/api"),
+    ("sqlite:///tmp/mlflow.db", "sqlite:///tmp/mlflow.db"),
+    ("401 from https://bob:s3cret@dagshub.com/x.mlflow: denied", "401 from https://***@dagshub.com/x.mlflow: denied"),
+    (None, None),
+])
+def test_redact_hides_every_form_of_user_info(text, expected):
+    from quantrack.tracking import redact
+
+    assert redact(text) == expected

@@ -102,3 +102,28 @@ def test_train_loss_is_the_row_weighted_mean_of_batch_losses():
     with torch.no_grad():
         full = float(nn.CrossEntropyLoss()(model(torch.from_numpy(X)), torch.from_numpy(y)))
     assert result.train_losses[0] == pytest.approx(full, rel=1e-5)
+
+
+def test_the_engine_shortcut_is_checked_and_the_public_path_gives_the_same_weights(monkeypatch):
+    import quantrack.training as training
+
+    assert training._pick_grads() is training._engine_grads  # torch 2.13 takes the direct call
+    X, y, Xt, yt = _data()
+    weights = []
+    for grads in (training._engine_grads, training._public_grads):
+        monkeypatch.setattr(training, "_grads", grads)
+        torch.manual_seed(0)
+        model = build_model("mlp", 8, 3, (16,))
+        train(model, X, y, Xt, yt, epochs=3, lr=0.1, batch_size=16, seed=0)
+        weights.append({k: v.clone() for k, v in model.state_dict().items()})
+    assert all(torch.equal(weights[0][k], weights[1][k]) for k in weights[0])
+
+
+def test_a_torch_whose_engine_refuses_the_call_falls_back_to_the_public_function(monkeypatch):
+    import quantrack.training as training
+
+    def broken(*args, **kwargs):
+        raise TypeError("run_backward() takes 6 positional arguments but 7 were given")
+
+    monkeypatch.setattr(training, "_engine_grads", broken)
+    assert training._pick_grads() is training._public_grads

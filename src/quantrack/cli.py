@@ -51,7 +51,7 @@ def run(
     methods: Annotated[Optional[str], Opt(help="Comma-separated quantization methods, or all [default: all].")] = None,
     max_accuracy_drop: Annotated[Optional[float], Opt(help="Accuracy budget in points below fp32 [default: 1.0].")] = None,
     prefer: Annotated[Optional[str], Opt(help="What the champion optimizes within the budget: size or latency.")] = None,
-    threads: Annotated[Optional[int], Opt(help="Threads for inference timing [default: 1].")] = None,
+    threads: Annotated[Optional[int], Opt(help="Torch/ONNX Runtime threads for training and inference timing [default: 1].")] = None,
     out: Annotated[Optional[str], Opt(help="Directory that receives a new folder per run [default: runs].")] = None,
     tracking_uri: Annotated[Optional[str], Opt(help="MLflow tracking URI (else MLFLOW_TRACKING_URI, else ./mlflow.db).")] = None,
     experiment: Annotated[Optional[str], Opt(help="MLflow experiment name [default: quantrack].")] = None,

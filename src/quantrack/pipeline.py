@@ -166,8 +166,7 @@ def _variants(config: RunConfig, data, model, out_dir: Path, progress: Progress)
     models_dir = out_dir / "models"
     models_dir.mkdir()
     ctx = QuantContext(model=model, model_kind=config.model, X_train=data.X_train, y_train=data.y_train,
-                       lr=config.lr, batch_size=config.batch_size, seed=config.seed, threads=config.threads,
-                       workdir=models_dir)
+                       lr=config.lr, batch_size=config.batch_size, seed=config.seed, threads=config.threads)
     batch_sizes = [1, len(data.X_test)]
     fp32 = fp32_variant(model)
     results: list[VariantResult] = []

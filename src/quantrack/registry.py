@@ -164,7 +164,3 @@ def register(client, run_id: str, artifact_uri: str, intent: dict[str, Any]) -> 
 def check_model_name(name: str) -> None:
     if not name.strip() or "'" in name or "/" in name:
         raise QuantrackError(f"--model-name must be a non-empty name without quotes or slashes, got {name!r}")
-
-
-def clean(dest: Path) -> None:
-    shutil.rmtree(dest, ignore_errors=True)

@@ -120,7 +120,6 @@ def _find_or_create_run(client, journal: dict[str, Any]) -> str:
 
 def sync(root: Path, tracking_uri: str | None = None, say=print) -> list[tuple[str, str]]:
     """Upload every spooled run under ``root``; return [(spooled run id, run id on the server)]."""
-    from mlflow.tracking import MlflowClient
 
     from quantrack.tracking import Tracker, bound_http, explain, redact
 

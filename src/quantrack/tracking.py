@@ -29,12 +29,14 @@ from quantrack.errors import TrackingError
 
 _MAX_METRICS_PER_BATCH = 1000  # MLflow's log_batch limits
 _MAX_PARAMS_PER_BATCH = 100
-_USERINFO = re.compile(r"(?<=://)[^/@\s]+@")
+# "scheme://" and the rest of that token; everything up to its *last* "@" is user info. Taking
+# the last one errs on the side of hiding: a password may itself hold "@" or "/" unescaped.
+_URL_TOKEN = re.compile(r"(?<=://)[^\s'\"<>]*@")
 
 
-def redact(uri: str | None) -> str | None:
-    """Drop ``user:password@`` from a URI so it can be shown or stored."""
-    return _USERINFO.sub("***@", uri) if uri else uri
+def redact(text: str | None) -> str | None:
+    """Replace ``user:password@`` in any URI inside ``text`` by ``***@``, so it can be shown or stored."""
+    return _URL_TOKEN.sub("***@", text) if text else text
 
 
 def resolve_tracking_uri(explicit: str | None) -> str:
@@ -289,7 +291,7 @@ class Tracker:
         try:
             self._send(self.client.log_inputs, self.run_id, datasets=[dataset_input(name, fingerprint, feature_names, context)])
         except MlflowException as e:
-            raise TrackingError(f"MLflow at {redact(self.tracking_uri)} refused the dataset input: {_first_line(e)}") from None
+            raise TrackingError(f"MLflow at {redact(self.tracking_uri)} refused the dataset input: {redact(_first_line(e))}") from None
 
     def log_artifacts(self, local_dir: str | Path, artifact_path: str | None = None) -> None:
         self.journal["artifacts"].append([str(Path(local_dir).resolve()), artifact_path, "dir"])

@@ -75,6 +75,8 @@ def prepare(model: nn.Module, *, qat: bool) -> nn.Module:
 
 def _prepare(model: nn.Module, *, qat: bool) -> nn.Module:
     q = ao()
+    # Process-wide on purpose: the converted model's kernels run on the engine it was packed
+    # for, so it must stay set while the model is used (x86 is already the default here).
     torch.backends.quantized.engine = ENGINE
     wrapped = Wrapped(copy.deepcopy(model))
     pairs = [[f"model.{a}", f"model.{b}"] for a, b in fusable_pairs(model)]

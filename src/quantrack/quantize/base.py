@@ -31,7 +31,6 @@ class QuantContext:
     batch_size: int = 32
     seed: int = 42
     threads: int = 1
-    workdir: Path | None = None  # scratch directory for exported files
     extra: dict[str, Any] = field(default_factory=dict)
 
     def float_copy(self) -> nn.Module:

@@ -15,16 +15,8 @@ from torch import nn
 from quantrack.models import count_params
 from pathlib import Path
 
-from quantrack.quantize.base import Method, MethodUnavailable, QuantContext, TorchVariant, load_state_dict_file
-
-
-def _linear_payload(model: nn.Module) -> int:
-    """int8 weights of every Linear, float32 for everything else (biases, convolutions)."""
-    total = 0
-    linear_weights = {id(m.weight) for m in model.modules() if isinstance(m, nn.Linear)}
-    for p in model.parameters():
-        total += p.numel() * (1 if id(p) in linear_weights else 4)
-    return total
+from quantrack.quantize.base import (Method, MethodUnavailable, QuantContext, TorchVariant, load_state_dict_file,
+                                    weight_payload)
 
 
 def quantize_dynamic_int8(model: nn.Module) -> nn.Module:
@@ -42,13 +34,13 @@ def quantize_dynamic_int8(model: nn.Module) -> nn.Module:
 
 def apply(ctx: QuantContext) -> TorchVariant:
     model = ctx.float_copy()
-    params, payload = count_params(model), _linear_payload(model)
+    params, payload = count_params(model), weight_payload(model, 1)
     return TorchVariant("dynamic-int8", quantize_dynamic_int8(model), params, payload)
 
 
 def load(path: Path, fresh: nn.Module) -> TorchVariant:
     """Quantize the fresh model's structure, then load the saved int8 weights and scales."""
-    params, payload = count_params(fresh), _linear_payload(fresh)
+    params, payload = count_params(fresh), weight_payload(fresh, 1)
     quantized = quantize_dynamic_int8(fresh)
     quantized.load_state_dict(load_state_dict_file(path))
     return TorchVariant("dynamic-int8", quantized, params, payload)

@@ -80,15 +80,6 @@ def export(model: nn.Module, n_features: int) -> bytes:
     return buf.getvalue()
 
 
-def n_features_of(model: nn.Module) -> int:
-    """Input width of the models quantrack builds (first Linear, or side^2 for the CNN)."""
-    side = getattr(model, "side", None)
-    if side is not None:
-        return int(side) * int(side)
-    first = next(m for m in model.modules() if isinstance(m, nn.Linear))
-    return first.in_features
-
-
 def gemm_to_matmul(model_bytes: bytes) -> bytes:
     """Rewrite Gemm(x, W, b) as MatMul(x, W') + b so ORT's dynamic quantizer (MatMul, Conv only) sees it."""
     import onnx
