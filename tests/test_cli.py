@@ -135,3 +135,49 @@ def test_same_seed_same_model(workdir, sqlite_uri):
         assert reports[-1]["out_dir"] == str(Path(out) / run_dir.name)
     assert reports[0]["test_loss"] == reports[1]["test_loss"]
     assert reports[0]["variants"][0]["accuracy"] == reports[1]["variants"][0]["accuracy"]
+
+
+def test_an_unexpected_error_is_still_one_line_with_credentials_hidden(workdir, sqlite_uri, monkeypatch, capsys):
+    from quantrack import pipeline
+
+    def boom(cfg, progress=None):
+        raise ValueError("could not reach https://bob:s3cret@example.invalid/api\nmore detail")
+
+    monkeypatch.setattr(pipeline, "run", boom)
+    code = run_main("run", "--tracking-uri", sqlite_uri)
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 1 and len(err) == 1
+    assert "unexpected ValueError" in err[0] and "s3cret" not in err[0] and "QUANTRACK_DEBUG" in err[0]
+
+
+@pytest.mark.parametrize("uri,fragment", [
+    ("ftp://u:Sup3rSecret@127.0.0.1/x", "cannot use the tracking URI ftp://***@127.0.0.1/x"),
+    ("foo://x", "cannot use the tracking URI foo://x"),
+    ("sqlite://", "in-memory SQLite"),
+])
+def test_unusable_tracking_uris_are_one_line(workdir, capsys, uri, fragment):
+    code = run_main("run", "--epochs", "1", "--tracking-uri", uri)
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and fragment in err[0], err
+    assert "Sup3rSecret" not in err[0]
+
+
+def test_a_diverging_run_is_refused_and_marked_failed(workdir, sqlite_uri, monkeypatch, capsys):
+    import quantrack.training as training
+
+    real = training.train
+
+    def nan_data(model, X, *args, **kwargs):
+        X = X.copy()
+        X[0, 0] = float("nan")  # one poisoned row: every loss after it is NaN
+        return real(model, X, *args, **kwargs)
+
+    monkeypatch.setattr(training, "train", nan_data)
+    code = run_main("run", "--epochs", "3", "--methods", "dynamic-int8", "--tracking-uri", sqlite_uri, "--out", "out")
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and "training diverged at epoch 1" in err[0]
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(sqlite_uri)
+    (run,) = client.search_runs([client.get_experiment_by_name("quantrack").experiment_id])
+    assert run.info.status == "FAILED"

@@ -23,6 +23,9 @@ def test_defaults_reproduce_the_report():
     ("threads", 0, "--threads"),
     ("methods", ("dynamic-int8", "magic"), "unknown method 'magic'"),
     ("test_size", 1.5, "--test-size"),
+    ("seed", 2**32, "--seed must be between 0 and 4294967295"),
+    ("threads", 100_000, "--threads must be between 1 and"),
+    ("lr", 1e39, "--lr must be a positive number"),
 ])
 def test_bad_values_are_refused_with_the_flag_named(field, value, fragment):
     with pytest.raises(QuantrackError, match=None) as e:

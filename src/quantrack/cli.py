@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import sys
+import threading
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -15,6 +18,8 @@ app = typer.Typer(
          "and pick the one to ship.",
     add_completion=False,
     pretty_exceptions_enable=False,
+    # Plain help text: rich markup would swallow "[default: 100]" as a style tag.
+    rich_markup_mode=None,
 )
 
 Opt = typer.Option
@@ -109,6 +114,7 @@ def main(argv: list[str] | None = None) -> None:
     from quantrack.errors import QuantrackError
 
     args = list(sys.argv[1:] if argv is None else argv) or ["--help"]
+    previous = _terminate_like_ctrl_c()
     try:
         code = app(args=args, prog_name="quantrack", standalone_mode=False)
     except QuantrackError as e:
@@ -116,16 +122,39 @@ def main(argv: list[str] | None = None) -> None:
     except TyperException as e:  # usage errors: unknown option, a value of the wrong type
         _fail(e.format_message())
     except (typer.Abort, KeyboardInterrupt):
-        _fail("interrupted")
+        _fail("interrupted; the MLflow run, if one had started, is marked FAILED", code=130)
     except typer.Exit as e:
         sys.exit(e.exit_code)
+    except Exception as e:  # a bug, or a library failing in a way we did not foresee
+        if os.environ.get("QUANTRACK_DEBUG"):
+            raise
+        from quantrack.tracking import redact
+
+        first = (str(e).strip().splitlines() or [""])[0]
+        _fail(f"unexpected {type(e).__name__}: {redact(first)} (set QUANTRACK_DEBUG=1 for the traceback)", code=1)
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+    if code == 130:  # typer turns Ctrl-C into a silent return code
+        _fail("interrupted; the MLflow run, if one had started, is marked FAILED", code=130)
     sys.exit(code if isinstance(code, int) else 0)
 
 
-def _fail(message: str) -> None:
+def _terminate_like_ctrl_c():
+    """SIGTERM (a CI timeout, `kill`) ends a run like Ctrl-C: the MLflow run is marked FAILED."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    return signal.signal(signal.SIGTERM, interrupt)
+
+
+def _fail(message: str, code: int = 2) -> None:
     line = " ".join(str(message).split())  # exactly one line
     print(f"quantrack: error: {line}", file=sys.stderr)
-    sys.exit(2)
+    sys.exit(code)
 
 
 def entry() -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
 import tomllib
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -12,6 +13,7 @@ from typing import Any
 from quantrack.errors import QuantrackError
 
 MODEL_NAMES = ("logreg", "mlp", "cnn")
+_FLOAT32_MAX = 3.4028234663852886e38
 PREFER_CHOICES = ("size", "latency")
 IMPUTE_CHOICES = ("none", "mean")
 
@@ -47,10 +49,11 @@ class RunConfig:
 
     def __post_init__(self) -> None:
         _check(self.epochs >= 1, f"--epochs must be a positive integer, got {self.epochs}")
-        _check(math.isfinite(self.lr) and self.lr > 0, f"--lr must be a positive number, got {self.lr}")
+        # float32 is what training computes in: a larger lr overflows on the first step.
+        _check(math.isfinite(self.lr) and 0 < self.lr <= _FLOAT32_MAX, f"--lr must be a positive number, got {self.lr}")
         _check(self.batch_size >= 1, f"--batch-size must be a positive integer, got {self.batch_size}")
         _check(0 < self.test_size < 1, f"--test-size must be between 0 and 1, got {self.test_size}")
-        _check(self.seed >= 0, f"--seed must be a non-negative integer, got {self.seed}")
+        _check(0 <= self.seed < 2**32, f"--seed must be between 0 and {2**32 - 1} (numpy's range), got {self.seed}")
         _check(self.model in MODEL_NAMES, f"--model must be one of {', '.join(MODEL_NAMES)}, got {self.model!r}")
         _check(len(self.hidden) >= 1 and all(h >= 1 for h in self.hidden),
                f"--hidden must be positive layer sizes like 1024,1024, got {','.join(map(str, self.hidden))}")
@@ -58,7 +61,9 @@ class RunConfig:
         _check(self.impute in IMPUTE_CHOICES, f"--impute must be one of {', '.join(IMPUTE_CHOICES)}, got {self.impute!r}")
         _check(math.isfinite(self.max_accuracy_drop) and self.max_accuracy_drop >= 0,
                f"--max-accuracy-drop must be a non-negative number of points, got {self.max_accuracy_drop}")
-        _check(self.threads >= 1, f"--threads must be a positive integer, got {self.threads}")
+        max_threads = 4 * (os.cpu_count() or 1)  # far more than the cores only measures contention (and can crash torch)
+        _check(1 <= self.threads <= max_threads,
+               f"--threads must be between 1 and {max_threads} (4x this machine's cores), got {self.threads}")
         _check(self.latency_budget_s > 0, f"--latency-budget must be positive, got {self.latency_budget_s}")
         _check(bool(self.experiment.strip()), "--experiment must not be empty")
         _check(len(self.methods) >= 1, "--methods must name at least one method, or 'all'")

@@ -63,6 +63,17 @@ class CNN(nn.Module):
 def build_model(kind: str, n_features: int, n_classes: int, hidden: tuple[int, ...] = (1024, 1024),
                 image_shape: tuple[int, int] | None = None) -> nn.Module:
     """A fresh model of the given kind; the same call rebuilds it for loading a state_dict."""
+    try:
+        return _build(kind, n_features, n_classes, hidden, image_shape)
+    except RuntimeError as e:
+        if "allocate" not in str(e):
+            raise
+        raise QuantrackError(f"the {kind} model does not fit in memory ({str(e).splitlines()[0][:120]}); "
+                             "use smaller --hidden sizes") from None
+
+
+def _build(kind: str, n_features: int, n_classes: int, hidden: tuple[int, ...],
+           image_shape: tuple[int, int] | None) -> nn.Module:
     if kind == "logreg":
         return LogisticRegression(n_features, n_classes)
     if kind == "mlp":

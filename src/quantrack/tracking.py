@@ -127,7 +127,14 @@ class Tracker:
 
         self.tracking_uri = resolve_tracking_uri(tracking_uri)
         self.experiment_name = experiment
-        self.client = MlflowClient(tracking_uri=self.tracking_uri)
+        if self.tracking_uri.rstrip("/") in ("sqlite:", "sqlite:///:memory:") or self.tracking_uri == "sqlite://":
+            raise TrackingError("an in-memory SQLite tracking store would vanish with the run; "
+                                "name a file, e.g. sqlite:///mlflow.db")
+        try:
+            self.client = MlflowClient(tracking_uri=self.tracking_uri)
+        except Exception as e:  # an unknown scheme, a store MLflow no longer supports
+            raise TrackingError(f"cannot use the tracking URI {redact(self.tracking_uri)}: "
+                                f"{redact(_first_line(e))}") from None
         self.run_id: str | None = None
         self.experiment_id: str | None = None
         self.artifact_uri: str | None = None
@@ -154,6 +161,9 @@ class Tracker:
                 exp = self.client.get_experiment_by_name(self.experiment_name)
         except MlflowException as e:
             raise TrackingError(explain(e, self.tracking_uri)) from None
+        except Exception as e:  # e.g. a scheme MLflow resolves only on first use
+            raise TrackingError(f"cannot use the tracking URI {redact(self.tracking_uri)}: "
+                                f"{redact(_first_line(e))}") from None
         self.experiment_id = exp.experiment_id if exp else None
         self._checked = True
 

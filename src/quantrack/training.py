@@ -16,6 +16,7 @@ was most of its training time (benchmarks/ measures both side by side):
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -24,6 +25,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from quantrack.errors import QuantrackError
 
 EpochCallback = Callable[[int, float, float], None]
 
@@ -102,6 +105,10 @@ def train(model: nn.Module, X_train: np.ndarray, y_train: np.ndarray, X_test: np
         with torch.no_grad():
             test_loss = float(loss_fn(model(xte), yte))
             train_loss = float(torch.dot(torch.stack(losses), sizes)) / n
+        if not (math.isfinite(train_loss) and math.isfinite(test_loss)):
+            # Every later epoch would be NaN too, and "the best checkpoint" would be meaningless.
+            raise QuantrackError(f"training diverged at epoch {epoch} (train loss {train_loss}, test loss "
+                                 f"{test_loss}); lower --lr (now {lr})")
         result.train_losses.append(train_loss)
         result.test_losses.append(test_loss)
         if test_loss < result.best_test_loss:
