@@ -56,17 +56,30 @@ def stratified_split(y: np.ndarray, test_size: float, seed: int) -> tuple[np.nda
     return rng.permutation(train), rng.permutation(test)
 
 
+_CHUNK_ROWS = 65536  # rows per float64 pass: the temporaries stay a few MB whatever the table's size
+
+
 class Standardizer:
-    """StandardScaler's fit/transform: population standard deviation, constant columns scaled by 1."""
+    """StandardScaler's fit/transform: population standard deviation, constant columns scaled by 1.
+
+    The data may be float32 (the pipeline's tables are): statistics are accumulated in float64 and
+    each row chunk is scaled in float64 and rounded once on the way back, so a float32 table gives
+    what StandardScaler gives on the same values in float64, rounded to float32, without ever
+    holding a float64 copy (or any table-sized temporary) of it.
+    """
 
     def fit(self, X: np.ndarray) -> Standardizer:
-        X = np.asarray(X, dtype=np.float64)
+        X = np.asarray(X)
         n = X.shape[0]
-        self.mean_ = X.sum(axis=0) / n
-        centred = X - self.mean_
+        self.mean_ = X.sum(axis=0, dtype=np.float64) / n  # numpy casts chunk by chunk: no float64 copy
         # Two-pass variance with the same correction term scikit-learn applies.
-        correction = centred.sum(axis=0)
-        var = ((centred ** 2).sum(axis=0) - correction ** 2 / n) / n
+        correction = np.zeros(X.shape[1], dtype=np.float64)
+        squares = np.zeros(X.shape[1], dtype=np.float64)
+        for lo in range(0, n, _CHUNK_ROWS):
+            centred = X[lo:lo + _CHUNK_ROWS].astype(np.float64) - self.mean_
+            correction += centred.sum(axis=0)
+            squares += (centred ** 2).sum(axis=0)
+        var = (squares - correction ** 2 / n) / n
         # scikit-learn treats a column as constant when its variance is below the
         # error bound of its estimate, and leaves such columns unscaled.
         eps = np.finfo(np.float64).eps
@@ -77,8 +90,14 @@ class Standardizer:
         self.scale_ = scale
         return self
 
-    def transform(self, X: np.ndarray) -> np.ndarray:
-        return (np.asarray(X, dtype=np.float64) - self.mean_) / self.scale_
+    def transform(self, X: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        """(X - mean) / scale, in X's float dtype (float32 stays float32); ``out=X`` scales in place."""
+        X = np.asarray(X)
+        if out is None:
+            out = np.empty(X.shape, dtype=X.dtype if X.dtype.kind == "f" else np.float64)
+        for lo in range(0, X.shape[0], _CHUNK_ROWS):
+            out[lo:lo + _CHUNK_ROWS] = (X[lo:lo + _CHUNK_ROWS].astype(np.float64) - self.mean_) / self.scale_
+        return out
 
 
 def load_digits_csv() -> tuple[np.ndarray, np.ndarray]:

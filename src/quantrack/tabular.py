@@ -48,7 +48,7 @@ def load_file(path: str | Path, target: str | None = None, impute: str = "none")
     X = _features(df, features)
     missing = _missing(X, features)
     if missing:
-        empty = [c for c, n in zip(features, np.isnan(X).sum(axis=0)) if n == len(X)]
+        empty = [c for c, n in zip(features, _nonfinite_counts(X)[0]) if n == len(X)]
         if empty:
             raise QuantrackError(f"feature column {_listing(empty)} of {p} has no values at all; drop it")
         if impute != "mean":
@@ -156,12 +156,20 @@ def _labels(col, name: str) -> np.ndarray:
 
 # -- features ----------------------------------------------------------------------------------------
 def _features(df, features: list[str]) -> np.ndarray:
-    columns, bad = [], []
-    for c in features:
+    """The feature columns as one C-ordered float32 matrix, filled column by column.
+
+    float32 from here on: it is what the model trains on and what a served model receives, and it
+    halves the table. The matrix is allocated once and each column written into it, so loading
+    holds the DataFrame plus one float32 table, never a list of column copies or a float64 table.
+    """
+    X = np.empty((len(df), len(features)), dtype=np.float32)
+    bad = []
+    for j, c in enumerate(features):
         values, offender = _numeric(df[c])
         if offender is not None:
             bad.append((c, offender))
-        columns.append(values)
+        elif not bad:
+            X[:, j] = _as_float32(values, c)
     if bad:
         (c, (value, row)), others = bad[0], [b[0] for b in bad[1:]]
         more = f" (and {len(others)} more non-numeric column{'s' if len(others) > 1 else ''}: {_listing(others)})" if others else ""
@@ -170,17 +178,34 @@ def _features(df, features: list[str]) -> np.ndarray:
             f"feature column {c!r} is not numeric: {_show(value)} at row {row}{more}; "
             f"features must be numbers, so encode or drop it{hint}"
         )
-    return np.column_stack(columns).astype(np.float64) if columns else np.empty((len(df), 0))
+    return X
+
+
+def _as_float32(values: np.ndarray, name: str) -> np.ndarray:
+    """The column in float32; finite values float32 cannot hold are refused, not reported as an inf the file lacks."""
+    if values.dtype == np.float32:
+        return values
+    with np.errstate(over="ignore"):
+        cast = values.astype(np.float32)
+    over = np.isinf(cast) & np.isfinite(values)
+    if over.any():
+        raise QuantrackError(
+            f"feature column {name!r} holds {_show(values[over][0])} at row {_row(over)}, beyond float32's range "
+            f"(±{float(np.finfo(np.float32).max):.4g}); quantrack trains and serves in float32, so rescale the column"
+        )
+    return cast
 
 
 def _numeric(col) -> tuple[np.ndarray, tuple[Any, int] | None]:
-    """The column as float64, or the first value that is not a number and its row."""
+    """The column as a float array (float32 stays float32), or the first value that is not a number and its row."""
     import pandas as pd
 
     if pd.api.types.is_bool_dtype(col):  # True/False -> 1/0: a flag is a number to a linear model
         return col.to_numpy(dtype=np.float64), None
     if pd.api.types.is_numeric_dtype(col) and not pd.api.types.is_complex_dtype(col):
-        return col.to_numpy(dtype=np.float64, na_value=np.nan), None
+        # float32 columns (a Parquet file written as float32) are read without a float64 detour.
+        dtype = np.float32 if col.dtype == np.float32 else np.float64
+        return col.to_numpy(dtype=dtype, na_value=np.nan), None
     if pd.api.types.is_datetime64_any_dtype(col) or pd.api.types.is_timedelta64_dtype(col):
         present = col.notna().to_numpy()
         return np.empty(0), (col[present].iloc[0], _row(present))
@@ -198,13 +223,27 @@ def _numeric(col) -> tuple[np.ndarray, tuple[Any, int] | None]:
 
 def _missing(X: np.ndarray, names: list[str]) -> dict[str, str]:
     """Per column, a description of its NaN and infinite values ('3 NaN, 1 inf'); clean columns left out."""
+    nan, inf = _nonfinite_counts(X)
     out = {}
-    nan, inf = np.isnan(X).sum(axis=0), np.isinf(X).sum(axis=0)
     for c, n, i in zip(names, nan, inf):
         parts = ([f"{n} NaN"] if n else []) + ([f"{i} inf"] if i else [])
         if parts:
             out[c] = ", ".join(parts)
     return out
+
+
+_CHUNK_ROWS = 65536  # rows per pass: the boolean masks stay a few MB whatever the table's size
+
+
+def _nonfinite_counts(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """NaN and inf counts per column, in row chunks (a whole-table mask would be a quarter of the table)."""
+    nan = np.zeros(X.shape[1], dtype=np.int64)
+    inf = np.zeros(X.shape[1], dtype=np.int64)
+    for lo in range(0, len(X), _CHUNK_ROWS):
+        block = X[lo:lo + _CHUNK_ROWS]
+        nan += np.isnan(block).sum(axis=0)
+        inf += np.isinf(block).sum(axis=0)
+    return nan, inf
 
 
 # -- message helpers ---------------------------------------------------------------------------------
