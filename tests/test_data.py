@@ -39,6 +39,15 @@ def test_target_with_a_bundled_set_is_refused():
         load_table("iris", target="species")
 
 
+def test_fingerprint_does_not_depend_on_the_chunks_it_is_hashed_in(monkeypatch):
+    import quantrack.preprocess as pre
+
+    t = load_table("wine")
+    whole = fingerprint(t)
+    monkeypatch.setattr(pre, "_CHUNK_ROWS", 7)
+    assert fingerprint(t) == whole
+
+
 def test_fingerprint_is_stable_and_changes_with_one_value():
     a, b = fingerprint(load_table("iris")), fingerprint(load_table("iris"))
     assert a == b and len(a["sha256"]) == 64
@@ -94,9 +103,9 @@ def test_impute_mean_uses_training_rows_only():
 def test_impute_matches_simple_imputer_on_the_training_rows(monkeypatch):
     from sklearn.impute import SimpleImputer
 
-    import quantrack.data as data_mod
+    import quantrack.preprocess as pre
 
-    monkeypatch.setattr(data_mod, "_CHUNK_ROWS", 7)  # several chunks, so the chunked sums are exercised
+    monkeypatch.setattr(pre, "_CHUNK_ROWS", 7)  # several chunks, so the chunked sums are exercised
     rng = np.random.default_rng(3)
     X = rng.normal(50, 10, size=(90, 4)).astype(np.float32)
     X[rng.random(X.shape) < 0.15] = np.nan
@@ -148,17 +157,12 @@ def test_prepare_keeps_float32_and_matches_the_float64_path():
         np.testing.assert_allclose(ours, expected, rtol=eps32, atol=eps32)
 
 
-def test_prepare_makes_no_table_sized_temporary(monkeypatch):
+def test_prepare_makes_no_table_sized_temporary():
     """Peak allocation while preparing: the split (0.8 + 0.2 of the table) and the scaled test rows (0.2)."""
     import tracemalloc
 
-    import quantrack.data as data_mod
-    import quantrack.preprocess as pre
-
-    monkeypatch.setattr(data_mod, "_CHUNK_ROWS", 2048)
-    monkeypatch.setattr(pre, "_CHUNK_ROWS", 2048)
     rng = np.random.default_rng(0)
-    X = rng.standard_normal((50_000, 64), dtype=np.float32)
+    X = rng.standard_normal((100_000, 64), dtype=np.float32)
     t = Table("t", X, rng.integers(0, 10, len(X)), [f"x{i}" for i in range(64)], "test")
     tracemalloc.start()  # numpy reports its buffers to tracemalloc
     try:

@@ -12,7 +12,6 @@ import numpy as np
 from quantrack.errors import QuantrackError
 
 BUNDLED = ("digits", "iris", "wine", "breast_cancer")
-_CHUNK_ROWS = 65536  # rows per pass when walking a table: temporaries stay a few MB
 
 
 @dataclass
@@ -106,13 +105,16 @@ def fingerprint(table: Table) -> dict[str, Any]:
     NaN/inf are hashed as loaded, before any imputation; --impute is a run param of its own.
     The float32 values are hashed in row chunks, so no copy of the table is made for it.
     """
+    from quantrack.preprocess import chunk_rows
+
     h = hashlib.sha256()
     X = table.features
-    for lo in range(0, len(X), _CHUNK_ROWS):  # bytes of consecutive C-ordered chunks = bytes of the whole
-        h.update(np.ascontiguousarray(X[lo:lo + _CHUNK_ROWS], dtype=np.float32).tobytes())
+    step = chunk_rows(X)
+    for lo in range(0, len(X), step):  # bytes of consecutive C-ordered chunks = bytes of the whole
+        h.update(np.ascontiguousarray(X[lo:lo + step], dtype=np.float32).tobytes())
     labels = table.labels
-    for lo in range(0, len(labels), _CHUNK_ROWS):  # the labels joined by \x1f, a chunk of text at a time
-        h.update(("\x1f" if lo else "").encode() + "\x1f".join(map(str, labels[lo:lo + _CHUNK_ROWS].tolist())).encode())
+    for lo in range(0, len(labels), step):  # the labels joined by \x1f, a chunk of text at a time
+        h.update(("\x1f" if lo else "").encode() + "\x1f".join(map(str, labels[lo:lo + step].tolist())).encode())
     h.update("\x1f".join(table.feature_names).encode())
     # Counted on the labels as they are, keyed by their text in text order (no array of strings per row).
     values, counts = np.unique(labels, return_counts=True)
@@ -196,21 +198,24 @@ def _impute(table: Table, X_tr: np.ndarray, X_te: np.ndarray) -> np.ndarray | No
     changes under the model's feet. Returns the fill values, or None when every value is finite.
     The means are summed in float64 over row chunks; no table-sized mask or float64 copy is made.
     """
-    if all(np.isfinite(a[lo:lo + _CHUNK_ROWS]).all() for a in (X_tr, X_te) for lo in range(0, len(a), _CHUNK_ROWS)):
+    from quantrack.preprocess import chunk_rows
+
+    step = chunk_rows(X_tr)
+    if all(np.isfinite(a[lo:lo + step]).all() for a in (X_tr, X_te) for lo in range(0, len(a), step)):
         return None
     if table.impute != "mean":
         raise QuantrackError(f"{table.name} has NaN or infinite feature values; pass --impute mean to fill them")
     total = np.zeros(X_tr.shape[1], dtype=np.float64)
     count = np.zeros(X_tr.shape[1], dtype=np.int64)
-    for lo in range(0, len(X_tr), _CHUNK_ROWS):
-        block = X_tr[lo:lo + _CHUNK_ROWS]
+    for lo in range(0, len(X_tr), step):
+        block = X_tr[lo:lo + step]
         finite = np.isfinite(block)
         total += np.where(finite, block, 0).sum(axis=0, dtype=np.float64)
         count += finite.sum(axis=0)
     means = np.divide(total, count, out=np.zeros_like(total), where=count > 0).astype(np.float32)
     for a in (X_tr, X_te):
-        for lo in range(0, len(a), _CHUNK_ROWS):
-            block = a[lo:lo + _CHUNK_ROWS]  # a view: writing into it fills the split itself
+        for lo in range(0, len(a), step):
+            block = a[lo:lo + step]  # a view: writing into it fills the split itself
             holes = ~np.isfinite(block)
             if holes.any():
                 block[holes] = np.broadcast_to(means, block.shape)[holes]

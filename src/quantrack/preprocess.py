@@ -47,16 +47,23 @@ def stratified_split(y: np.ndarray, test_size: float, seed: int) -> tuple[np.nda
     rng = np.random.RandomState(seed)
     n_i = _approximate_mode(class_counts, n_train, rng)
     t_i = _approximate_mode(class_counts - n_i, n_test, rng)
-    train: list[int] = []
-    test: list[int] = []
+    train, test = [], []
     for i in range(len(class_counts)):
         perm = class_indices[i].take(rng.permutation(class_counts[i]), mode="clip")
-        train.extend(perm[:n_i[i]])
-        test.extend(perm[n_i[i]:n_i[i] + t_i[i]])
-    return rng.permutation(train), rng.permutation(test)
+        train.append(perm[:n_i[i]])
+        test.append(perm[n_i[i]:n_i[i] + t_i[i]])
+    # Arrays, not lists of Python ints (scikit-learn's way): ~40 bytes a row less, the same draws.
+    return rng.permutation(np.concatenate(train)), rng.permutation(np.concatenate(test))
 
 
-_CHUNK_ROWS = 65536  # rows per float64 pass: the temporaries stay a few MB whatever the table's size
+_CHUNK_ROWS = 65536  # at most this many rows per pass over a table ...
+_CHUNK_VALUES = 1 << 18  # ... and at most this many values: a float64 temporary stays 2 MB whatever the width
+
+
+def chunk_rows(X: np.ndarray) -> int:
+    """Rows per pass when walking a table chunk by chunk (so no temporary is table-sized)."""
+    width = X.shape[1] if X.ndim > 1 else 1
+    return max(1, min(_CHUNK_ROWS, _CHUNK_VALUES // max(1, width)))
 
 
 class Standardizer:
@@ -75,8 +82,9 @@ class Standardizer:
         # Two-pass variance with the same correction term scikit-learn applies.
         correction = np.zeros(X.shape[1], dtype=np.float64)
         squares = np.zeros(X.shape[1], dtype=np.float64)
-        for lo in range(0, n, _CHUNK_ROWS):
-            centred = X[lo:lo + _CHUNK_ROWS].astype(np.float64) - self.mean_
+        step = chunk_rows(X)
+        for lo in range(0, n, step):
+            centred = X[lo:lo + step].astype(np.float64) - self.mean_
             correction += centred.sum(axis=0)
             squares += (centred ** 2).sum(axis=0)
         var = (squares - correction ** 2 / n) / n
@@ -95,8 +103,9 @@ class Standardizer:
         X = np.asarray(X)
         if out is None:
             out = np.empty(X.shape, dtype=X.dtype if X.dtype.kind == "f" else np.float64)
-        for lo in range(0, X.shape[0], _CHUNK_ROWS):
-            out[lo:lo + _CHUNK_ROWS] = (X[lo:lo + _CHUNK_ROWS].astype(np.float64) - self.mean_) / self.scale_
+        step = chunk_rows(X)
+        for lo in range(0, X.shape[0], step):
+            out[lo:lo + step] = (X[lo:lo + step].astype(np.float64) - self.mean_) / self.scale_
         return out
 
 

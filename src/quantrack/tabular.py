@@ -31,21 +31,21 @@ def load_file(path: str | Path, target: str | None = None, impute: str = "none")
     p = Path(path)
     kind = _format(p, str(path))
     df = _read(p, kind)
-    df.columns = [str(c) for c in df.columns]
-    if df.shape[1] == 0:
+    if not df.columns:
         raise QuantrackError(f"data file {p} has no columns")
-    if len(df) == 0:
+    if df.rows == 0:
         what = "a header" if kind == "csv" else "columns"
         raise QuantrackError(f"data file {p} has {what} ({_listing(list(df.columns))}) but no data rows")
-    df, dropped = _drop_unnamed(df, target)
+    dropped = _drop_unnamed(df, target)
     target = _target_column(df, target, p)
     features = [c for c in df.columns if c != target]
     if not features:
         sep = next((c for c in ";\t|" if c in target), None)  # a European-Excel or tab-separated file read as CSV
         hint = f" (is it separated by {sep!r}? quantrack reads comma-separated files)" if sep and kind == "csv" else ""
         raise QuantrackError(f"data file {p} has only the label column {target!r}; it needs at least one feature column{hint}")
-    labels = _labels(df[target], target)
+    labels = _labels(df.column(target), target)
     X = _features(df, features)
+    del df  # a Parquet file's columns were read one at a time; a CSV's frame goes here
     missing = _missing(X, features)
     if missing:
         empty = [c for c, n in zip(features, _nonfinite_counts(X)[0]) if n == len(X)]
@@ -77,16 +77,68 @@ def _format(p: Path, given: str) -> str:
     return kind
 
 
-def _read(p: Path, kind: str):
+class _Columns:
+    """A file's columns by name, each read when asked for.
+
+    A Parquet file is read one column at a time (its footer says the names and the row count), so
+    loading holds the float32 feature matrix plus one column, never the whole file decoded beside it
+    (pyarrow's reader and the DataFrame it makes are each ~1.5x the float32 table). A CSV file has to
+    be parsed whole; its DataFrame is kept and handed out column by column.
+    """
+
+    def __init__(self, p: Path, kind: str) -> None:
+        self.path, self.kind, self.frame = p, kind, None
+        if kind == "csv":
+            self.frame = _guard(p, kind, _read_csv, p)
+            self.frame.columns = [str(c) for c in self.frame.columns]
+            self.columns, self.rows = list(self.frame.columns), len(self.frame)
+        else:
+            self.columns, self.rows = _guard(p, kind, _parquet_layout, p)
+
+    def column(self, name: str):
+        if self.frame is not None:
+            return self.frame[name]
+        import pandas as pd
+
+        # pandas' reader, so each column gets the dtype pd.read_parquet would give it; the index
+        # pandas stored (if any) is not a column and is dropped: rows are counted by position.
+        part = _guard(self.path, self.kind, pd.read_parquet, self.path, engine="pyarrow", columns=[name])
+        return part.iloc[:, 0].reset_index(drop=True)
+
+    def drop(self, names: list[str]) -> None:
+        self.columns = [c for c in self.columns if c not in names]
+
+
+def _read(p: Path, kind: str) -> _Columns:
+    return _Columns(p, kind)
+
+
+def _read_csv(p: Path):
+    import pandas as pd
+
+    # index_col=False: a file whose data rows end in a stray comma must not shift every
+    # column by one (pandas would otherwise take the first column as the index);
+    # round_trip: numbers load bit-exactly as written, so CSV and Parquet hash alike.
+    return pd.read_csv(p, index_col=False, float_precision="round_trip")
+
+
+def _parquet_layout(p: Path) -> tuple[list[str], int]:
+    """Column names (the stored pandas index left out, as pd.read_parquet does) and the row count."""
+    import pyarrow.parquet as pq
+
+    meta = pq.ParquetFile(p)
+    schema = meta.schema_arrow
+    pandas_meta = schema.pandas_metadata or {}
+    index = {c for c in pandas_meta.get("index_columns", []) if isinstance(c, str)}
+    return [str(c) for c in schema.names if c not in index], meta.metadata.num_rows
+
+
+def _guard(p: Path, kind: str, fn, *args, **kwargs):
+    """Run a reader; its failures become one QuantrackError line naming the file."""
     import pandas as pd
 
     try:
-        if kind == "csv":
-            # index_col=False: a file whose data rows end in a stray comma must not shift every
-            # column by one (pandas would otherwise take the first column as the index);
-            # round_trip: numbers load bit-exactly as written, so CSV and Parquet hash alike.
-            return pd.read_csv(p, index_col=False, float_precision="round_trip")
-        return pd.read_parquet(p, engine="pyarrow")
+        return fn(*args, **kwargs)
     except pd.errors.EmptyDataError:
         raise QuantrackError(f"data file {p} is empty") from None
     except UnicodeDecodeError as e:
@@ -96,7 +148,7 @@ def _read(p: Path, kind: str):
         raise QuantrackError(f"cannot read {p} as {what}: {_first_line(e)}") from None
 
 
-def _drop_unnamed(df, target: str | None):
+def _drop_unnamed(df: _Columns, target: str | None) -> list[str]:
     """Drop columns without a header that are empty or a saved row index (0..n-1 or 1..n).
 
     ``DataFrame.to_csv()`` without ``index=False`` writes such a counter first; a trailing comma on
@@ -104,21 +156,22 @@ def _drop_unnamed(df, target: str | None):
     order, often sorted by class); the empty one would become the default label.
     """
     dropped = []
-    n = len(df)
+    n = df.rows
     for c in list(df.columns):
         if c == target or not _NO_HEADER.match(c):
             continue
-        col = df[c]
+        col = df.column(c)
         if col.isna().all():
             dropped.append(c)
             continue
         values = col.to_numpy()
         if values.dtype.kind in "iu" and (np.array_equal(values, np.arange(n)) or np.array_equal(values, np.arange(1, n + 1))):
             dropped.append(c)
-    return df.drop(columns=dropped), dropped
+    df.drop(dropped)
+    return dropped
 
 
-def _target_column(df, target: str | None, p: Path) -> str:
+def _target_column(df: _Columns, target: str | None, p: Path) -> str:
     columns = list(df.columns)
     if target is None:
         return columns[-1]
@@ -155,17 +208,17 @@ def _labels(col, name: str) -> np.ndarray:
 
 
 # -- features ----------------------------------------------------------------------------------------
-def _features(df, features: list[str]) -> np.ndarray:
+def _features(df: _Columns, features: list[str]) -> np.ndarray:
     """The feature columns as one C-ordered float32 matrix, filled column by column.
 
     float32 from here on: it is what the model trains on and what a served model receives, and it
     halves the table. The matrix is allocated once and each column written into it, so loading
     holds the DataFrame plus one float32 table, never a list of column copies or a float64 table.
     """
-    X = np.empty((len(df), len(features)), dtype=np.float32)
+    X = np.empty((df.rows, len(features)), dtype=np.float32)
     bad = []
     for j, c in enumerate(features):
-        values, offender = _numeric(df[c])
+        values, offender = _numeric(df.column(c))
         if offender is not None:
             bad.append((c, offender))
         elif not bad:
@@ -232,15 +285,15 @@ def _missing(X: np.ndarray, names: list[str]) -> dict[str, str]:
     return out
 
 
-_CHUNK_ROWS = 65536  # rows per pass: the boolean masks stay a few MB whatever the table's size
-
-
 def _nonfinite_counts(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """NaN and inf counts per column, in row chunks (a whole-table mask would be a quarter of the table)."""
+    from quantrack.preprocess import chunk_rows
+
     nan = np.zeros(X.shape[1], dtype=np.int64)
     inf = np.zeros(X.shape[1], dtype=np.int64)
-    for lo in range(0, len(X), _CHUNK_ROWS):
-        block = X[lo:lo + _CHUNK_ROWS]
+    step = chunk_rows(X)
+    for lo in range(0, len(X), step):
+        block = X[lo:lo + step]
         nan += np.isnan(block).sum(axis=0)
         inf += np.isinf(block).sum(axis=0)
     return nan, inf
