@@ -162,7 +162,7 @@ def test_prepare_makes_no_table_sized_temporary():
     import tracemalloc
 
     rng = np.random.default_rng(0)
-    X = rng.standard_normal((100_000, 64), dtype=np.float32)
+    X = rng.standard_normal((200_000, 64), dtype=np.float32)
     t = Table("t", X, rng.integers(0, 10, len(X)), [f"x{i}" for i in range(64)], "test")
     tracemalloc.start()  # numpy reports its buffers to tracemalloc
     try:
@@ -172,8 +172,10 @@ def test_prepare_makes_no_table_sized_temporary():
     finally:
         tracemalloc.stop()
     assert data.X_train.dtype == np.float32
-    # 1.2x is the arrays returned; the rest is labels, indices and chunks. A float64 copy would add 2x.
-    assert peak < 1.5 * X.nbytes, f"prepare allocated {peak / X.nbytes:.2f}x the table"
+    # 1.2x is what is returned (X_train, X_test, X_test_raw). Beyond it: labels and indices (8 bytes
+    # a row each, 0.03x) and 2 MB chunk temporaries. A float64 copy of the training rows alone is 1.6x.
+    extra = (peak - 1.2 * X.nbytes) / X.nbytes
+    assert extra < 0.3, f"prepare allocated {extra:.2f}x the table beyond the arrays it returns"
 
 
 def test_nan_without_impute_is_refused_even_for_a_table_built_in_code():

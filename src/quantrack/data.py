@@ -169,15 +169,16 @@ def prepare(table: Table, test_size: float = 0.2, seed: int = 42) -> PreparedDat
     X = np.asarray(X, dtype=np.float32)  # no copy for a loaded Table; a float64 one built in code is cast once
     X_tr, X_te = X[train_idx], X[test_idx]
     y_tr, y_te = y[train_idx], y[test_idx]
+    del X, y, train_idx, test_idx  # only the split goes on
     fill = _impute(table, X_tr, X_te)
     scaler = Standardizer().fit(X_tr)
     X_test = scaler.transform(X_te)  # new array: X_te stays raw
     return PreparedData(
         name=table.name,
         X_train=scaler.transform(X_tr, out=X_tr),
-        y_train=y_tr.astype(np.int64),
+        y_train=y_tr.astype(np.int64, copy=False),
         X_test=X_test,
-        y_test=y_te.astype(np.int64),
+        y_test=y_te.astype(np.int64, copy=False),
         X_test_raw=X_te,
         scaler_mean=scaler.mean_.astype(np.float32),
         scaler_scale=scaler.scale_.astype(np.float32),

@@ -84,9 +84,11 @@ class Standardizer:
         squares = np.zeros(X.shape[1], dtype=np.float64)
         step = chunk_rows(X)
         for lo in range(0, n, step):
-            centred = X[lo:lo + step].astype(np.float64) - self.mean_
+            centred = X[lo:lo + step].astype(np.float64)
+            centred -= self.mean_  # in place: one 2 MB temporary per chunk
             correction += centred.sum(axis=0)
-            squares += (centred ** 2).sum(axis=0)
+            centred *= centred
+            squares += centred.sum(axis=0)
         var = (squares - correction ** 2 / n) / n
         # scikit-learn treats a column as constant when its variance is below the
         # error bound of its estimate, and leaves such columns unscaled.
@@ -105,7 +107,10 @@ class Standardizer:
             out = np.empty(X.shape, dtype=X.dtype if X.dtype.kind == "f" else np.float64)
         step = chunk_rows(X)
         for lo in range(0, X.shape[0], step):
-            out[lo:lo + step] = (X[lo:lo + step].astype(np.float64) - self.mean_) / self.scale_
+            chunk = X[lo:lo + step].astype(np.float64)
+            chunk -= self.mean_
+            chunk /= self.scale_
+            out[lo:lo + step] = chunk
         return out
 
 

@@ -99,10 +99,19 @@ class _Columns:
         if self.frame is not None:
             return self.frame[name]
         import pandas as pd
+        import pyarrow as pa
 
         # pandas' reader, so each column gets the dtype pd.read_parquet would give it; the index
         # pandas stored (if any) is not a column and is dropped: rows are counted by position.
-        part = _guard(self.path, self.kind, pd.read_parquet, self.path, engine="pyarrow", columns=[name])
+        # The column's buffers come from the system allocator, which hands them back to the OS when
+        # the column is dropped; arrow's default pool (mimalloc) kept ~0.25x of a 1M x 64 table
+        # resident after loading, through the split that follows (benchmarks/scale.py measures it).
+        previous = pa.default_memory_pool()
+        pa.set_memory_pool(pa.system_memory_pool())
+        try:
+            part = _guard(self.path, self.kind, pd.read_parquet, self.path, engine="pyarrow", columns=[name])
+        finally:
+            pa.set_memory_pool(previous)
         return part.iloc[:, 0].reset_index(drop=True)
 
     def drop(self, names: list[str]) -> None:
