@@ -211,6 +211,14 @@ def test_saved_pandas_index_is_dropped(tmp_path):
     assert t.feature_names == ["a"] and t.dropped == ["Unnamed: 0"] and fingerprint(t)["dropped_columns"] == ["Unnamed: 0"]
 
 
+def test_parquet_index_stored_by_pandas_is_not_a_feature(tmp_path):
+    df = pd.DataFrame({"a": [1.0, 2.0, 3.0], "label": ["x", "y", "x"]}, index=pd.Index([10, 20, 30], name="id"))
+    df.to_parquet(tmp_path / "t.parquet")  # a non-range index is stored as a column, named in pandas' metadata
+    t = load_file(tmp_path / "t.parquet")
+    assert t.feature_names == ["a"] and t.labels.tolist() == ["x", "y", "x"]
+    np.testing.assert_array_equal(t.features, [[1.0], [2.0], [3.0]])
+
+
 def test_trailing_comma_column_is_dropped_so_the_label_stays_last(tmp_path):
     t = load_file(write_csv(tmp_path, "a,b,label,\n1,2,x,\n3,4,y,\n"))
     assert t.feature_names == ["a", "b"] and t.labels.tolist() == ["x", "y"] and t.dropped == ["Unnamed: 3"]

@@ -30,22 +30,22 @@ def load_file(path: str | Path, target: str | None = None, impute: str = "none")
     """
     p = Path(path)
     kind = _format(p, str(path))
-    df = _read(p, kind)
-    if not df.columns:
+    cols = _read(p, kind)
+    if not cols.columns:
         raise QuantrackError(f"data file {p} has no columns")
-    if df.rows == 0:
+    if cols.rows == 0:
         what = "a header" if kind == "csv" else "columns"
-        raise QuantrackError(f"data file {p} has {what} ({_listing(list(df.columns))}) but no data rows")
-    dropped = _drop_unnamed(df, target)
-    target = _target_column(df, target, p)
-    features = [c for c in df.columns if c != target]
+        raise QuantrackError(f"data file {p} has {what} ({_listing(list(cols.columns))}) but no data rows")
+    dropped = _drop_unnamed(cols, target)
+    target = _target_column(cols, target, p)
+    features = [c for c in cols.columns if c != target]
     if not features:
         sep = next((c for c in ";\t|" if c in target), None)  # a European-Excel or tab-separated file read as CSV
         hint = f" (is it separated by {sep!r}? quantrack reads comma-separated files)" if sep and kind == "csv" else ""
         raise QuantrackError(f"data file {p} has only the label column {target!r}; it needs at least one feature column{hint}")
-    labels = _labels(df.column(target), target)
-    X = _features(df, features)
-    del df  # a Parquet file's columns were read one at a time; a CSV's frame goes here
+    labels = _labels(cols.column(target), target)
+    X = _features(cols, features)
+    del cols  # a Parquet file's columns were read one at a time; a CSV's DataFrame is freed here
     missing = _missing(X, features)
     if missing:
         empty = [c for c, n in zip(features, _nonfinite_counts(X)[0]) if n == len(X)]
@@ -157,7 +157,7 @@ def _guard(p: Path, kind: str, fn, *args, **kwargs):
         raise QuantrackError(f"cannot read {p} as {what}: {_first_line(e)}") from None
 
 
-def _drop_unnamed(df: _Columns, target: str | None) -> list[str]:
+def _drop_unnamed(cols: _Columns, target: str | None) -> list[str]:
     """Drop columns without a header that are empty or a saved row index (0..n-1 or 1..n).
 
     ``DataFrame.to_csv()`` without ``index=False`` writes such a counter first; a trailing comma on
@@ -165,23 +165,23 @@ def _drop_unnamed(df: _Columns, target: str | None) -> list[str]:
     order, often sorted by class); the empty one would become the default label.
     """
     dropped = []
-    n = df.rows
-    for c in list(df.columns):
+    n = cols.rows
+    for c in list(cols.columns):
         if c == target or not _NO_HEADER.match(c):
             continue
-        col = df.column(c)
+        col = cols.column(c)
         if col.isna().all():
             dropped.append(c)
             continue
         values = col.to_numpy()
         if values.dtype.kind in "iu" and (np.array_equal(values, np.arange(n)) or np.array_equal(values, np.arange(1, n + 1))):
             dropped.append(c)
-    df.drop(dropped)
+    cols.drop(dropped)
     return dropped
 
 
-def _target_column(df: _Columns, target: str | None, p: Path) -> str:
-    columns = list(df.columns)
+def _target_column(cols: _Columns, target: str | None, p: Path) -> str:
+    columns = list(cols.columns)
     if target is None:
         return columns[-1]
     if target in columns:
@@ -217,17 +217,17 @@ def _labels(col, name: str) -> np.ndarray:
 
 
 # -- features ----------------------------------------------------------------------------------------
-def _features(df: _Columns, features: list[str]) -> np.ndarray:
+def _features(cols: _Columns, features: list[str]) -> np.ndarray:
     """The feature columns as one C-ordered float32 matrix, filled column by column.
 
     float32 from here on: it is what the model trains on and what a served model receives, and it
     halves the table. The matrix is allocated once and each column written into it, so loading
     holds the DataFrame plus one float32 table, never a list of column copies or a float64 table.
     """
-    X = np.empty((df.rows, len(features)), dtype=np.float32)
+    X = np.empty((cols.rows, len(features)), dtype=np.float32)
     bad = []
     for j, c in enumerate(features):
-        values, offender = _numeric(df.column(c))
+        values, offender = _numeric(cols.column(c))
         if offender is not None:
             bad.append((c, offender))
         elif not bad:
