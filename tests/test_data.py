@@ -39,6 +39,15 @@ def test_target_with_a_bundled_set_is_refused():
         load_table("iris", target="species")
 
 
+def test_fingerprint_does_not_depend_on_the_chunks_it_is_hashed_in(monkeypatch):
+    import quantrack.preprocess as pre
+
+    t = load_table("wine")
+    whole = fingerprint(t)
+    monkeypatch.setattr(pre, "_CHUNK_ROWS", 7)
+    assert fingerprint(t) == whole
+
+
 def test_fingerprint_is_stable_and_changes_with_one_value():
     a, b = fingerprint(load_table("iris")), fingerprint(load_table("iris"))
     assert a == b and len(a["sha256"]) == 64
@@ -89,6 +98,84 @@ def test_impute_mean_uses_training_rows_only():
     test_ids = data.X_test_raw[:, 0].astype(int)
     holes = ~np.isfinite(values[test_ids])
     assert holes.any() and np.allclose(data.X_test_raw[holes, 1], expected)
+
+
+def test_impute_matches_simple_imputer_on_the_training_rows(monkeypatch):
+    from sklearn.impute import SimpleImputer
+
+    import quantrack.preprocess as pre
+
+    monkeypatch.setattr(pre, "_CHUNK_ROWS", 7)  # several chunks, so the chunked sums are exercised
+    rng = np.random.default_rng(3)
+    X = rng.normal(50, 10, size=(90, 4)).astype(np.float32)
+    X[rng.random(X.shape) < 0.15] = np.nan
+    X[5, 2] = np.inf
+    X[:, 3] = np.nan  # no finite value at all: filled with 0, the column kept
+    labels = np.asarray(["a", "b", "c"] * 30)
+    data = prepare(Table("t", X.copy(), labels, list("abcd"), "test", impute="mean"), test_size=0.3, seed=1)
+    from quantrack.preprocess import stratified_split
+
+    _, y = np.unique(labels, return_inverse=True)
+    train_idx, test_idx = stratified_split(y, 0.3, 1)
+    X64 = np.where(np.isfinite(X), X, np.nan).astype(np.float64)
+    ref = SimpleImputer(strategy="mean", keep_empty_features=True).fit(X64[train_idx])
+    np.testing.assert_allclose(data.impute_means, ref.statistics_, rtol=1e-6)
+    np.testing.assert_array_equal(data.X_test_raw, ref.transform(X64[test_idx]).astype(np.float32))
+
+
+def test_prepare_keeps_float32_and_matches_the_float64_path():
+    """No upcast, no view of the table kept, and the figures of the former float64 path within float32 rounding."""
+    from sklearn.model_selection import train_test_split
+    from sklearn.preprocessing import StandardScaler
+
+    rng = np.random.default_rng(7)
+    n = 600
+    # Offsets and spreads far apart, a large mean over a small spread among them, and a constant column.
+    X = (rng.standard_normal((n, 5)) * [1.0, 0.01, 300.0, 2.0, 0.0] + [0.0, 1000.0, -5.0, 1e4, 3.0]).astype(np.float32)
+    labels = rng.integers(0, 3, n)
+    t = Table("t", X, labels, list("abcde"), "test")
+    data = prepare(t, test_size=0.2, seed=5)
+    for a in (data.X_train, data.X_test, data.X_test_raw, data.scaler_mean, data.scaler_scale):
+        assert a.dtype == np.float32
+        assert not np.shares_memory(a, t.features)  # nothing returned keeps the whole table alive
+    assert data.X_train.flags.c_contiguous and data.X_test.flags.c_contiguous
+    np.testing.assert_array_equal(t.features, X)  # the caller's table is left as it was
+
+    # The former path: StandardScaler's maths on float64 copies of the split, cast to float32 at the end.
+    idx = np.arange(n)
+    tr, te = train_test_split(idx, test_size=0.2, random_state=5, stratify=labels)
+    X64 = X.astype(np.float64)
+    ref = StandardScaler().fit(X64[tr])
+    np.testing.assert_array_equal(data.y_train, labels[tr])
+    np.testing.assert_array_equal(data.X_test_raw, X[te])  # raw rows bit-exact
+    np.testing.assert_allclose(data.scaler_mean, ref.mean_.astype(np.float32), rtol=1e-7)
+    np.testing.assert_allclose(data.scaler_scale, ref.scale_.astype(np.float32), rtol=1e-7)
+    # Each value is rounded once to float32 from a float64 result, as before: within 1 float32 ulp of it.
+    eps32 = float(np.finfo(np.float32).eps)
+    for ours, rows in ((data.X_train, tr), (data.X_test, te)):
+        expected = ref.transform(X64[rows])
+        np.testing.assert_allclose(ours, expected, rtol=eps32, atol=eps32)
+
+
+def test_prepare_makes_no_table_sized_temporary():
+    """Peak allocation while preparing: the split (0.8 + 0.2 of the table) and the scaled test rows (0.2)."""
+    import tracemalloc
+
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((200_000, 64), dtype=np.float32)
+    t = Table("t", X, rng.integers(0, 10, len(X)), [f"x{i}" for i in range(64)], "test")
+    tracemalloc.start()  # numpy reports its buffers to tracemalloc
+    try:
+        base = tracemalloc.get_traced_memory()[0]
+        data = prepare(t)
+        peak = tracemalloc.get_traced_memory()[1] - base
+    finally:
+        tracemalloc.stop()
+    assert data.X_train.dtype == np.float32
+    # 1.2x is what is returned (X_train, X_test, X_test_raw). Beyond it: labels and indices (8 bytes
+    # a row each, 0.03x) and 2 MB chunk temporaries. A float64 copy of the training rows alone is 1.6x.
+    extra = (peak - 1.2 * X.nbytes) / X.nbytes
+    assert extra < 0.3, f"prepare allocated {extra:.2f}x the table beyond the arrays it returns"
 
 
 def test_nan_without_impute_is_refused_even_for_a_table_built_in_code():

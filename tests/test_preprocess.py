@@ -56,6 +56,28 @@ def test_standardizer_matches_standard_scaler_with_constant_columns():
     np.testing.assert_allclose(ours.transform(X), ref.transform(X), rtol=1e-9, atol=1e-12)
 
 
+def test_standardizer_on_float32_uses_float64_statistics_and_scales_in_place(monkeypatch):
+    from sklearn.preprocessing import StandardScaler
+
+    import quantrack.preprocess as pre
+
+    monkeypatch.setattr(pre, "_CHUNK_ROWS", 13)  # several chunks, a short last one
+    rng = np.random.default_rng(1)
+    X = (rng.normal(size=(200, 4)) * [3.0, 0.001, 50.0, 0.0] + [5.0, 1e3, -7.0, 2.0]).astype(np.float32)
+    ref, ours = StandardScaler().fit(X.astype(np.float64)), Standardizer().fit(X)
+    # float64 accumulators: the statistics are StandardScaler's on the same values, to float64 precision
+    np.testing.assert_allclose(ours.mean_, ref.mean_, rtol=1e-12)
+    np.testing.assert_allclose(ours.scale_, ref.scale_, rtol=1e-12)
+    assert ours.scale_[3] == 1.0  # the constant column, unscaled as in scikit-learn
+    expected = ref.transform(X.astype(np.float64))
+    out = ours.transform(X)
+    assert out.dtype == np.float32 and out is not X
+    np.testing.assert_array_equal(out, expected.astype(np.float32))  # one rounding of the float64 result
+    same = ours.transform(X, out=X)
+    assert same is X
+    np.testing.assert_array_equal(X, out)
+
+
 def test_digits_table_is_sklearns():
     import sklearn.datasets as ds
 

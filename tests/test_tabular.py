@@ -139,6 +139,21 @@ def test_nan_and_inf_are_counted_per_column(tmp_path):
                            "or clean the file")
 
 
+def test_value_beyond_float32_is_refused_not_reported_as_inf(tmp_path):
+    p = write_csv(tmp_path, "a,b,label\n1,2,x\n3,-1e39,y\n")
+    assert error_of(p) == ("feature column 'b' holds -1e+39 at row 2, beyond float32's range (±3.403e+38); "
+                           "quantrack trains and serves in float32, so rescale the column")
+
+
+def test_features_are_float32_whatever_the_file_stores(tmp_path):
+    df = pd.DataFrame({"f32": np.array([0.1, 2.5, -3.0], dtype=np.float32), "f64": [0.1, 2.5, -3.0],
+                       "i": [1, 2, 3], "flag": [True, False, True], "label": ["x", "y", "x"]})
+    df.to_parquet(tmp_path / "t.parquet")
+    t = load_file(tmp_path / "t.parquet")
+    assert t.features.dtype == np.float32 and t.features.flags.c_contiguous
+    np.testing.assert_array_equal(t.features, np.array([[0.1, 0.1, 1, 1], [2.5, 2.5, 2, 0], [-3, -3, 3, 1]], dtype=np.float32))
+
+
 def test_impute_mean_accepts_nan_and_keeps_them_for_the_split(tmp_path):
     t = load_file(write_csv(tmp_path, "a,b,label\n1,,x\n2,inf,y\n3,3,x\n"), impute="mean")
     assert np.isnan(t.features[0, 1]) and np.isinf(t.features[1, 1])
@@ -196,6 +211,14 @@ def test_saved_pandas_index_is_dropped(tmp_path):
     assert t.feature_names == ["a"] and t.dropped == ["Unnamed: 0"] and fingerprint(t)["dropped_columns"] == ["Unnamed: 0"]
 
 
+def test_parquet_index_stored_by_pandas_is_not_a_feature(tmp_path):
+    df = pd.DataFrame({"a": [1.0, 2.0, 3.0], "label": ["x", "y", "x"]}, index=pd.Index([10, 20, 30], name="id"))
+    df.to_parquet(tmp_path / "t.parquet")  # a non-range index is stored as a column, named in pandas' metadata
+    t = load_file(tmp_path / "t.parquet")
+    assert t.feature_names == ["a"] and t.labels.tolist() == ["x", "y", "x"]
+    np.testing.assert_array_equal(t.features, [[1.0], [2.0], [3.0]])
+
+
 def test_trailing_comma_column_is_dropped_so_the_label_stays_last(tmp_path):
     t = load_file(write_csv(tmp_path, "a,b,label,\n1,2,x,\n3,4,y,\n"))
     assert t.feature_names == ["a", "b"] and t.labels.tolist() == ["x", "y"] and t.dropped == ["Unnamed: 3"]
@@ -226,6 +249,9 @@ _labels = st.one_of(
 _name = st.text(string.ascii_letters + string.digits + " _,\"é", min_size=1, max_size=8).map(lambda s: "f" + s)
 
 
+_F32_MAX = float(np.finfo(np.float32).max)
+
+
 @st.composite
 def tables(draw):
     labels = draw(_labels)
@@ -234,7 +260,8 @@ def tables(draw):
     columns = {}
     for name in names:
         if draw(st.booleans()):
-            columns[name] = draw(st.lists(st.floats(allow_nan=False, allow_infinity=False), min_size=n, max_size=n))
+            # float32's range: the loader keeps features in float32 and refuses larger finite values
+            columns[name] = draw(st.lists(st.floats(-_F32_MAX, _F32_MAX), min_size=n, max_size=n))
         else:
             columns[name] = draw(st.lists(st.one_of(st.booleans()), min_size=n, max_size=n))
     columns["label"] = labels
@@ -249,8 +276,10 @@ def test_csv_and_parquet_load_what_was_written_with_one_fingerprint(df):
         df.to_csv(csv, index=False)
         df.to_parquet(parquet, index=False)
         loaded = [load_file(csv), load_file(parquet)]
-    expected = df.drop(columns="label").to_numpy(dtype=np.float64)
+    # The loader's table is float32: each value as written, rounded once to float32.
+    expected = df.drop(columns="label").to_numpy(dtype=np.float64).astype(np.float32)
     for t in loaded:
+        assert t.features.dtype == np.float32 and t.features.flags.c_contiguous
         assert t.features.shape == expected.shape
         assert t.feature_names == list(df.columns[:-1])
         assert np.array_equal(t.features, expected)  # bit-exact, not approximately

@@ -19,7 +19,7 @@ class Table:
     """A loaded table before splitting: numeric features and original labels."""
 
     name: str
-    features: np.ndarray  # float64, rows x columns
+    features: np.ndarray  # float32, rows x columns, C order (what the model trains on and a served model gets)
     labels: np.ndarray  # original label values (ints or strings)
     feature_names: list[str]
     source: str  # "sklearn:digits" or a file path
@@ -66,7 +66,7 @@ def load_bundled(name: str) -> Table:
 
         X, target = load_digits_csv()
         names = [f"pixel_{r}_{c}" for r in range(8) for c in range(8)]  # load_digits' names
-        return Table(name, X, target, names, "sklearn:digits", (8, 8))
+        return Table(name, X.astype(np.float32), target, names, "sklearn:digits", (8, 8))
     import sklearn.datasets as ds
 
     loaders = {
@@ -82,7 +82,8 @@ def load_bundled(name: str) -> Table:
         labels = np.asarray([str(target_names[i]) for i in labels])
     feature_names = [str(n) for n in getattr(bunch, "feature_names", [])] or [f"x{i}" for i in range(bunch.data.shape[1])]
     image_shape = tuple(bunch.images.shape[1:]) if name == "digits" else None
-    return Table(name, np.asarray(bunch.data, dtype=np.float64), labels, feature_names, f"sklearn:{name}", image_shape)
+    return Table(name, np.ascontiguousarray(bunch.data, dtype=np.float32), labels, feature_names, f"sklearn:{name}",
+                 image_shape)
 
 
 def load_table(dataset: str, target: str | None = None, impute: str = "none") -> Table:
@@ -102,19 +103,31 @@ def fingerprint(table: Table) -> dict[str, Any]:
     It hashes the values as loaded, not the file's bytes: the same table saved as CSV and as
     Parquet has one fingerprint (as long as CSV's text keeps its types: numbers stay numbers).
     NaN/inf are hashed as loaded, before any imputation; --impute is a run param of its own.
+    The float32 values are hashed in row chunks, so no copy of the table is made for it.
     """
+    from quantrack.preprocess import chunk_rows
+
     h = hashlib.sha256()
-    h.update(np.ascontiguousarray(table.features, dtype=np.float64).tobytes())
-    h.update("\x1f".join(map(str, table.labels.tolist())).encode())
+    X = table.features
+    step = chunk_rows(X)
+    for lo in range(0, len(X), step):  # bytes of consecutive C-ordered chunks = bytes of the whole
+        h.update(np.ascontiguousarray(X[lo:lo + step], dtype=np.float32).tobytes())
+    labels = table.labels
+    for lo in range(0, len(labels), step):  # the labels joined by \x1f, a chunk of text at a time
+        h.update(("\x1f" if lo else "").encode() + "\x1f".join(map(str, labels[lo:lo + step].tolist())).encode())
     h.update("\x1f".join(table.feature_names).encode())
-    values, counts = np.unique(table.labels.astype(str), return_counts=True)
+    # Counted on the labels as they are, keyed by their text in text order (no array of strings per row).
+    values, counts = np.unique(labels, return_counts=True)
+    by_text: dict[str, int] = {}
+    for v, c in zip(values.tolist(), counts.tolist()):
+        by_text[str(v)] = by_text.get(str(v), 0) + c
     return {
         "sha256": h.hexdigest(),
         "source": table.source,
         "target": table.target,
         "rows": int(table.features.shape[0]),
         "columns": int(table.features.shape[1]),
-        "class_counts": {str(v): int(c) for v, c in zip(values, counts)},
+        "class_counts": {v: by_text[v] for v in sorted(by_text)},
         "missing_values": dict(table.missing),
         "dropped_columns": list(table.dropped),
     }
@@ -148,17 +161,25 @@ def prepare(table: Table, test_size: float = 0.2, seed: int = 42) -> PreparedDat
             f"but each side needs at least one row of each of the {len(classes)} classes"
         )
     # The split train_test_split(stratify=y, random_state=seed) gives, and StandardScaler's maths.
+    # Memory: the table is float32 and each side is gathered once (X[idx] is the only copy); the
+    # training rows are scaled in place, the test rows into one new array beside their raw copy,
+    # which serving needs. Nothing returned refers to table.features, so the caller's table (and
+    # the full matrix) is freed as soon as it lets go of it.
     train_idx, test_idx = stratified_split(y, test_size, seed)
-    X_tr, X_te, y_tr, y_te = X[train_idx], X[test_idx], y[train_idx], y[test_idx]
-    X_tr, X_te, fill = _impute(table, X_tr, X_te)
+    X = np.asarray(X, dtype=np.float32)  # no copy for a loaded Table; a float64 one built in code is cast once
+    X_tr, X_te = X[train_idx], X[test_idx]
+    y_tr, y_te = y[train_idx], y[test_idx]
+    del X, y, train_idx, test_idx  # only the split goes on
+    fill = _impute(table, X_tr, X_te)
     scaler = Standardizer().fit(X_tr)
+    X_test = scaler.transform(X_te)  # new array: X_te stays raw
     return PreparedData(
         name=table.name,
-        X_train=scaler.transform(X_tr).astype(np.float32),
-        y_train=y_tr.astype(np.int64),
-        X_test=scaler.transform(X_te).astype(np.float32),
-        y_test=y_te.astype(np.int64),
-        X_test_raw=X_te.astype(np.float32),
+        X_train=scaler.transform(X_tr, out=X_tr),
+        y_train=y_tr.astype(np.int64, copy=False),
+        X_test=X_test,
+        y_test=y_te.astype(np.int64, copy=False),
+        X_test_raw=X_te,
         scaler_mean=scaler.mean_.astype(np.float32),
         scaler_scale=scaler.scale_.astype(np.float32),
         class_names=[str(c) for c in classes],
@@ -169,20 +190,34 @@ def prepare(table: Table, test_size: float = 0.2, seed: int = 42) -> PreparedDat
     )
 
 
-def _impute(table: Table, X_tr: np.ndarray, X_te: np.ndarray):
-    """Fill NaN/inf with column means of the *training* rows, after the split.
+def _impute(table: Table, X_tr: np.ndarray, X_te: np.ndarray) -> np.ndarray | None:
+    """Fill NaN/inf, in place, with column means of the *training* rows, after the split.
 
     Means over all rows would carry test-set statistics into training, the same leak as fitting
-    the scaler before splitting. A column with no finite training value gets 0 (keep_empty_features),
-    so the feature count never changes under the model's feet.
+    the scaler before splitting. A column with no finite training value gets 0 (as scikit-learn's
+    SimpleImputer(strategy="mean", keep_empty_features=True) does), so the feature count never
+    changes under the model's feet. Returns the fill values, or None when every value is finite.
+    The means are summed in float64 over row chunks; no table-sized mask or float64 copy is made.
     """
-    finite = np.isfinite(X_tr).all() and np.isfinite(X_te).all()
-    if finite:
-        return X_tr, X_te, None
+    from quantrack.preprocess import chunk_rows
+
+    step = chunk_rows(X_tr)
+    if all(np.isfinite(a[lo:lo + step]).all() for a in (X_tr, X_te) for lo in range(0, len(a), step)):
+        return None
     if table.impute != "mean":
         raise QuantrackError(f"{table.name} has NaN or infinite feature values; pass --impute mean to fill them")
-    from sklearn.impute import SimpleImputer
-
-    X_tr, X_te = (np.where(np.isfinite(a), a, np.nan) for a in (X_tr, X_te))
-    imputer = SimpleImputer(strategy="mean", keep_empty_features=True).fit(X_tr)
-    return imputer.transform(X_tr), imputer.transform(X_te), imputer.statistics_.astype(np.float32)
+    total = np.zeros(X_tr.shape[1], dtype=np.float64)
+    count = np.zeros(X_tr.shape[1], dtype=np.int64)
+    for lo in range(0, len(X_tr), step):
+        block = X_tr[lo:lo + step]
+        finite = np.isfinite(block)
+        total += np.where(finite, block, 0).sum(axis=0, dtype=np.float64)
+        count += finite.sum(axis=0)
+    means = np.divide(total, count, out=np.zeros_like(total), where=count > 0).astype(np.float32)
+    for a in (X_tr, X_te):
+        for lo in range(0, len(a), step):
+            block = a[lo:lo + step]  # a view: writing into it fills the split itself
+            holes = ~np.isfinite(block)
+            if holes.any():
+                block[holes] = np.broadcast_to(means, block.shape)[holes]
+    return means

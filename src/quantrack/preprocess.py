@@ -47,26 +47,49 @@ def stratified_split(y: np.ndarray, test_size: float, seed: int) -> tuple[np.nda
     rng = np.random.RandomState(seed)
     n_i = _approximate_mode(class_counts, n_train, rng)
     t_i = _approximate_mode(class_counts - n_i, n_test, rng)
-    train: list[int] = []
-    test: list[int] = []
+    train, test = [], []
     for i in range(len(class_counts)):
         perm = class_indices[i].take(rng.permutation(class_counts[i]), mode="clip")
-        train.extend(perm[:n_i[i]])
-        test.extend(perm[n_i[i]:n_i[i] + t_i[i]])
-    return rng.permutation(train), rng.permutation(test)
+        train.append(perm[:n_i[i]])
+        test.append(perm[n_i[i]:n_i[i] + t_i[i]])
+    # Arrays, not lists of Python ints (scikit-learn's way): ~40 bytes a row less, the same draws.
+    return rng.permutation(np.concatenate(train)), rng.permutation(np.concatenate(test))
+
+
+_CHUNK_ROWS = 65536  # at most this many rows per pass over a table ...
+_CHUNK_VALUES = 1 << 18  # ... and at most this many values: a float64 temporary stays 2 MB whatever the width
+
+
+def chunk_rows(X: np.ndarray) -> int:
+    """Rows per pass when walking a table chunk by chunk (so no temporary is table-sized)."""
+    width = X.shape[1] if X.ndim > 1 else 1
+    return max(1, min(_CHUNK_ROWS, _CHUNK_VALUES // max(1, width)))
 
 
 class Standardizer:
-    """StandardScaler's fit/transform: population standard deviation, constant columns scaled by 1."""
+    """StandardScaler's fit/transform: population standard deviation, constant columns scaled by 1.
+
+    The data may be float32 (the pipeline's tables are): statistics are accumulated in float64 and
+    each row chunk is scaled in float64 and rounded once on the way back, so a float32 table gives
+    what StandardScaler gives on the same values in float64, rounded to float32, without ever
+    holding a float64 copy (or any table-sized temporary) of it.
+    """
 
     def fit(self, X: np.ndarray) -> Standardizer:
-        X = np.asarray(X, dtype=np.float64)
+        X = np.asarray(X)
         n = X.shape[0]
-        self.mean_ = X.sum(axis=0) / n
-        centred = X - self.mean_
+        self.mean_ = X.sum(axis=0, dtype=np.float64) / n  # numpy casts chunk by chunk: no float64 copy
         # Two-pass variance with the same correction term scikit-learn applies.
-        correction = centred.sum(axis=0)
-        var = ((centred ** 2).sum(axis=0) - correction ** 2 / n) / n
+        correction = np.zeros(X.shape[1], dtype=np.float64)
+        squares = np.zeros(X.shape[1], dtype=np.float64)
+        step = chunk_rows(X)
+        for lo in range(0, n, step):
+            centred = X[lo:lo + step].astype(np.float64)
+            centred -= self.mean_  # in place: one 2 MB temporary per chunk
+            correction += centred.sum(axis=0)
+            centred *= centred
+            squares += centred.sum(axis=0)
+        var = (squares - correction ** 2 / n) / n
         # scikit-learn treats a column as constant when its variance is below the
         # error bound of its estimate, and leaves such columns unscaled.
         eps = np.finfo(np.float64).eps
@@ -77,8 +100,18 @@ class Standardizer:
         self.scale_ = scale
         return self
 
-    def transform(self, X: np.ndarray) -> np.ndarray:
-        return (np.asarray(X, dtype=np.float64) - self.mean_) / self.scale_
+    def transform(self, X: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        """(X - mean) / scale, in X's float dtype (float32 stays float32); ``out=X`` scales in place."""
+        X = np.asarray(X)
+        if out is None:
+            out = np.empty(X.shape, dtype=X.dtype if X.dtype.kind == "f" else np.float64)
+        step = chunk_rows(X)
+        for lo in range(0, X.shape[0], step):
+            chunk = X[lo:lo + step].astype(np.float64)
+            chunk -= self.mean_
+            chunk /= self.scale_
+            out[lo:lo + step] = chunk
+        return out
 
 
 def load_digits_csv() -> tuple[np.ndarray, np.ndarray]:
