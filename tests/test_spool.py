@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import time
 from pathlib import Path
 
@@ -161,3 +162,45 @@ def test_spool_entry_is_self_contained(tmp_path):
     (rel, artifact_path, kind), = record["artifacts"]
     assert (entry / rel / "fp32.pt").read_bytes() == b"weights" and artifact_path == "models"
     assert entries(tmp_path / "spool") == [entry]
+
+
+def _good_entry(tmp_path, run_id="r1"):
+    from quantrack.spool import write
+
+    src = tmp_path / "out" / "models"
+    src.mkdir(parents=True, exist_ok=True)
+    (src / "fp32.pt").write_bytes(b"weights")
+    journal = {"run_id": run_id, "experiment_name": "x", "tracking_uri": f"http://127.0.0.1:{free_port()}",
+               "params": {"lr": "0.01"}, "metrics": [["loss", 1.0, 1, 1]], "tags": {},
+               "artifacts": [[str(src), "models", "dir"]], "registry": None}
+    return write(journal, tmp_path / "runs" / "spool")
+
+
+@pytest.mark.parametrize("damage,fragment", [
+    (lambda e: (e / "run.json").write_text('{"run_id": "r1", "metr'), "unreadable (JSONDecodeError)"),
+    (lambda e: (e / "run.json").write_bytes(b"\xff\xfe\x00garbage"), "unreadable (UnicodeDecodeError)"),
+    (lambda e: (e / "run.json").write_text("[]"), "does not hold a run"),
+    (lambda e: (e / "run.json").write_text("{}"), "'run_id' missing"),
+    (lambda e: _edit(e, metrics=[["loss", "abc", 1, 1]]), "bad metric point"),
+    (lambda e: _edit(e, params=None), "'params' missing or not a dict"),
+    (lambda e: shutil.rmtree(e / "artifacts"), "is missing from the entry"),
+])
+def test_a_damaged_entry_is_one_line_and_stays_in_the_spool(tmp_path, run_cli, capsys, damage, fragment):
+    entry = _good_entry(tmp_path)
+    damage(entry)
+    assert run_cli("sync", "--out", str(tmp_path / "runs")) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and fragment in err, err
+    assert err.strip().splitlines()[-1].startswith("quantrack: error: 1 spooled run(s) could not be read")
+    assert entry.is_dir()  # nothing is deleted: the user can repair it and sync again
+
+
+def test_sync_of_a_folder_that_does_not_exist_is_an_error(tmp_path, run_cli, capsys):
+    assert run_cli("sync", "--out", str(tmp_path / "no" / "such")) == 2
+    assert "no such folder" in capsys.readouterr().err
+
+
+def _edit(entry, **changes):
+    record = json.loads((entry / "run.json").read_text())
+    record.update(changes)
+    (entry / "run.json").write_text(json.dumps(record))

@@ -125,12 +125,20 @@ def sync(root: Path, tracking_uri: str | None = None, say=print) -> list[tuple[s
 
     bound_http()
     done = []
+    if not root.parent.is_dir():
+        raise QuantrackError(f"no such folder: {root.parent} (give the --out of the runs to sync)")
     found = entries(root)
     if not found:
         say(f"nothing to sync in {root}")
         return done
+    broken = []
     for entry in found:
-        journal = json.loads((entry / RECORD).read_text(encoding="utf-8"))
+        try:
+            journal = read_entry(entry)
+        except QuantrackError as e:  # keep going: one damaged entry must not hold back the others
+            say(f"skipped {entry}: {e}")
+            broken.append(entry)
+            continue
         uri = tracking_uri or journal.get("tracking_uri")
         if not uri or "***@" in uri:
             raise QuantrackError(f"spooled run {journal['run_id']} needs --tracking-uri (its URI held credentials "
@@ -154,4 +162,40 @@ def sync(root: Path, tracking_uri: str | None = None, say=print) -> list[tuple[s
         say(f"synced run {journal['run_id']} to {redact(uri)}" +
             (f" (recreated as {run_id})" if run_id != journal["run_id"] else ""))
         done.append((journal["run_id"], run_id))
+    if broken:
+        raise QuantrackError(f"{len(broken)} spooled run(s) could not be read and stay in {root}; "
+                             f"synced {len(done)}")
     return done
+
+
+def read_entry(entry: Path) -> dict[str, Any]:
+    """The journal of a spool entry, checked before anything is sent: a damaged entry
+    (hand-edited, truncated, files missing) is refused whole rather than half uploaded."""
+    try:
+        journal = json.loads((entry / RECORD).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise QuantrackError(f"{RECORD} is unreadable ({type(e).__name__})") from None
+    problems = []
+    if not isinstance(journal, dict):
+        raise QuantrackError(f"{RECORD} does not hold a run")
+    for key, kind in (("run_id", str), ("experiment_name", str), ("params", dict), ("metrics", list),
+                      ("tags", dict), ("artifacts", list)):
+        if not isinstance(journal.get(key), kind):
+            problems.append(f"'{key}' missing or not a {kind.__name__}")
+    if not problems:
+        for point in journal["metrics"]:
+            ok = isinstance(point, list) and len(point) == 4 and isinstance(point[0], str)
+            try:
+                ok = ok and float(point[1]) is not None and int(point[2]) >= 0 and int(point[3]) >= 0
+            except (TypeError, ValueError):
+                ok = False
+            if not ok:
+                problems.append(f"bad metric point {str(point)[:60]}")
+                break
+        for item in journal["artifacts"]:
+            if not (isinstance(item, list) and len(item) == 3 and (entry / str(item[0])).exists()):
+                problems.append(f"artifact {str(item)[:80]} is missing from the entry")
+                break
+    if problems:
+        raise QuantrackError(f"{RECORD} is damaged: {'; '.join(problems)}")
+    return journal
