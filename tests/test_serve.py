@@ -138,3 +138,28 @@ def test_the_server_finds_uvicorn_next_to_python():
     cmd = command("models:/m@champion", 5001)
     assert cmd[:5] == [sys.executable, "-m", "mlflow", "models", "serve"] and "--env-manager" in cmd
     assert cmd[cmd.index("--host") + 1] == "127.0.0.1"
+
+
+@pytest.mark.parametrize("uri,fragment", [
+    ("", "--model-uri must not be empty"),
+    (".", "is not an MLflow model folder"),
+])
+def test_a_model_uri_that_is_no_model_is_one_line(run_cli, capsys, tmp_path, uri, fragment):
+    assert run_cli("serve", "--model-uri", uri, "--port", str(free_port())) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and fragment in err[0]
+
+
+def test_a_port_in_use_is_one_line_before_anything_starts(run_cli, capsys, tmp_path):
+    import socket
+
+    model = tmp_path / "m"
+    model.mkdir()
+    (model / "MLmodel").write_text("flavors: {}\n")
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        assert run_cli("serve", "--model-uri", str(model), "--port", str(port)) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and f"cannot listen on 127.0.0.1:{port}" in err[0]

@@ -38,9 +38,13 @@ def environment(tracking_uri: str | None = None) -> dict[str, str]:
 
 def check_model_uri(model_uri: str, tracking_uri: str | None) -> None:
     """Resolve ``models:/<name>@<alias>`` or ``models:/<name>/<version>`` before starting a server."""
+    if not model_uri.strip():
+        raise QuantrackError("--model-uri must not be empty; e.g. models:/quantrack-digits-logreg@champion")
     if not model_uri.startswith("models:/"):
         if "://" not in model_uri and not Path(model_uri).exists():
             raise QuantrackError(f"--model-uri {model_uri!r} is neither a models:/ URI nor an existing path")
+        if "://" not in model_uri and not (Path(model_uri) / "MLmodel").is_file():
+            raise QuantrackError(f"--model-uri {model_uri!r} is not an MLflow model folder (it has no MLmodel file)")
         return
     from mlflow.exceptions import MlflowException
 
@@ -72,6 +76,7 @@ def serve(model_uri: str, port: int, host: str = "127.0.0.1", tracking_uri: str 
     if workers < 1:
         raise QuantrackError(f"--workers must be a positive integer, got {workers}")
     check_model_uri(model_uri, tracking_uri)
+    _check_can_listen(host, port)
     # Its own process group: MLflow's CLI starts uvicorn as a grandchild, and stopping quantrack
     # must stop the whole tree, not leave a server holding the port.
     proc = subprocess.Popen(command(model_uri, port, host, workers), env=environment(tracking_uri),
@@ -89,6 +94,23 @@ def serve(model_uri: str, port: int, host: str = "127.0.0.1", tracking_uri: str 
         signal.signal(signal.SIGTERM, previous)
         if proc.poll() is None:
             _stop(proc)
+
+
+def _check_can_listen(host: str, port: int) -> None:
+    """Bind the address once ourselves, so "port in use" or a bad host is one line, not the
+    scoring server's traceback seconds later."""
+    import socket
+
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except (socket.gaierror, UnicodeError) as e:
+        raise QuantrackError(f"--host {host!r} is not an address this machine can listen on ({e})") from None
+    family, _, _, _, address = infos[0]
+    with socket.socket(family, socket.SOCK_STREAM) as s:
+        try:
+            s.bind(address)
+        except OSError as e:
+            raise QuantrackError(f"cannot listen on {host}:{port}: {e.strerror}") from None
 
 
 def _stop(proc: subprocess.Popen) -> int:
