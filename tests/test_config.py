@@ -26,6 +26,8 @@ def test_defaults_reproduce_the_report():
     ("seed", 2**32, "--seed must be between 0 and 4294967295"),
     ("threads", 100_000, "--threads must be between 1 and"),
     ("lr", 1e39, "--lr must be a positive number"),
+    ("max_accuracy_drop", 101.0, "--max-accuracy-drop must be between 0 and 100"),
+    ("dataset", "", "--dataset must not be empty"),
 ])
 def test_bad_values_are_refused_with_the_flag_named(field, value, fragment):
     with pytest.raises(QuantrackError, match=None) as e:
@@ -73,3 +75,5 @@ def test_hidden_parsing():
         build_config(hidden="64,x")
     with pytest.raises(QuantrackError, match="--hidden"):
         build_config(hidden="0")
+    with pytest.raises(QuantrackError, match="--hidden"):
+        build_config(hidden="32,,16")

@@ -331,3 +331,8 @@ def test_split_keeps_every_row_once_and_every_class_on_both_sides(n_classes, per
     assert sorted(np.round(ids).astype(int).tolist()) == list(range(len(labels)))
     assert data.class_names == [f"c{k}" for k in range(n_classes)]
     assert set(data.y_train.tolist()) == set(data.y_test.tolist()) == set(range(n_classes))
+
+
+def test_a_row_with_more_fields_than_the_header_is_refused(tmp_path):
+    p = write_csv(tmp_path, "x,y,label\n1,2,a,4\n3,4,b\n5,6,a\n7,8,b\n")
+    assert "has rows with more fields than its header" in error_of(p)

@@ -59,8 +59,10 @@ class RunConfig:
                f"--hidden must be positive layer sizes like 1024,1024, got {','.join(map(str, self.hidden))}")
         _check(self.prefer in PREFER_CHOICES, f"--prefer must be one of {', '.join(PREFER_CHOICES)}, got {self.prefer!r}")
         _check(self.impute in IMPUTE_CHOICES, f"--impute must be one of {', '.join(IMPUTE_CHOICES)}, got {self.impute!r}")
-        _check(math.isfinite(self.max_accuracy_drop) and self.max_accuracy_drop >= 0,
-               f"--max-accuracy-drop must be a non-negative number of points, got {self.max_accuracy_drop}")
+        _check(math.isfinite(self.max_accuracy_drop) and 0 <= self.max_accuracy_drop <= 100,
+               f"--max-accuracy-drop must be between 0 and 100 points, got {self.max_accuracy_drop}")
+        _check(bool(self.dataset.strip()), "--dataset must not be empty")
+        _check(bool(self.out.strip()), "--out must not be empty")
         max_threads = 4 * (os.cpu_count() or 1)  # far more than the cores only measures contention (and can crash torch)
         _check(1 <= self.threads <= max_threads,
                f"--threads must be between 1 and {max_threads} (4x this machine's cores), got {self.threads}")
@@ -112,7 +114,7 @@ def parse_hidden(text: str | list | tuple) -> tuple[int, ...]:
     if isinstance(text, (list, tuple)):
         items = list(text)
     else:
-        items = [t for t in str(text).replace(" ", "").split(",") if t]
+        items = str(text).replace(" ", "").split(",")
     try:
         return tuple(int(t) for t in items)
     except (TypeError, ValueError):

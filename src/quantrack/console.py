@@ -56,7 +56,8 @@ def print_report(report: Report) -> None:
     b = report.batch_sizes
     _out.print(f"latency: median of repeated single calls, {report.environment.get('threads')} thread(s), "
                f"batch sizes {', '.join(map(str, b))}; each variant timed side by side with fp32, and "
-               f"a verdict needs the p25–p75 of its speed-ups beyond 5 %.")
+               f"a verdict needs the p25–p75 of its speed-ups beyond 5 % (so the speed-up can differ from the ratio of "
+               f"p50 columns timed at other moments).")
     _out.print(f"[bold]champion: {report.champion}[/bold] — {report.champion_reason}")
     if report.out_dir:
         _out.print(f"report: {report.out_dir}/report.md")

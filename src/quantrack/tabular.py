@@ -128,7 +128,16 @@ def _read_csv(p: Path):
     # index_col=False: a file whose data rows end in a stray comma must not shift every
     # column by one (pandas would otherwise take the first column as the index);
     # round_trip: numbers load bit-exactly as written, so CSV and Parquet hash alike.
-    return pd.read_csv(p, index_col=False, float_precision="round_trip")
+    import warnings
+
+    with warnings.catch_warnings():
+        # A row with more fields than the header: pandas warns and drops the extra values.
+        warnings.simplefilter("error", pd.errors.ParserWarning)
+        try:
+            return pd.read_csv(p, index_col=False, float_precision="round_trip")
+        except pd.errors.ParserWarning as e:
+            raise QuantrackError(f"data file {p} has rows with more fields than its header "
+                                 f"({str(e).splitlines()[0]})") from None
 
 
 def _parquet_layout(p: Path) -> tuple[list[str], int]:
