@@ -76,7 +76,7 @@ def train_loop(model, X_train, y_train, X_test, y_test, *, epochs=100, lr=0.01, 
             best_loss, best_epoch = test_loss, epoch + 1
             torch.save(model.state_dict(), checkpoint)
     seconds = time.perf_counter() - start
-    model.load_state_dict(torch.load(checkpoint))
+    model.load_state_dict(torch.load(checkpoint, weights_only=True))
     return seconds, best_epoch
 
 
