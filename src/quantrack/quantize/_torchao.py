@@ -7,33 +7,20 @@ and then assigns the saved quantized tensors (``assign=True`` keeps the subclass
 
 from __future__ import annotations
 
-import logging
-import warnings
 from collections.abc import Callable
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from torch import nn
 
 from quantrack.models import count_params
-from quantrack.quantize.base import MethodUnavailable, TorchVariant, load_state_dict_file, weight_payload
+from quantrack.quantize.base import (MethodUnavailable, TorchVariant, load_state_dict_file, quiet_libraries,
+                                    weight_payload)
 
 
-@contextmanager
 def quiet():
     """torchao logs failed optional kernels and pytree notices at import: keep them off the terminal."""
-    loggers = [logging.getLogger(n) for n in ("torchao", "torch.utils._pytree")]
-    levels = [lg.level for lg in loggers]
-    for lg in loggers:
-        lg.setLevel(logging.ERROR)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            yield
-    finally:
-        for lg, level in zip(loggers, levels):
-            lg.setLevel(level)
+    return quiet_libraries(("torchao", "torch.utils._pytree"))
 
 
 def import_torchao() -> Any:

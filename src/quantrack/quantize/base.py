@@ -129,6 +129,29 @@ class Method:
         return None
 
 
+@contextlib.contextmanager
+def quiet_libraries(logger_names: tuple[str, ...], *, swallow_stdout: bool = False):
+    """Hold these libraries' loggers at ERROR and ignore warnings for the block, so their
+    notices (failed optional kernels, export chatter) stay off the user's terminal."""
+    import io
+    import logging
+    import warnings
+
+    loggers = [logging.getLogger(n) for n in logger_names]
+    levels = [lg.level for lg in loggers]
+    for lg in loggers:
+        lg.setLevel(logging.ERROR)
+    try:
+        with warnings.catch_warnings(), contextlib.ExitStack() as stack:
+            warnings.simplefilter("ignore")
+            if swallow_stdout:
+                stack.enter_context(contextlib.redirect_stdout(io.StringIO()))
+            yield
+    finally:
+        for lg, level in zip(loggers, levels, strict=True):
+            lg.setLevel(level)
+
+
 def load_state_dict_file(path: Path) -> dict[str, Any]:
     """torch.load restricted to tensors and plain containers: no arbitrary unpickling."""
     import warnings

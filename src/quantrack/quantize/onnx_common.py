@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import io
-import logging
 import tempfile
-import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -20,7 +18,7 @@ from typing import Any
 import numpy as np
 from torch import nn
 
-from quantrack.quantize.base import MethodUnavailable, Variant
+from quantrack.quantize.base import MethodUnavailable, Variant, quiet_libraries
 
 INPUT, OUTPUT = "x", "logits"
 
@@ -35,21 +33,10 @@ _QUANT_META_INPUTS: dict[str, tuple[int, ...]] = {
 }
 
 
-@contextlib.contextmanager
-def quiet() -> Iterator[None]:
+def quiet():
     """torch.onnx and ORT's quantization tools log through Python logging and print notes."""
-    names = ("torch.onnx", "torch.export", "torch._dynamo", "onnxscript", "onnxruntime", "root")
-    loggers = [logging.getLogger(n) for n in names]
-    levels = [lg.level for lg in loggers]
-    for lg in loggers:
-        lg.setLevel(logging.ERROR)
-    try:
-        with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
-            warnings.simplefilter("ignore")
-            yield
-    finally:
-        for lg, level in zip(loggers, levels):
-            lg.setLevel(level)
+    return quiet_libraries(("torch.onnx", "torch.export", "torch._dynamo", "onnxscript", "onnxruntime", "root"),
+                           swallow_stdout=True)
 
 
 def requirements() -> None:
