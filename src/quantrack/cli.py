@@ -128,10 +128,11 @@ def main(argv: list[str] | None = None) -> None:
     except Exception as e:  # a bug, or a library failing in a way we did not foresee
         if os.environ.get("QUANTRACK_DEBUG"):
             raise
+        from quantrack.errors import first_line
         from quantrack.tracking import redact
 
-        first = (str(e).strip().splitlines() or [""])[0]
-        _fail(f"unexpected {type(e).__name__}: {redact(first)} (set QUANTRACK_DEBUG=1 for the traceback)", code=1)
+        _fail(f"unexpected {type(e).__name__}: {redact(first_line(e))} (set QUANTRACK_DEBUG=1 for the traceback)",
+              code=1)
     finally:
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)

@@ -7,3 +7,9 @@ class QuantrackError(Exception):
 
 class TrackingError(QuantrackError):
     """The tracking server refused us or could not be reached."""
+
+
+def first_line(e: BaseException) -> str:
+    """The first line of an exception's message (its type name when it has none), for one-line reports."""
+    lines = str(e).strip().splitlines()
+    return lines[0] if lines else type(e).__name__

@@ -17,7 +17,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from quantrack.config import RunConfig
-from quantrack.errors import QuantrackError
+from quantrack.errors import QuantrackError, first_line
 from quantrack.results import Report, VariantResult
 
 
@@ -200,11 +200,11 @@ def _variants(config: RunConfig, data, model, out_dir: Path, progress: Progress)
                 path.unlink(missing_ok=True)  # no artifact for a variant the report calls unavailable
             # One method's bug or missing kernel must not cost the user every other variant's figures.
             if isinstance(e, MethodUnavailable):
-                reason = _first_line(e)
+                reason = first_line(e)
             elif isinstance(e, ImportError):
-                reason = f"cannot import its libraries: {_first_line(e)}"
+                reason = f"cannot import its libraries: {first_line(e)}"
             else:
-                reason = f"failed: {type(e).__name__}: {_first_line(e)}"
+                reason = f"failed: {type(e).__name__}: {first_line(e)}"
             results.append(VariantResult(name, available=False, reason=reason))
             continue
         if base_pred is None:
@@ -230,7 +230,7 @@ def _method_or_reason(name: str):
     try:
         return get_method(name)
     except ImportError as e:
-        return f"cannot import its libraries: {_first_line(e)}"
+        return f"cannot import its libraries: {first_line(e)}"
 
 
 def _latency(variant, fp32, x: np.ndarray, batch_size: int, config: RunConfig):
@@ -248,11 +248,6 @@ def _latency(variant, fp32, x: np.ndarray, batch_size: int, config: RunConfig):
         stack.enter_context(variant.inference_context())
         return time_against(variant.runner(x), fp32.runner(x), threads=config.threads, batch_size=batch_size,
                             budget_s=config.latency_budget_s)
-
-
-def _first_line(e: BaseException) -> str:
-    lines = str(e).strip().splitlines()
-    return lines[0] if lines else type(e).__name__
 
 
 def _confusion(truth: np.ndarray, pred: np.ndarray, n_classes: int) -> list[list[int]]:

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from quantrack.data import BUNDLED, Table
-from quantrack.errors import QuantrackError
+from quantrack.errors import QuantrackError, first_line
 
 FORMATS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
 _MAX_LISTED = 8  # column names shown in one error line before "… and N more"
@@ -163,7 +163,7 @@ def _guard(p: Path, kind: str, fn, *args, **kwargs):
         raise QuantrackError(f"cannot read {p} as CSV: it is not UTF-8 text ({e.reason} at byte {e.start})") from None
     except (ValueError, OSError, ImportError) as e:  # ParserError and pyarrow's ArrowInvalid are ValueErrors
         what = "CSV" if kind == "csv" else "Parquet"
-        raise QuantrackError(f"cannot read {p} as {what}: {_first_line(e)}") from None
+        raise QuantrackError(f"cannot read {p} as {what}: {first_line(e)}") from None
 
 
 def _drop_unnamed(cols: _Columns, target: str | None) -> list[str]:
@@ -332,8 +332,3 @@ def _listing(items: list[str], quote: bool = True) -> str:
     shown = [repr(c) if quote else c for c in items[:_MAX_LISTED]]
     rest = len(items) - len(shown)
     return ", ".join(shown) + (f" … and {rest} more" if rest > 0 else "")
-
-
-def _first_line(e: BaseException) -> str:
-    text = str(e).strip().splitlines()
-    return text[0] if text else type(e).__name__

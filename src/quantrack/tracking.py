@@ -25,7 +25,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from quantrack.errors import TrackingError
+from quantrack.errors import TrackingError, first_line
 
 _MAX_METRICS_PER_BATCH = 1000  # MLflow's log_batch limits
 _MAX_PARAMS_PER_BATCH = 100
@@ -100,7 +100,7 @@ def explain(e: BaseException, uri: str) -> str:
                 f"MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD (or ~/.netrc) to an account it accepts")
     if is_unreachable(e):
         return f"cannot reach the MLflow server at {where}: {_reason(e)}"
-    return f"MLflow at {where} refused the request: {redact(_first_line(e))}"
+    return f"MLflow at {where} refused the request: {redact(first_line(e))}"
 
 
 def _reason(e: BaseException) -> str:
@@ -110,7 +110,7 @@ def _reason(e: BaseException) -> str:
                            ("too many", "the server answers with errors")):
         if marker in text:
             return reason
-    return redact(_first_line(e))
+    return redact(first_line(e))
 
 
 class Tracker:
@@ -127,14 +127,14 @@ class Tracker:
 
         self.tracking_uri = resolve_tracking_uri(tracking_uri)
         self.experiment_name = experiment
-        if self.tracking_uri.rstrip("/") in ("sqlite:", "sqlite:///:memory:") or self.tracking_uri == "sqlite://":
+        if self.tracking_uri.rstrip("/") in ("sqlite:", "sqlite:///:memory:"):
             raise TrackingError("an in-memory SQLite tracking store would vanish with the run; "
                                 "name a file, e.g. sqlite:///mlflow.db")
         try:
             self.client = MlflowClient(tracking_uri=self.tracking_uri)
         except Exception as e:  # an unknown scheme, a store MLflow no longer supports
             raise TrackingError(f"cannot use the tracking URI {redact(self.tracking_uri)}: "
-                                f"{redact(_first_line(e))}") from None
+                                f"{redact(first_line(e))}") from None
         self.run_id: str | None = None
         self.experiment_id: str | None = None
         self.artifact_uri: str | None = None
@@ -163,7 +163,7 @@ class Tracker:
             raise TrackingError(explain(e, self.tracking_uri)) from None
         except Exception as e:  # e.g. a scheme MLflow resolves only on first use
             raise TrackingError(f"cannot use the tracking URI {redact(self.tracking_uri)}: "
-                                f"{redact(_first_line(e))}") from None
+                                f"{redact(first_line(e))}") from None
         self.experiment_id = exp.experiment_id if exp else None
         self._checked = True
 
@@ -301,7 +301,7 @@ class Tracker:
         try:
             self._send(self.client.log_inputs, self.run_id, datasets=[dataset_input(name, fingerprint, feature_names, context)])
         except MlflowException as e:
-            raise TrackingError(f"MLflow at {redact(self.tracking_uri)} refused the dataset input: {redact(_first_line(e))}") from None
+            raise TrackingError(f"MLflow at {redact(self.tracking_uri)} refused the dataset input: {redact(first_line(e))}") from None
 
     def log_artifacts(self, local_dir: str | Path, artifact_path: str | None = None) -> None:
         self.journal["artifacts"].append([str(Path(local_dir).resolve()), artifact_path, "dir"])
@@ -367,8 +367,3 @@ def _param_value(v: Any) -> str:
     if isinstance(v, (list, tuple)):
         return ",".join(map(str, v))
     return str(v)
-
-
-def _first_line(e: BaseException) -> str:
-    text = str(e).strip().splitlines()
-    return text[0] if text else type(e).__name__
