@@ -1,6 +1,7 @@
 """pipeline.run in-process: one failing method must not cost the other variants."""
 
 import dataclasses
+import sys
 from pathlib import Path
 
 import pytest
@@ -45,3 +46,23 @@ def test_every_variant_is_judged_side_by_side_with_fp32(tmp_path, sqlite_uri):
         assert lat.windows >= 6 and lat.speedup_p25 <= lat.speedup <= lat.speedup_p75
         assert lat.verdict in ("faster", "slower", "no measurable difference")
         assert lat.threads == 1
+
+
+@pytest.mark.slow
+def test_the_plots_are_drawn_by_the_child_and_in_process_when_it_fails(tmp_path, sqlite_uri, monkeypatch):
+    from quantrack import plot_worker, plots
+
+    def must_not_draw(report, directory):
+        raise AssertionError("drawn in-process although the child was working")
+
+    cfg = build_config(epochs=2, methods="dynamic-int8", tracking_uri=sqlite_uri, out=str(tmp_path / "runs"),
+                       register=False, latency_budget_s=0.05)
+    with monkeypatch.context() as m:
+        m.setattr(plots, "write_plots", must_not_draw)
+        by_child = pipeline.run(cfg)
+    monkeypatch.setattr(plot_worker, "_command", lambda: [sys.executable, "-c", "raise SystemExit(3)"])
+    in_process = pipeline.run(cfg)
+    for report in (by_child, in_process):
+        names = sorted(p.name for p in Path(report.out_dir, "plots").iterdir())
+        assert names == ["accuracy_vs_size.png", "confusion.png", "latency.png", "loss.png"]
+        assert "plots/loss.png" in Path(report.out_dir, "report.md").read_text()

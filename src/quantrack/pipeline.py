@@ -46,11 +46,20 @@ def run(config: RunConfig, progress: Progress | None = None) -> Report:
         check_model_name(config.registered_model_name)
     from quantrack.tracking import Tracker
 
-    # First, before any data or training: a missing server or a wrong password fails in seconds.
     progress.stage("connecting to MLflow")
+    # Before any data or training: a missing server or a wrong password fails in seconds.
     tracker = Tracker(config.tracking_uri, config.experiment)
     tracker.check()
+    from quantrack.plot_worker import PlotWorker
 
+    plotter = PlotWorker()  # started now, so its matplotlib import overlaps ours of torch
+    try:
+        return _run_checked(config, tracker, plotter, progress)
+    finally:
+        plotter.close()
+
+
+def _run_checked(config: RunConfig, tracker, plotter, progress: Progress) -> Report:
     from quantrack.data import load_table, prepare
     from quantrack.models import build_model
 
@@ -74,7 +83,7 @@ def run(config: RunConfig, progress: Progress | None = None) -> Report:
         tracker.log_dataset(data.name, data.fingerprint, data.feature_names)
         staging.mkdir(parents=True, exist_ok=False)
         final = out_root / f"{time.strftime('%Y%m%d-%H%M%S')}-{data.name}-{config.model}-{tracker.run_id[:8]}"
-        report = _run_tracked(config, data, model, tracker, staging, progress, final_dir=final)
+        report = _run_tracked(config, data, model, tracker, plotter, staging, progress, final_dir=final)
         staging.rename(final)
         tracker.relocate(staging, final)
         if tracker.end("FINISHED", spool_root=spool_root) == "spooled":
@@ -102,7 +111,7 @@ def _data_tags(fp: dict[str, Any]) -> dict[str, str]:
             "data.columns": str(fp["columns"])}
 
 
-def _run_tracked(config: RunConfig, data, model, tracker, out_dir: Path, progress: Progress,
+def _run_tracked(config: RunConfig, data, model, tracker, plotter, out_dir: Path, progress: Progress,
                  final_dir: Path) -> Report:
     import torch
 
@@ -128,7 +137,16 @@ def _run_tracked(config: RunConfig, data, model, tracker, out_dir: Path, progres
     batch_sizes = [1, len(data.X_test)]
     champion, why = choose_champion(variants, max_accuracy_drop=config.max_accuracy_drop, prefer=config.prefer,
                                     batch_size=batch_sizes[-1])
-    mlflow_info = tracker.info
+    report = Report(
+        config=_params(config), dataset={"name": data.name, **data.fingerprint}, best_epoch=result.best_epoch,
+        train_seconds=round(result.seconds, 4), train_loss=result.train_losses, test_loss=result.test_losses,
+        variants=variants, champion=champion, champion_reason=why, class_names=data.class_names,
+        batch_sizes=batch_sizes, mlflow=tracker.info, environment=_environment(config), out_dir=str(final_dir),
+        registered_model=config.registered_model_name if config.register else None,
+    )
+    from quantrack.report import PLOTS_DIR, write_all
+
+    plotter.submit(report, out_dir / PLOTS_DIR)  # the figures need no registry facts: drawn meanwhile
     if config.register:
         progress.stage(f"registering the variants as {config.registered_model_name}")
         from quantrack.registry import PYFUNC_DIR, build_models
@@ -137,19 +155,10 @@ def _run_tracked(config: RunConfig, data, model, tracker, out_dir: Path, progres
                               config.max_accuracy_drop)
         tracker.log_artifacts(out_dir / PYFUNC_DIR, PYFUNC_DIR)
         versions = tracker.register(intent)
-        mlflow_info.update(model_versions=versions, alias=intent["alias"],
-                           alias_version=versions.get(champion) if intent["alias"] else None)
-    report = Report(
-        config=_params(config), dataset={"name": data.name, **data.fingerprint}, best_epoch=result.best_epoch,
-        train_seconds=round(result.seconds, 4), train_loss=result.train_losses, test_loss=result.test_losses,
-        variants=variants, champion=champion, champion_reason=why, class_names=data.class_names,
-        batch_sizes=batch_sizes, mlflow=mlflow_info, environment=_environment(config), out_dir=str(final_dir),
-        registered_model=config.registered_model_name if config.register else None,
-    )
+        report.mlflow.update(model_versions=versions, alias=intent["alias"],
+                             alias_version=versions.get(champion) if intent["alias"] else None)
     progress.stage("writing the report")
-    from quantrack.report import write_all
-
-    files = write_all(report, out_dir)
+    files = write_all(report, out_dir, plots=plotter.result())
     tracker.log_metrics(_variant_metrics(variants))
     tracker.set_tags({"champion": champion, "champion_reason": why})
     for f in files:  # keep report.md's relative links (plots/*.png) valid among the artifacts

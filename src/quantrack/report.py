@@ -266,12 +266,16 @@ def write_html(report: Report, path: Path, plots: Sequence[Plot] = ()) -> Path:
     return path
 
 
-def write_all(report: Report, directory: Path) -> list[Path]:
-    """Write report.json, the plot PNGs (under plots/), report.md and report.html; return every path."""
-    directory.mkdir(parents=True, exist_ok=True)
-    from quantrack.plots import write_plots
+def write_all(report: Report, directory: Path, plots: Sequence[Plot] | None = None) -> list[Path]:
+    """Write report.json, the plot PNGs (under plots/), report.md and report.html; return every path.
 
-    plots = write_plots(report, directory / PLOTS_DIR)
+    ``plots``: figures already drawn under ``directory / PLOTS_DIR`` (by plot_worker); None draws them here.
+    """
+    directory.mkdir(parents=True, exist_ok=True)
+    if plots is None:
+        from quantrack.plots import write_plots
+
+        plots = write_plots(report, directory / PLOTS_DIR)
     links = [(p.title, p.path.relative_to(directory).as_posix()) for p in plots]
     return [write_json(report, directory / "report.json"), *(p.path for p in plots),
             write_markdown(report, directory / "report.md", links),

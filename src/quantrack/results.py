@@ -33,6 +33,10 @@ class VariantResult:
         d["latency"] = [lat.to_dict() for lat in self.latency]
         return d
 
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> VariantResult:
+        return cls(**{**d, "latency": [Latency(**lat) for lat in d.get("latency", [])]})
+
 
 @dataclass
 class Report:
@@ -59,3 +63,8 @@ class Report:
         d = asdict(self)
         d["variants"] = [v.to_dict() for v in self.variants]
         return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Report:
+        """The inverse of to_dict (report.json back into a Report)."""
+        return cls(**{**d, "variants": [VariantResult.from_dict(v) for v in d["variants"]]})
