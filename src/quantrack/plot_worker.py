@@ -77,7 +77,8 @@ class PlotWorker:
 
 
 def _command() -> list[str]:
-    return [sys.executable, "-m", "quantrack.plot_worker"]
+    """-P keeps the working directory off sys.path: a folder named "quantrack" there cannot shadow us."""
+    return [sys.executable, "-P", "-m", "quantrack.plot_worker"]
 
 
 def _serve() -> int:

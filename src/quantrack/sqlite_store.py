@@ -61,7 +61,8 @@ class StoreWarmup:
 
 
 def _command(uri: str) -> list[str]:
-    return [sys.executable, "-m", "quantrack.sqlite_store", uri]
+    """-P keeps the working directory off sys.path: a folder named "quantrack" there cannot shadow us."""
+    return [sys.executable, "-P", "-m", "quantrack.sqlite_store", uri]
 
 
 def _create(uri: str) -> int:
