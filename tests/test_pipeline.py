@@ -1,7 +1,8 @@
-"""pipeline.run in-process: one failing method must not cost the other variants."""
+"""pipeline.run in-process: a failing method, plot child or registration costs nothing else and leaves nothing behind."""
 
 import dataclasses
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -66,3 +67,26 @@ def test_the_plots_are_drawn_by_the_child_and_in_process_when_it_fails(tmp_path,
         names = sorted(p.name for p in Path(report.out_dir, "plots").iterdir())
         assert names == ["accuracy_vs_size.png", "confusion.png", "latency.png", "loss.png"]
         assert "plots/loss.png" in Path(report.out_dir, "report.md").read_text()
+
+
+@pytest.mark.slow
+def test_a_failure_while_the_child_draws_leaves_no_folder_behind(tmp_path, sqlite_uri, monkeypatch):
+    from quantrack import plot_worker, registry
+    from quantrack.errors import QuantrackError
+
+    # A child that never stops drawing: it rewrites its PNG until it is killed.
+    busy = ("import json, pathlib, sys\nd = pathlib.Path(json.loads(sys.stdin.read())['directory'])\nwhile True:\n"
+            "    d.mkdir(parents=True, exist_ok=True)\n    (d / 'loss.png').write_bytes(b'x')")
+    monkeypatch.setattr(plot_worker, "_command", lambda: [sys.executable, "-c", busy])
+
+    def broken_registration(*args, **kwargs):
+        raise QuantrackError("simulated failure while registering")
+
+    monkeypatch.setattr(registry, "build_models", broken_registration)
+    out = tmp_path / "runs"
+    cfg = build_config(epochs=2, methods="dynamic-int8", tracking_uri=sqlite_uri, out=str(out),
+                       latency_budget_s=0.05)
+    with pytest.raises(QuantrackError, match="simulated failure"):
+        pipeline.run(cfg)
+    time.sleep(0.5)  # a child left running would write again meanwhile
+    assert [p.name for p in out.iterdir()] == []

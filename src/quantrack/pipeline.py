@@ -116,6 +116,7 @@ def _run_checked(config: RunConfig, tracker, plotter, progress: Progress) -> Rep
             report.mlflow["spooled_to"] = str(tracker.spooled_to)
         return report
     except BaseException:
+        plotter.close()  # first: it may still be drawing into the folder removed below
         tracker.fail(spool_root)
         shutil.rmtree(staging, ignore_errors=True)
         raise
