@@ -1,4 +1,4 @@
-"""pipeline.run in-process: a failing method, plot child or registration costs nothing else and leaves nothing behind."""
+"""pipeline.run in-process: a failing method, plot child or registration costs nothing else, leaves nothing behind."""
 
 import dataclasses
 import sys
@@ -90,3 +90,13 @@ def test_a_failure_while_the_child_draws_leaves_no_folder_behind(tmp_path, sqlit
         pipeline.run(cfg)
     time.sleep(0.5)  # a child left running would write again meanwhile
     assert [p.name for p in out.iterdir()] == []
+
+
+@pytest.mark.parametrize("imported, cores, helps", [
+    ({"numpy", "quantrack"}, 2, True),
+    ({"numpy", "quantrack"}, 1, False),  # the child's imports would only compete with ours
+    ({"numpy", "torch"}, 2, False),  # warm: creating the store here is quicker
+    ({"mlflow.store.tracking.sqlalchemy_store"}, 8, False),
+])
+def test_the_store_child_runs_only_where_it_can_help(imported, cores, helps):
+    assert pipeline._store_child_helps(imported, cores) is helps

@@ -11,6 +11,7 @@ import platform
 import shutil
 import time
 import warnings
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -61,14 +62,12 @@ def run(config: RunConfig, progress: Progress | None = None) -> Report:
 
 
 def _open_sqlite_store_while_importing(tracking_uri: str | None) -> None:
-    """In a fresh process, a child opens (creates) a SQLite store while we import torch and MLflow.
-
-    Only a cold process gains: it has ~3 s of imports to overlap with the child's ~3 s. A warm
-    one (a test suite, a notebook calling run() again) creates the store itself in ~1.2 s.
-    """
+    """In a fresh process, a child opens (creates) a SQLite store while we import torch and MLflow."""
+    import os
     import sys
 
-    if {"torch", "mlflow.store.tracking.sqlalchemy_store"} & sys.modules.keys():
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    if not _store_child_helps(sys.modules.keys(), cores):
         return
     from quantrack.sqlite_store import StoreWarmup
 
@@ -81,6 +80,14 @@ def _open_sqlite_store_while_importing(tracking_uri: str | None) -> None:
             store.wait()
     finally:
         store.close()
+
+
+def _store_child_helps(imported: Collection[str], cores: int) -> bool:
+    """Only a cold process with a second core gains: it has ~3 s of imports to overlap with the
+    child's ~3 s. A warm one (a test suite, a notebook calling run() again) creates the store
+    itself in ~1.2 s, and on one core the child's own ~1.6 s of imports would be pure cost.
+    """
+    return cores >= 2 and not {"torch", "mlflow.store.tracking.sqlalchemy_store"} & set(imported)
 
 
 def _run_checked(config: RunConfig, tracker, plotter, progress: Progress) -> Report:
