@@ -48,7 +48,8 @@ def test_a_child_that_hangs_is_killed_and_gives_none(synthetic_report, tmp_path,
 
 
 def test_a_child_whose_answer_names_missing_files_gives_none(synthetic_report, tmp_path, monkeypatch):
-    script = "import sys; sys.stdin.read(); print('{\"drawn\": [\"loss\"]}')"
+    script = ("import json, sys; d = json.loads(sys.stdin.read())['directory']; "
+              "print(json.dumps({'drawn': [{'name': 'loss', 'title': 't', 'caption': 'c', 'path': d + '/loss.png'}]}))")
     monkeypatch.setattr(plot_worker, "_command", lambda: [sys.executable, "-c", script])
     worker = plot_worker.PlotWorker()
     worker.submit(synthetic_report, tmp_path / "plots")

@@ -78,7 +78,7 @@ def run(
     from quantrack import pipeline
     from quantrack.console import RichProgress, print_report
 
-    with RichProgress(cfg.epochs) as progress:
+    with RichProgress() as progress:
         report = pipeline.run(cfg, progress)
     print_report(report)
 

@@ -12,15 +12,16 @@ from quantrack.results import Report
 # Progress goes to stderr so stdout holds only the result.
 _err = Console(stderr=True)
 # When piped, rich assumes 80 columns and would squeeze the table into ellipses.
-_out = Console() if Console().is_terminal else Console(width=200)
+_out = Console()
+if not _out.is_terminal:
+    _out = Console(width=200)
 
 
 class RichProgress:
-    def __init__(self, epochs: int) -> None:
+    def __init__(self) -> None:
         self._bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                              TextColumn("{task.fields[losses]}"), TimeElapsedColumn(), console=_err,
                              transient=True, disable=not _err.is_terminal)
-        self._epochs = epochs
         self._task = None
 
     def __enter__(self) -> RichProgress:

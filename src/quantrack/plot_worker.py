@@ -15,9 +15,10 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from dataclasses import asdict
 from pathlib import Path
 
-from quantrack.plots import PLOTS, Plot
+from quantrack.plots import Plot
 from quantrack.results import Report
 
 WAIT_S = 300.0  # a drawing that takes longer than this is abandoned and redone in-process
@@ -60,12 +61,11 @@ class PlotWorker:
         if code != 0:
             return None
         try:
-            drawn = json.loads(self._proc.stdout.read())["drawn"]
+            plots = [Plot(d["name"], d["title"], d["caption"], Path(d["path"]))
+                     for d in json.loads(self._proc.stdout.read())["drawn"]]
         except (ValueError, KeyError, TypeError):
             return None
-        by_name = {name: (title, caption) for name, title, caption, _ in PLOTS}
-        plots = [Plot(name, *by_name[name], self._directory / f"{name}.png") for name in drawn if name in by_name]
-        if len(plots) != len(drawn) or not all(p.path.is_file() for p in plots):
+        if not all(p.path.parent == self._directory and p.path.is_file() for p in plots):
             return None
         return plots
 
@@ -92,7 +92,7 @@ def _serve() -> int:
         return 0
     request = json.loads(raw)
     drawn = write_plots(Report.from_dict(request["report"]), Path(request["directory"]))
-    sys.stdout.write(json.dumps({"drawn": [p.name for p in drawn]}))
+    sys.stdout.write(json.dumps({"drawn": [{**asdict(p), "path": str(p.path)} for p in drawn]}))
     sys.stdout.flush()
     return 0
 

@@ -1,6 +1,6 @@
 """Open (and on first use, create) a SQLite tracking store in a child process while the parent imports torch.
 
-Why: MLflow creates a new SQLite store by running its ~50 alembic migrations, about 1.2 s
+Why: MLflow creates a new SQLite store by running its alembic migrations (67 in mlflow 3.17), about 1.2 s
 here after ~1.6 s of importing SQLAlchemy, alembic and the store. The parent imports
 torch (~1.4 s) meanwhile on the other core. The child runs MLflow's own code with the same URI,
 working directory and environment, so the store is the one the parent would have created.
