@@ -20,8 +20,9 @@ import numpy as np
 import torch
 from threadpoolctl import threadpool_info, threadpool_limits
 
-from quantrack.data import load_table, prepare
-from quantrack.measure import time_calls
+from quantrack.data.load import load_table
+from quantrack.data.prepare import prepare
+from quantrack.evaluate.timing import time_calls
 from quantrack.models import build_model
 from quantrack.quantize import METHOD_NAMES, get_method
 from quantrack.quantize.base import MethodUnavailable, QuantContext

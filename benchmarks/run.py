@@ -192,7 +192,7 @@ def bench_scaling(points: list[tuple[int, int]], hidden: list[tuple[int, int, in
 
 _MODULES_PROBE = """
 import sys
-from quantrack.cli import main  # what `quantrack` runs, without its os._exit so this can report
+from quantrack.cli.app import main  # what `quantrack` runs, without its os._exit so this can report
 try:
     main(["--help"])
 except SystemExit:

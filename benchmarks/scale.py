@@ -69,8 +69,9 @@ def measure_real_path(path: str, epochs: int, batch_size: int) -> dict:
     import pyarrow.parquet  # noqa: F401
     import torch
 
-    import quantrack.tabular  # noqa: F401  (load_table imports it for a file)
-    from quantrack.data import load_table, prepare
+    import quantrack.data.files  # noqa: F401  (load_table imports it for a file)
+    from quantrack.data.load import load_table
+    from quantrack.data.prepare import prepare
     from quantrack.models import build_model, count_params
     from quantrack.training import train
 

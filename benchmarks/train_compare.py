@@ -23,9 +23,10 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import assignment_style  # noqa: E402
 
-from quantrack.data import load_table, prepare  # noqa: E402
+from quantrack.data.load import load_table  # noqa: E402
+from quantrack.data.prepare import prepare
 from quantrack.models import build_model  # noqa: E402
-from quantrack.tracking import Tracker  # noqa: E402
+from quantrack.tracking.tracker import Tracker  # noqa: E402
 from quantrack.training import train  # noqa: E402
 
 

@@ -21,7 +21,7 @@ def sqlite_uri(tmp_path: Path) -> str:
 @pytest.fixture
 def run_cli(monkeypatch, tmp_path):
     """Run ``quantrack`` in-process like a user would; returns (exit code, stdout, stderr)."""
-    from quantrack.cli import main
+    from quantrack.cli.app import main
 
     def _run(*args: str, capsys=None) -> int:
         monkeypatch.chdir(tmp_path)
@@ -43,7 +43,7 @@ def synthetic_report():
 @pytest.fixture(scope="session")
 def synthetic_report_files(tmp_path_factory):
     """(directory, paths) of report.write_all on the synthetic Report; drawn once, read-only for tests."""
-    from quantrack.report import write_all
+    from quantrack.report.writers import write_all
 
     directory = tmp_path_factory.mktemp("synthetic-report")
     return directory, write_all(_synthetic_report(), directory)
@@ -54,8 +54,8 @@ def _synthetic_report():
 
     Names and reasons hold HTML metacharacters on purpose, so the writers' escaping is exercised.
     """
-    from quantrack.measure import SLOWER, Latency
-    from quantrack.results import Report, VariantResult
+    from quantrack.evaluate.timing import SLOWER, Latency
+    from quantrack.evaluate.results import Report, VariantResult
 
     def lat(bs: int, p50: float) -> Latency:
         return Latency(batch_size=bs, threads=1, samples=60, p10_us=0.9 * p50, p25_us=0.95 * p50, p50_us=p50,

@@ -51,7 +51,8 @@ def test_every_variant_is_judged_side_by_side_with_fp32(tmp_path, sqlite_uri):
 
 @pytest.mark.slow
 def test_the_plots_are_drawn_by_the_child_and_in_process_when_it_fails(tmp_path, sqlite_uri, monkeypatch):
-    from quantrack import plot_worker, plots
+    from quantrack.report import plot_worker
+    from quantrack.report import plots
 
     def must_not_draw(report, directory):
         raise AssertionError("drawn in-process although the child was working")
@@ -71,7 +72,8 @@ def test_the_plots_are_drawn_by_the_child_and_in_process_when_it_fails(tmp_path,
 
 @pytest.mark.slow
 def test_a_failure_while_the_child_draws_leaves_no_folder_behind(tmp_path, sqlite_uri, monkeypatch):
-    from quantrack import plot_worker, registry
+    from quantrack.report import plot_worker
+    from quantrack.mlflow_models import registration as registry
     from quantrack.errors import QuantrackError
 
     # A child that never stops drawing: it rewrites its PNG until it is killed.

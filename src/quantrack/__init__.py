@@ -1,16 +1,46 @@
-"""quantrack: train, track, quantize every way, measure honestly, pick the variant to ship.
+"""quantrack: should I quantize this model, how, and what does it cost me?
 
-Heavy libraries (torch, mlflow, onnxruntime) are imported only by the modules that
-need them, so ``quantrack --help`` stays fast.
+The public API::
+
+    import quantrack
+    report = quantrack.compare(model, calibration=X_train[:512], eval_data=(X_test, y_test))
+    report.champion, report.variants, report.save("out")
+
+Importing quantrack changes nothing process-wide and imports no heavy library: each public
+name is loaded on first use (``quantrack --help`` stays fast, and a notebook pays for torch
+only when it calls something).
 """
 
-import os
+from __future__ import annotations
 
-__version__ = "0.1.0"
+import importlib
+from typing import TYPE_CHECKING, Any
 
-# MLflow sends usage telemetry to its vendor's servers unless told not to. quantrack talks
-# to the tracking server you name and to nothing else; set MLFLOW_DISABLE_TELEMETRY=false
-# yourself to opt back in.
-os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+from quantrack._version import __version__
 
-__all__ = ["__version__"]
+if TYPE_CHECKING:
+    from quantrack.config import RunConfig
+    from quantrack.evaluate.compare import compare
+    from quantrack.evaluate.results import Report, VariantResult
+    from quantrack.quantize.api import quantize
+
+# public name -> module that defines it
+_PUBLIC = {
+    "compare": "quantrack.evaluate.compare",
+    "quantize": "quantrack.quantize.api",
+    "Report": "quantrack.evaluate.results",
+    "VariantResult": "quantrack.evaluate.results",
+    "RunConfig": "quantrack.config",
+}
+
+__all__ = ["Report", "RunConfig", "VariantResult", "__version__", "compare", "quantize"]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _PUBLIC:
+        return getattr(importlib.import_module(_PUBLIC[name]), name)
+    raise AttributeError(f"module 'quantrack' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

@@ -1,3 +1,3 @@
-from quantrack.cli import entry
+from quantrack.cli.app import entry
 
 entry()

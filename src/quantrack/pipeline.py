@@ -19,7 +19,7 @@ import numpy as np
 
 from quantrack.config import RunConfig
 from quantrack.errors import QuantrackError, first_line
-from quantrack.results import Report, VariantResult
+from quantrack.evaluate.results import Report, VariantResult
 
 
 class Progress(Protocol):
@@ -42,17 +42,17 @@ class NoProgress:
 def run(config: RunConfig, progress: Progress | None = None) -> Report:
     progress = progress or NoProgress()
     if config.register:
-        from quantrack.registry import check_model_name
+        from quantrack.mlflow_models.registration import check_model_name
 
         check_model_name(config.registered_model_name)
-    from quantrack.tracking import Tracker
+    from quantrack.tracking.tracker import Tracker
 
     progress.stage("connecting to MLflow")
     _open_sqlite_store_while_importing(config.tracking_uri)
     # Before any data or training: a missing server or a wrong password fails in seconds.
     tracker = Tracker(config.tracking_uri, config.experiment)
     tracker.check()
-    from quantrack.plot_worker import PlotWorker
+    from quantrack.report.plot_worker import PlotWorker
 
     plotter = PlotWorker()  # started now, so its matplotlib import overlaps ours of torch
     try:
@@ -69,7 +69,7 @@ def _open_sqlite_store_while_importing(tracking_uri: str | None) -> None:
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
     if not _store_child_helps(sys.modules.keys(), cores):
         return
-    from quantrack.sqlite_store import StoreWarmup
+    from quantrack.tracking.sqlite_store import StoreWarmup
 
     store = StoreWarmup(tracking_uri)
     try:
@@ -91,7 +91,8 @@ def _store_child_helps(imported: Collection[str], cores: int) -> bool:
 
 
 def _run_checked(config: RunConfig, tracker, plotter, progress: Progress) -> Report:
-    from quantrack.data import load_table, prepare
+    from quantrack.data.load import load_table
+    from quantrack.data.prepare import prepare
     from quantrack.models import build_model
 
     progress.stage(f"loading {config.dataset}")
@@ -130,7 +131,7 @@ def _run_checked(config: RunConfig, tracker, plotter, progress: Progress) -> Rep
 
 
 def _params(config: RunConfig) -> dict[str, Any]:
-    from quantrack.tracking import redact
+    from quantrack.tracking.connection import redact
 
     params = config.to_dict()
     params["tracking_uri"] = redact(params["tracking_uri"])  # a URI may embed user:password
@@ -164,7 +165,7 @@ def _run_tracked(config: RunConfig, data, model, tracker, plotter, out_dir: Path
         progress.notice(f"MLflow server unreachable ({tracker.offline_reason}); going on, the run is kept locally")
 
     variants = _variants(config, data, model, out_dir, progress)
-    from quantrack.selection import choose_champion
+    from quantrack.evaluate.champion import choose_champion
 
     batch_sizes = [1, len(data.X_test)]
     champion, why = choose_champion(variants, max_accuracy_drop=config.max_accuracy_drop, prefer=config.prefer,
@@ -176,12 +177,12 @@ def _run_tracked(config: RunConfig, data, model, tracker, plotter, out_dir: Path
         batch_sizes=batch_sizes, mlflow=tracker.info, environment=_environment(config), out_dir=str(final_dir),
         registered_model=config.registered_model_name if config.register else None,
     )
-    from quantrack.report import PLOTS_DIR, write_all
+    from quantrack.report.writers import PLOTS_DIR, write_all
 
     plotter.submit(report, out_dir / PLOTS_DIR)  # the figures need no registry facts: drawn meanwhile
     if config.register:
         progress.stage(f"registering the variants as {config.registered_model_name}")
-        from quantrack.registry import PYFUNC_DIR, build_models
+        from quantrack.mlflow_models.registration import PYFUNC_DIR, build_models
 
         intent = build_models(config, data, variants, out_dir / "models", out_dir / PYFUNC_DIR, champion,
                               config.max_accuracy_drop)
@@ -200,7 +201,7 @@ def _run_tracked(config: RunConfig, data, model, tracker, plotter, out_dir: Path
 
 
 def _variants(config: RunConfig, data, model, out_dir: Path, progress: Progress) -> list[VariantResult]:
-    from quantrack.measure import accuracy, agreement, thread_limit
+    from quantrack.evaluate.timing import accuracy, agreement, thread_limit
     from quantrack.quantize.base import MethodUnavailable, QuantContext
     from quantrack.quantize.fp32 import fp32_variant
 
@@ -278,7 +279,7 @@ def _latency(variant, fp32, x: np.ndarray, batch_size: int, config: RunConfig):
     """fp32 alone; any other variant side by side with fp32 (measure.time_against)."""
     import contextlib
 
-    from quantrack.measure import time_against, time_calls
+    from quantrack.evaluate.timing import time_against, time_calls
 
     with contextlib.ExitStack() as stack:
         stack.enter_context(fp32.inference_context())

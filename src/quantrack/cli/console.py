@@ -1,0 +1,72 @@
+"""Terminal output with rich: a progress bar for training, a table for the variants."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from quantrack.report.writers import TABLE_HEADERS, table_rows
+from quantrack.evaluate.results import Report
+
+# Progress goes to stderr so stdout holds only the result.
+_err = Console(stderr=True)
+# When piped, rich assumes 80 columns and would squeeze the table into ellipses.
+_out = Console()
+if not _out.is_terminal:
+    _out = Console(width=200)
+
+
+class RichProgress:
+    def __init__(self) -> None:
+        self._bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                             TextColumn("{task.fields[losses]}"), TimeElapsedColumn(), console=_err,
+                             transient=True, disable=not _err.is_terminal)
+        self._task = None
+
+    def __enter__(self) -> RichProgress:
+        self._bar.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._bar.__exit__(*exc)
+
+    def stage(self, text: str) -> None:
+        # Piped or captured stderr stays silent, so an error is the only line there.
+        if _err.is_terminal:
+            self._bar.console.log(text)
+
+    def notice(self, text: str) -> None:
+        """Something the user must see even when stderr is piped (the server went away...)."""
+        self._bar.console.print(f"quantrack: {text}", style="yellow", highlight=False, soft_wrap=True)
+
+    def epoch(self, epoch: int, epochs: int, train_loss: float, test_loss: float) -> None:
+        if self._task is None:
+            self._task = self._bar.add_task("training", total=epochs, losses="")
+        self._bar.update(self._task, completed=epoch, losses=f"train {train_loss:.4f} test {test_loss:.4f}")
+
+
+def print_report(report: Report) -> None:
+    table = Table(title=f"quantrack: {report.dataset.get('name')} / {report.config['model']} "
+                        f"(best epoch {report.best_epoch}, {report.train_seconds:.2f} s training)")
+    for h in TABLE_HEADERS:
+        table.add_column(h, justify="left" if h == "variant" else "right")
+    for row in table_rows(report):
+        table.add_row(*row)
+    _out.print(table)
+    b = report.batch_sizes
+    _out.print(f"latency: median of repeated single calls, {report.environment.get('threads')} thread(s), "
+               f"batch sizes {', '.join(map(str, b))}; each variant timed side by side with fp32, and "
+               f"a verdict needs the p25–p75 of its speed-ups beyond 5 % (so the speed-up can differ from the ratio of "
+               f"p50 columns timed at other moments).")
+    _out.print(f"[bold]champion: {report.champion}[/bold] — {report.champion_reason}")
+    if report.out_dir:
+        _out.print(f"report: {report.out_dir}/report.md")
+    if report.mlflow.get("spooled_to"):
+        _out.print(f"MLflow run {report.mlflow['run_id']} NOT uploaded (server unreachable): saved in "
+                   f"{report.mlflow['spooled_to']}; upload it with `quantrack sync`")
+    elif report.mlflow.get("run_id"):
+        _out.print(f"MLflow run {report.mlflow['run_id']} at {report.mlflow['tracking_uri']}")
+    if report.registered_model and report.mlflow.get("alias_version"):
+        _out.print(f"registered: models:/{report.registered_model}@{report.mlflow['alias']} = version "
+                   f"{report.mlflow['alias_version']} ({report.champion})")

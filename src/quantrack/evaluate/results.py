@@ -1,0 +1,70 @@
+"""Plain result objects shared by the pipeline, the report writers and the CLI."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from quantrack.evaluate.timing import Latency
+
+
+@dataclass
+class VariantResult:
+    name: str
+    available: bool = True
+    reason: str | None = None  # why it is unavailable or does not apply
+    accuracy: float | None = None
+    agreement: float | None = None  # share of test rows predicted like fp32
+    params: int | None = None
+    payload_bytes: int | None = None  # the assignment's formula: elements x stored bytes
+    file_bytes: int | None = None  # the saved deployable artifact
+    payload_ratio: float | None = None  # vs fp32
+    file_ratio: float | None = None  # vs fp32
+    artifact: str | None = None  # file name of the saved artifact
+    latency: list[Latency] = field(default_factory=list)
+    seconds_to_quantize: float | None = None
+    confusion: list[list[int]] | None = None
+
+    def latency_at(self, batch_size: int) -> Latency | None:
+        return next((lat for lat in self.latency if lat.batch_size == batch_size), None)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["latency"] = [lat.to_dict() for lat in self.latency]
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> VariantResult:
+        return cls(**{**d, "latency": [Latency(**lat) for lat in d.get("latency", [])]})
+
+
+@dataclass
+class Report:
+    config: dict[str, Any]
+    dataset: dict[str, Any]
+    best_epoch: int
+    train_seconds: float
+    train_loss: list[float]
+    test_loss: list[float]
+    variants: list[VariantResult]
+    champion: str
+    champion_reason: str
+    class_names: list[str] = field(default_factory=list)
+    batch_sizes: list[int] = field(default_factory=list)
+    mlflow: dict[str, Any] = field(default_factory=dict)
+    registered_model: str | None = None
+    environment: dict[str, Any] = field(default_factory=dict)
+    out_dir: str | None = None
+
+    def variant(self, name: str) -> VariantResult | None:
+        return next((v for v in self.variants if v.name == name), None)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["variants"] = [v.to_dict() for v in self.variants]
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Report:
+        """The inverse of to_dict (report.json back into a Report)."""
+        return cls(**{**d, "variants": [VariantResult.from_dict(v) for v in d["variants"]]})

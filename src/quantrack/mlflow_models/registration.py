@@ -1,0 +1,166 @@
+"""Package each variant as an MLflow pyfunc, register it, and point the ``champion`` alias.
+
+Two halves, so that a run whose server went away can still be registered later:
+
+* :func:`build_models` works offline: it writes one pyfunc directory per variant (models from
+  code: ``pyfunc_model.py`` + the variant file + a JSON metadata file) and returns the
+  *registry intent*, a plain dict saved in the spool if needed.
+* :func:`register` replays an intent against a registry, idempotently: a version that already
+  exists for (run, variant) is reused, so a retry or ``quantrack sync`` never duplicates one.
+
+The pyfunc directories are uploaded with the run's other artifacts (under ``pyfunc/``), and
+each model version's source is that artifact folder.
+
+Alias policy: ``champion`` moves to the champion's version only when the champion is within
+the accuracy budget. fp32 is the champion when no quantized variant fits, and fp32 is within
+its own budget by definition, so the alias then points at fp32's version: the alias always
+names what quantrack says to ship. Every version carries tags (variant, accuracy, run id,
+champion) so the history stays readable.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from quantrack.errors import QuantrackError
+
+ALIAS = "champion"
+PYFUNC_DIR = "pyfunc"  # artifact folder of the run that holds one pyfunc per variant
+_CODE = Path(__file__).with_name("pyfunc_model.py")
+
+
+def pip_requirements(methods: list[str]) -> list[str]:
+    """Given explicitly: letting MLflow infer them loads the model and costs seconds per variant."""
+    import mlflow
+    import numpy
+    import torch
+
+    from quantrack._version import __version__
+
+    reqs = [f"mlflow=={mlflow.__version__}", f"torch=={torch.__version__.split('+')[0]}",
+            f"numpy=={numpy.__version__}", f"quantrack=={__version__}"]
+    if any(m.startswith("onnx") for m in methods):
+        import onnxruntime
+
+        reqs.append(f"onnxruntime=={onnxruntime.__version__}")
+    return reqs
+
+
+def metadata(config, data, method: str) -> dict[str, Any]:
+    """What the pyfunc needs to rebuild the variant and serve raw rows (JSON, no code)."""
+    return {
+        "format": 1,
+        "method": method,
+        "model": config.model,
+        "n_features": int(data.n_features),
+        "n_classes": int(data.n_classes),
+        "hidden": list(config.hidden),
+        "image_shape": list(data.image_shape) if data.image_shape else None,
+        "class_names": list(data.class_names),
+        "feature_names": list(data.feature_names),
+        "scaler_mean": [float(v) for v in data.scaler_mean],
+        "scaler_scale": [float(v) for v in data.scaler_scale],
+        # --impute mean: the training rows' column means, so served rows are filled the same way.
+        "impute_means": None if data.impute_means is None else [float(v) for v in data.impute_means],
+    }
+
+
+def build_models(config, data, variants, models_dir: Path, dest: Path, champion: str,
+                 max_accuracy_drop: float) -> dict[str, Any]:
+    """Save a pyfunc per available variant under ``dest``; return the registry intent."""
+    import warnings
+
+    import mlflow
+    import numpy as np
+    from mlflow.models import ModelSignature
+    from mlflow.types import ColSpec, Schema, TensorSpec
+
+    available = [v for v in variants if v.available and v.artifact]
+    signature = ModelSignature(
+        # float64 so that JSON numbers and float64 arrays (what data usually is) pass as they are.
+        inputs=Schema([TensorSpec(np.dtype("float64"), (-1, int(data.n_features)))]),
+        outputs=Schema([ColSpec("string")]),
+    )
+    example = np.asarray(data.X_test_raw[:2], dtype=np.float64)
+    reqs = pip_requirements([v.name for v in available])
+    dest.mkdir(parents=True, exist_ok=True)
+    entries = []
+    scratch = Path(tempfile.mkdtemp(prefix="quantrack-meta-"))
+    meta_file = scratch / "meta.json"
+    for v in available:
+        target = dest / v.name
+        meta_file.write_text(json.dumps(metadata(config, data, v.name)), encoding="utf-8")
+        with warnings.catch_warnings():
+            # MLflow forces its notices to show "once" (about predict's missing type hints,
+            # which are missing on purpose); only silencing the display keeps them off the terminal.
+            warnings.showwarning = lambda *args, **kwargs: None
+            mlflow.pyfunc.save_model(
+                path=str(target), python_model=str(_CODE),
+                artifacts={"variant": str(models_dir / v.artifact), "meta": str(meta_file)},
+                pip_requirements=reqs, signature=signature, input_example=example,
+            )
+        entries.append({"variant": v.name, "artifact_path": f"{PYFUNC_DIR}/{v.name}",
+                        "accuracy": v.accuracy})
+    shutil.rmtree(scratch, ignore_errors=True)
+    registered = [e["variant"] for e in entries]
+    return {"name": config.registered_model_name, "versions": entries, "champion": champion,
+            "alias": alias_for(variants, champion, max_accuracy_drop, registered)}
+
+
+def alias_for(variants, champion: str, max_accuracy_drop: float, registered: list[str]) -> str | None:
+    """``champion`` when the champion is registered and within the accuracy budget of fp32, else None."""
+    fp32 = next(v for v in variants if v.name == "fp32")
+    champ = next((v for v in variants if v.name == champion), None)
+    if champ is None or champion not in registered or champ.accuracy is None or fp32.accuracy is None:
+        return None
+    within = champ.accuracy >= fp32.accuracy - max_accuracy_drop / 100.0 - 1e-12
+    return ALIAS if within else None
+
+
+def register(client, run_id: str, artifact_uri: str, intent: dict[str, Any]) -> dict[str, str]:
+    """Create the registered model and one version per variant (reusing any that exist); move the alias.
+
+    Returns {variant: version}. Safe to call again with the same intent.
+    """
+    from mlflow.exceptions import MlflowException
+
+    name = intent["name"]
+    try:
+        client.get_registered_model(name)
+    except MlflowException as e:
+        if e.error_code != "RESOURCE_DOES_NOT_EXIST":
+            raise
+        try:
+            client.create_registered_model(name, description="quantrack variants; alias 'champion' = the one to ship")
+        except MlflowException as e2:  # created meanwhile by a concurrent run
+            if e2.error_code != "RESOURCE_ALREADY_EXISTS":
+                raise
+    existing = {}
+    for mv in client.search_model_versions(f"name='{name}' and run_id='{run_id}'"):
+        variant = (mv.tags or {}).get("quantrack.variant")
+        if variant:
+            existing[variant] = mv.version
+    versions: dict[str, str] = {}
+    for entry in intent["versions"]:
+        variant = entry["variant"]
+        if variant in existing:
+            versions[variant] = str(existing[variant])
+            continue
+        tags = {"quantrack.variant": variant, "quantrack.run_id": run_id,
+                "quantrack.accuracy": "" if entry["accuracy"] is None else f"{entry['accuracy']:.6f}",
+                "quantrack.champion": str(variant == intent["champion"]).lower()}
+        mv = client.create_model_version(name, source=f"{artifact_uri.rstrip('/')}/{entry['artifact_path']}",
+                                         run_id=run_id, tags=tags)
+        versions[variant] = str(mv.version)
+    if intent.get("alias") and intent["champion"] in versions:
+        client.set_registered_model_alias(name, intent["alias"], versions[intent["champion"]])
+    return versions
+
+
+def check_model_name(name: str) -> None:
+    if not name.strip() or "'" in name or "/" in name:
+        raise QuantrackError(f"--model-name must be a non-empty name without quotes or slashes, got {name!r}")

@@ -1,0 +1,94 @@
+"""How quantrack reaches an MLflow store: which URI, with what time limits, and one line
+(never the credentials) when it cannot.
+
+MLflow's default retries (7, backoff factor 2, 120 s timeout) make one call to a dead server
+hang for about 8 minutes, so every HTTP call quantrack makes is bounded (:data:`HTTP_LIMITS`).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from contextlib import contextmanager
+
+from quantrack.errors import first_line
+
+# "scheme://" and the rest of that token; everything up to its *last* "@" is user info. Taking
+# the last one errs on the side of hiding: a password may itself hold "@" or "/" unescaped.
+_URL_TOKEN = re.compile(r"(?<=://)[^\s'\"<>]*@")
+
+
+def redact(text: str | None) -> str | None:
+    """Replace ``user:password@`` in any URI inside ``text`` by ``***@``, so it can be shown or stored."""
+    return _URL_TOKEN.sub("***@", text) if text else text
+
+
+def resolve_tracking_uri(explicit: str | None) -> str:
+    """--tracking-uri, else MLFLOW_TRACKING_URI, else MLflow's own default (./mlflow.db)."""
+    import mlflow
+
+    if explicit:
+        return explicit
+    return os.environ.get("MLFLOW_TRACKING_URI") or mlflow.get_tracking_uri()
+
+
+# Bounds for every HTTP call to a tracking server: 2 retries 1-2 s apart, 10 s per attempt.
+HTTP_LIMITS = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2", "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
+               "MLFLOW_HTTP_REQUEST_BACKOFF_JITTER": "0.2", "MLFLOW_HTTP_REQUEST_TIMEOUT": "10"}
+# The start-up check: one attempt, 5 s at most, so "no server" or "wrong password" is known fast.
+CHECK_LIMITS = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0", "MLFLOW_HTTP_REQUEST_TIMEOUT": "5"}
+
+
+def bound_http() -> None:
+    """Give MLflow's HTTP client bounded retries and timeouts (read by MLflow on every call)."""
+    for k, v in HTTP_LIMITS.items():
+        os.environ.setdefault(k, v)
+    # MLflow prints "View run ... at <url>" on stdout at every set_terminated (an extra request too);
+    # quantrack prints the run id itself, and stdout is for its results.
+    os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
+
+
+@contextmanager
+def env_override(values: dict[str, str]):
+    saved = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def is_unreachable(e: BaseException) -> bool:
+    """A network failure (refused, timed out, 5xx after retries), as opposed to a refusal by the server."""
+    import requests
+
+    if isinstance(e, (requests.exceptions.ConnectionError, requests.exceptions.Timeout, ConnectionError, TimeoutError)):
+        return True
+    text = str(e)
+    return "failed with exception" in text or "failed with timeout exception" in text
+
+
+def explain(e: BaseException, uri: str) -> str:
+    """One line for the user; never the credentials."""
+    code = getattr(e, "error_code", "")
+    where = redact(uri)
+    if code in ("UNAUTHENTICATED", "PERMISSION_DENIED") or " 401" in str(e) or " 403" in str(e):
+        return (f"MLflow at {where} refused the credentials ({code or 'HTTP 401/403'}); set "
+                f"MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD (or ~/.netrc) to an account it accepts")
+    if is_unreachable(e):
+        return f"cannot reach the MLflow server at {where}: {short_reason(e)}"
+    return f"MLflow at {where} refused the request: {redact(first_line(e))}"
+
+
+def short_reason(e: BaseException) -> str:
+    text = str(e)
+    for marker, reason in (("Connection refused", "connection refused"), ("timed out", "timed out"),
+                           ("Name or service not known", "unknown host"), ("Failed to resolve", "unknown host"),
+                           ("too many", "the server answers with errors")):
+        if marker in text:
+            return reason
+    return redact(first_line(e))

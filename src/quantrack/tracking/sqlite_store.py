@@ -1,0 +1,82 @@
+"""Open (and on first use, create) a SQLite tracking store in a child process while the parent imports torch.
+
+Why: MLflow creates a new SQLite store by running its alembic migrations (67 in mlflow 3.17), about 1.2 s
+here after ~1.6 s of importing SQLAlchemy, alembic and the store. The parent imports
+torch (~1.4 s) meanwhile on the other core. The child runs MLflow's own code with the same URI,
+working directory and environment, so the store is the one the parent would have created.
+The parent always waits for the child to end before it touches the store; if the child
+failed, the parent's own MlflowClient meets the same problem and reports it as usual.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+WAIT_S = 120.0  # creating a store takes ~3 s; past this something is wrong and the parent takes over
+
+
+def is_sqlite_file(uri: str | None) -> bool:
+    """A SQLite tracking URI naming a file (the only stores this helps: servers migrate their own)."""
+    if uri is None:  # MLflow's default, resolved in the child exactly as the parent would
+        uri = os.environ.get("MLFLOW_TRACKING_URI")
+        if uri is None:
+            return True
+    return uri.startswith("sqlite:///") and ":memory:" not in uri
+
+
+class StoreWarmup:
+    """A child that creates the store; ``wait()`` before using it, ``close()`` whatever happens."""
+
+    def __init__(self, tracking_uri: str | None) -> None:
+        self._proc: subprocess.Popen | None = None
+        if not is_sqlite_file(tracking_uri):
+            return
+        try:
+            # Output is discarded: on any failure the parent meets the same error and reports it.
+            self._proc = subprocess.Popen(_command(tracking_uri or ""), stdin=subprocess.DEVNULL,
+                                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        except OSError:
+            self._proc = None
+
+    @property
+    def started(self) -> bool:
+        return self._proc is not None
+
+    def wait(self, timeout_s: float = WAIT_S) -> bool:
+        """Block until the child is done; True if it created or opened the store."""
+        if self._proc is None:
+            return False
+        try:
+            return self._proc.wait(timeout=timeout_s) == 0
+        except subprocess.TimeoutExpired:
+            self.close()
+            return False
+
+    def close(self) -> None:
+        if self._proc is not None and self._proc.poll() is None:
+            self._proc.kill()
+            self._proc.wait()
+
+
+def _command(uri: str) -> list[str]:
+    """-P keeps the working directory off sys.path: a folder named "quantrack" there cannot shadow us."""
+    return [sys.executable, "-P", "-m", "quantrack.tracking.sqlite_store", uri]
+
+
+def _create(uri: str) -> int:
+    """The child: let MLflow open the store, which creates and migrates it if it is new."""
+    import mlflow
+    from mlflow.tracking import MlflowClient
+
+    uri = uri or mlflow.get_tracking_uri()
+    if not is_sqlite_file(uri):
+        return 0
+    MlflowClient(tracking_uri=uri).search_experiments(max_results=1)
+    return 0
+
+
+if __name__ == "__main__":
+    code = _create(sys.argv[1] if len(sys.argv) > 1 else "")
+    os._exit(code)  # skip the interpreter's teardown of SQLAlchemy and MLflow: the parent waits on our exit

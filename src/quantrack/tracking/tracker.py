@@ -1,0 +1,259 @@
+"""The only module that talks to MLflow's tracking API (registry.py, spool.py and
+pyfunc_model.py use it for their own jobs: packaging, replaying and serving).
+
+Metrics are buffered and sent with ``MlflowClient.log_batch`` (measured: one call per
+metric costs 0.7 s per 100 epochs on SQLite and ~40 s against an authenticating server;
+a batch costs 0.02 s). A run that raises is marked FAILED, never left RUNNING.
+
+Servers fail. MLflow's default retries (7, backoff factor 2, 120 s timeout) make one call to
+a dead server hang for about 8 minutes, so every HTTP call quantrack makes is bounded
+(:data:`HTTP_LIMITS`, set in-process before the first call; a user's own values win). The
+run starts with a quick connection check (no retries, short timeout) so a missing server or
+a wrong password fails in seconds, before any training. After that a lost server never stops
+the run: the Tracker keeps a complete journal of the run (params, every metric point with
+its step and timestamp, tags, artifacts, registry intent), goes offline at the first network
+error, retries a few times at the end, and otherwise writes the journal to the spool
+(see spool.py) for ``quantrack sync``.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+from quantrack.errors import TrackingError, first_line
+from quantrack.tracking.connection import (CHECK_LIMITS, bound_http, env_override, explain, is_unreachable, redact,
+                                           resolve_tracking_uri, short_reason)
+from quantrack.tracking.dataset_input import dataset_input
+
+_MAX_METRICS_PER_BATCH = 1000  # MLflow's log_batch limits
+_MAX_PARAMS_PER_BATCH = 100
+# At the end of an offline run: this many reconnection attempts, this many seconds apart.
+END_RETRIES = 3
+END_RETRY_WAIT_S = 2.0
+
+
+class Tracker:
+    """One MLflow run: params, buffered metrics, tags, artifacts and registry, with a full local journal."""
+
+    def __init__(self, tracking_uri: str | None, experiment: str) -> None:
+        import logging
+
+        bound_http()
+        from mlflow.tracking import MlflowClient
+
+        # MLflow's INFO lines (database migrations, run links) would interleave with our output.
+        logging.getLogger("mlflow").setLevel(logging.WARNING)
+
+        self.tracking_uri = resolve_tracking_uri(tracking_uri)
+        self.experiment_name = experiment
+        if self.tracking_uri.rstrip("/") in ("sqlite:", "sqlite:///:memory:"):
+            raise TrackingError("an in-memory SQLite tracking store would vanish with the run; "
+                                "name a file, e.g. sqlite:///mlflow.db")
+        try:
+            self.client = MlflowClient(tracking_uri=self.tracking_uri)
+        except Exception as e:  # an unknown scheme, a store MLflow no longer supports
+            raise TrackingError(f"cannot use the tracking URI {redact(self.tracking_uri)}: "
+                                f"{redact(first_line(e))}") from None
+        self.run_id: str | None = None
+        self.experiment_id: str | None = None
+        self.artifact_uri: str | None = None
+        self._pending: list[Any] = []
+        # Everything the run logged, kept so that it can be replayed or spooled.
+        self.journal: dict[str, Any] = {"params": {}, "metrics": [], "tags": {}, "artifacts": [], "datasets": [],
+                                        "registry": None}
+        self.offline_reason: str | None = None  # set at the first network failure after the start
+        self.spooled_to: Path | None = None
+        self.versions: dict[str, str] = {}
+        self._checked = False
+
+    @property
+    def online(self) -> bool:
+        return self.offline_reason is None
+
+    # -- lifecycle ---------------------------------------------------------
+    def check(self) -> None:
+        """Fail fast (seconds, one line) when the server is missing or refuses the credentials."""
+        from mlflow.exceptions import MlflowException
+
+        try:
+            with env_override(CHECK_LIMITS):
+                exp = self.client.get_experiment_by_name(self.experiment_name)
+        except MlflowException as e:
+            raise TrackingError(explain(e, self.tracking_uri)) from None
+        except Exception as e:  # e.g. a scheme MLflow resolves only on first use
+            raise TrackingError(f"cannot use the tracking URI {redact(self.tracking_uri)}: "
+                                f"{redact(first_line(e))}") from None
+        self.experiment_id = exp.experiment_id if exp else None
+        self._checked = True
+
+    def start(self, run_name: str | None, params: dict[str, Any], tags: dict[str, str] | None = None) -> str:
+        from mlflow.entities import Param
+        from mlflow.exceptions import MlflowException
+
+        if not self._checked:
+            self.check()
+        try:
+            if self.experiment_id is None:
+                self.experiment_id = self.client.create_experiment(self.experiment_name)
+            run = self.client.create_run(self.experiment_id, run_name=run_name,
+                                         tags={k: str(v) for k, v in (tags or {}).items()})
+            self.run_id = run.info.run_id
+            self.artifact_uri = run.info.artifact_uri
+            self.journal.update(run_name=run.info.run_name, experiment_name=self.experiment_name,
+                                experiment_id=self.experiment_id, run_id=self.run_id,
+                                tracking_uri=redact(self.tracking_uri), start_time=run.info.start_time)
+            self.journal["tags"].update({k: str(v) for k, v in (tags or {}).items()})
+            values = {k: _param_value(v) for k, v in params.items()}
+            self.journal["params"].update(values)
+            items = [Param(k, v) for k, v in values.items()]
+            for i in range(0, len(items), _MAX_PARAMS_PER_BATCH):
+                self.client.log_batch(self.run_id, params=items[i:i + _MAX_PARAMS_PER_BATCH])
+        except MlflowException as e:
+            raise TrackingError(explain(e, self.tracking_uri)) from None
+        return self.run_id
+
+    def _send(self, call, *args, **kwargs) -> Any:
+        """Call the server unless offline; the first network failure switches to offline mode."""
+        if not self.online:
+            return None
+        try:
+            return call(*args, **kwargs)
+        except Exception as e:
+            if not is_unreachable(e):
+                raise
+            self.offline_reason = short_reason(e)
+            return None
+
+    def end(self, status: str = "FINISHED", spool_root: Path | None = None) -> str:
+        """Finish the run on the server; if it stays unreachable, spool it. Returns 'sent' or 'spooled'."""
+        if self.run_id is None:
+            return "sent"
+        if status == "FINISHED":
+            self.flush()
+        if self.online:
+            self._send(self.client.set_terminated, self.run_id, status=status)
+        if self.online:
+            return "sent"
+        self.journal["status"] = status
+        if self._reconnect():
+            from quantrack.tracking.spool import upload
+
+            upload(self.client, self.journal, base_dir=None)
+            return "sent"
+        from quantrack.tracking.spool import write
+
+        self.spooled_to = write(self.journal, Path(spool_root or "runs/spool"))
+        return "spooled"
+
+    def _reconnect(self) -> bool:
+        for attempt in range(END_RETRIES):
+            if attempt:
+                time.sleep(END_RETRY_WAIT_S)
+            try:
+                with env_override(CHECK_LIMITS):
+                    self.client.get_run(self.run_id)
+                self.offline_reason = None
+                return True
+            except Exception as e:
+                if not is_unreachable(e):
+                    raise
+        return False
+
+    def fail(self, spool_root: Path | None = None) -> None:
+        """Mark the run FAILED, best effort: the original error matters more than this one."""
+        if self.run_id is None:
+            return
+        try:
+            self.flush()
+        except Exception:
+            pass
+        if self.online:
+            try:
+                self._send(self.client.set_terminated, self.run_id, status="FAILED")
+            except Exception:
+                pass
+        if not self.online and self.spooled_to is None:
+            try:  # keep what was measured; sync will mark the run FAILED
+                from quantrack.tracking.spool import write
+
+                self.journal["status"] = "FAILED"
+                self.spooled_to = write(self.journal, Path(spool_root or "runs/spool"))
+            except Exception:
+                pass
+
+    # -- data --------------------------------------------------------------
+    def log_metric(self, key: str, value: float, step: int = 0) -> None:
+        from mlflow.entities import Metric
+
+        m = Metric(key, float(value), int(time.time() * 1000), int(step))
+        self._pending.append(m)
+        self.journal["metrics"].append([m.key, m.value, m.timestamp, m.step])
+
+    def log_metrics(self, metrics: dict[str, float], step: int = 0) -> None:
+        for k, v in metrics.items():
+            if v is not None:
+                self.log_metric(k, v, step)
+
+    def flush(self) -> None:
+        while self._pending and self.online:
+            chunk = self._pending[:_MAX_METRICS_PER_BATCH]
+            self._send(self.client.log_batch, self.run_id, metrics=chunk)
+            if self.online:
+                del self._pending[:len(chunk)]
+
+    def set_tags(self, tags: dict[str, Any]) -> None:
+        from mlflow.entities import RunTag
+
+        values = {k: str(v) for k, v in tags.items()}
+        self.journal["tags"].update(values)
+        self._send(self.client.log_batch, self.run_id, tags=[RunTag(k, v) for k, v in values.items()])
+
+    def log_dataset(self, name: str, fingerprint: dict[str, Any], feature_names: list[str],
+                    context: str = "training") -> None:
+        """Record the run's input table with MLflow's dataset tracking (what ``mlflow.log_input`` does).
+
+        Journaled like everything else, so a spooled run gets its dataset input on ``sync``.
+        """
+        from mlflow.exceptions import MlflowException
+
+        self.journal["datasets"].append([name, fingerprint, list(feature_names), context])
+        try:
+            self._send(self.client.log_inputs, self.run_id, datasets=[dataset_input(name, fingerprint, feature_names, context)])
+        except MlflowException as e:
+            raise TrackingError(f"MLflow at {redact(self.tracking_uri)} refused the dataset input: {redact(first_line(e))}") from None
+
+    def log_artifacts(self, local_dir: str | Path, artifact_path: str | None = None) -> None:
+        self.journal["artifacts"].append([str(Path(local_dir).resolve()), artifact_path, "dir"])
+        self._send(self.client.log_artifacts, self.run_id, str(local_dir), artifact_path)
+
+    def log_artifact(self, local_path: str | Path, artifact_path: str | None = None) -> None:
+        self.journal["artifacts"].append([str(Path(local_path).resolve()), artifact_path, "file"])
+        self._send(self.client.log_artifact, self.run_id, str(local_path), artifact_path)
+
+    def relocate(self, old: Path, new: Path) -> None:
+        """The output folder was renamed: keep the journal's artifact paths valid for spooling."""
+        old_s, new_s = str(Path(old).resolve()), str(Path(new).resolve())
+        for a in self.journal["artifacts"]:
+            if a[0] == old_s or a[0].startswith(old_s + os.sep):
+                a[0] = new_s + a[0][len(old_s):]
+
+    def register(self, intent: dict[str, Any]) -> dict[str, str]:
+        """Register the run's pyfunc variants (see registry.py); recorded for replay when offline."""
+        from quantrack.mlflow_models.registration import register
+
+        self.journal["registry"] = intent
+        self.versions = self._send(register, self.client, self.run_id, self.artifact_uri, intent) or {}
+        return self.versions
+
+    @property
+    def info(self) -> dict[str, str | None]:
+        return {"tracking_uri": redact(self.tracking_uri), "experiment_id": self.experiment_id, "run_id": self.run_id}
+
+
+def _param_value(v: Any) -> str:
+    if isinstance(v, (list, tuple)):
+        return ",".join(map(str, v))
+    return str(v)

@@ -1,0 +1,183 @@
+"""End to end through the real command line, in-process, against a throw-away SQLite store."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from quantrack.cli.app import main
+
+
+def run_main(*args: str) -> int:
+    try:
+        main(list(args))
+    except SystemExit as e:
+        return int(e.code or 0)
+    return 0
+
+
+@pytest.fixture
+def workdir(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+@pytest.mark.slow
+def test_default_run_reproduces_the_report(workdir, sqlite_uri, capsys):
+    code = run_main("run", "--methods", "dynamic-int8", "--tracking-uri", sqlite_uri, "--out", "out")
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    assert "Traceback" not in err
+    assert "champion:" in out and "dynamic-int8" in out
+
+    (run_dir,) = (workdir / "out").iterdir()
+    report = json.loads((run_dir / "report.json").read_text())
+    variants = {v["name"]: v for v in report["variants"]}
+    assert list(variants) == ["fp32", "dynamic-int8"]
+    assert variants["fp32"]["payload_bytes"] == 2600 and variants["dynamic-int8"]["payload_bytes"] == 680
+    assert variants["fp32"]["params"] == variants["dynamic-int8"]["params"] == 650
+    for v in variants.values():
+        assert v["accuracy"] >= 0.93
+        assert v["file_bytes"] == (run_dir / "models" / v["artifact"]).stat().st_size
+        batches = [lat["batch_size"] for lat in v["latency"]]
+        assert batches == [1, 360]
+        for lat in v["latency"]:
+            assert lat["threads"] == 1 and lat["samples"] >= 30
+            assert 0 < lat["p50_us"] <= lat["p90_us"] <= lat["p99_us"]
+    assert all(lat["verdict"] in ("faster", "slower", "no measurable difference")
+               for lat in variants["dynamic-int8"]["latency"])
+    assert 1 <= report["best_epoch"] <= 100
+    assert report["test_loss"][report["best_epoch"] - 1] == min(report["test_loss"])
+    assert report["train_seconds"] > 0
+
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(sqlite_uri)
+    run = client.get_run(report["mlflow"]["run_id"])
+    assert run.info.status == "FINISHED"
+    assert run.data.params["epochs"] == "100" and run.data.params["lr"] == "0.01"
+    assert run.data.tags["champion"] == report["champion"]
+    for key in ("train_loss", "test_loss"):
+        history = client.get_metric_history(run.info.run_id, key)
+        assert sorted(m.step for m in history) == list(range(1, 101))
+    assert run.data.metrics["best_epoch"] == report["best_epoch"]
+    assert run.data.metrics["dynamic-int8.payload_bytes"] == 680
+    assert "fp32.latency_b360_p50_us" in run.data.metrics
+    artifacts = {a.path for a in client.list_artifacts(run.info.run_id, "report")}
+    assert {"report/report.json", "report/report.md"} <= artifacts
+    models = {a.path for a in client.list_artifacts(run.info.run_id, "models")}
+    assert {"models/fp32.pt", "models/dynamic-int8.pt"} <= models
+
+
+@pytest.mark.parametrize("args,fragment", [
+    (["--epochs", "-1"], "--epochs must be a positive integer"),
+    (["--lr", "0"], "--lr must be a positive number"),
+    (["--methods", "nope"], "unknown method 'nope'"),
+    (["--config", "missing.toml"], "config file not found"),
+    (["--epochs", "abc"], "--epochs"),
+    (["--no-such-flag"], "no-such-flag"),
+])
+def test_bad_input_is_one_line_and_exit_2(workdir, sqlite_uri, capsys, args, fragment):
+    code = run_main("run", "--tracking-uri", sqlite_uri, *args)
+    out, err = capsys.readouterr()
+    assert code == 2
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and fragment in lines[0], err
+    assert "Traceback" not in err
+    assert not (workdir / "mlflow.db").exists() and not (workdir / "runs").exists()
+
+
+def test_a_failure_after_the_run_started_marks_it_failed_and_leaves_no_output(workdir, sqlite_uri, monkeypatch, capsys):
+    import quantrack.training as training
+    from quantrack.errors import QuantrackError
+
+    def broken_train(*args, **kwargs):
+        kwargs["on_epoch"](1, 1.0, 1.0)
+        raise QuantrackError("simulated failure during training")
+
+    monkeypatch.setattr(training, "train", broken_train)
+    code = run_main("run", "--methods", "dynamic-int8", "--tracking-uri", sqlite_uri, "--out", "out")
+    _, err = capsys.readouterr()
+    assert code == 2 and "simulated failure" in err
+
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(sqlite_uri)
+    exp = client.get_experiment_by_name("quantrack")
+    (run,) = client.search_runs([exp.experiment_id])
+    assert run.info.status == "FAILED"
+    assert not any((workdir / "out").iterdir())  # the half-written folder was removed
+
+
+def test_help_and_version(capsys):
+    assert run_main("--help") == 0
+    assert "run" in capsys.readouterr().out
+    assert run_main("--version") == 0
+    assert capsys.readouterr().out.startswith("quantrack ")
+    assert run_main("run", "--help") == 0
+    assert "--max-accuracy-drop" in capsys.readouterr().out
+
+
+def test_unwritable_output_directory_is_one_line(workdir, sqlite_uri, capsys):
+    (workdir / "afile").write_text("")
+    code = run_main("run", "--tracking-uri", sqlite_uri, "--out", "afile/sub", "--epochs", "1")
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and err[0].startswith("quantrack: error: cannot create the output directory")
+
+
+@pytest.mark.slow
+def test_same_seed_same_model(workdir, sqlite_uri):
+    reports = []
+    for out in ("a", "b"):
+        assert run_main("run", "--epochs", "5", "--methods", "dynamic-int8", "--tracking-uri", sqlite_uri, "--out", out) == 0
+        (run_dir,) = (workdir / out).iterdir()
+        reports.append(json.loads((run_dir / "report.json").read_text()))
+        assert reports[-1]["out_dir"] == str(Path(out) / run_dir.name)
+    assert reports[0]["test_loss"] == reports[1]["test_loss"]
+    assert reports[0]["variants"][0]["accuracy"] == reports[1]["variants"][0]["accuracy"]
+
+
+def test_an_unexpected_error_is_still_one_line_with_credentials_hidden(workdir, sqlite_uri, monkeypatch, capsys):
+    from quantrack import pipeline
+
+    def boom(cfg, progress=None):
+        raise ValueError("could not reach https://bob:s3cret@example.invalid/api\nmore detail")
+
+    monkeypatch.setattr(pipeline, "run", boom)
+    code = run_main("run", "--tracking-uri", sqlite_uri)
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 1 and len(err) == 1
+    assert "unexpected ValueError" in err[0] and "s3cret" not in err[0] and "QUANTRACK_DEBUG" in err[0]
+
+
+@pytest.mark.parametrize("uri,fragment", [
+    ("ftp://u:Sup3rSecret@127.0.0.1/x", "cannot use the tracking URI ftp://***@127.0.0.1/x"),
+    ("foo://x", "cannot use the tracking URI foo://x"),
+    ("sqlite://", "in-memory SQLite"),
+])
+def test_unusable_tracking_uris_are_one_line(workdir, capsys, uri, fragment):
+    code = run_main("run", "--epochs", "1", "--tracking-uri", uri)
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and fragment in err[0], err
+    assert "Sup3rSecret" not in err[0]
+
+
+def test_a_diverging_run_is_refused_and_marked_failed(workdir, sqlite_uri, monkeypatch, capsys):
+    import quantrack.training as training
+
+    real = training.train
+
+    def nan_data(model, X, *args, **kwargs):
+        X = X.copy()
+        X[0, 0] = float("nan")  # one poisoned row: every loss after it is NaN
+        return real(model, X, *args, **kwargs)
+
+    monkeypatch.setattr(training, "train", nan_data)
+    code = run_main("run", "--epochs", "3", "--methods", "dynamic-int8", "--tracking-uri", sqlite_uri, "--out", "out")
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and "training diverged at epoch 1" in err[0]
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(sqlite_uri)
+    (run,) = client.search_runs([client.get_experiment_by_name("quantrack").experiment_id])
+    assert run.info.status == "FAILED"

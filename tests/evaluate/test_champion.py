@@ -1,0 +1,180 @@
+"""The champion rule: best variant within the accuracy budget, fp32 with a reason otherwise."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from quantrack.evaluate.timing import FASTER, SAME, SLOWER, Latency
+from quantrack.evaluate.results import VariantResult
+from quantrack.evaluate.champion import choose_champion
+
+N = 360  # test rows: accuracies are k / N, as in the digits split
+ALL = 360
+
+
+def lat(batch_size: int, p50: float, verdict: str | None = None) -> Latency:
+    return Latency(batch_size, 1, 50, 0.9 * p50, 0.95 * p50, p50, 1.05 * p50, 1.1 * p50, 1.3 * p50, stable=True,
+                   speedup=None if verdict is None else round(20.0 / p50, 3), verdict=verdict)
+
+
+def variant(name: str, correct: int, file_bytes: int | None, p50: float = 20.0, verdict: str | None = SAME,
+            **kw) -> VariantResult:
+    return VariantResult(name, accuracy=correct / N, file_bytes=file_bytes,
+                         latency=[lat(1, p50 / 4, verdict), lat(ALL, p50, verdict)], **kw)
+
+
+FP32 = variant("fp32", 346, 4453, verdict=None)  # 96.11%
+
+
+def choose(variants, drop=1.0, prefer="size", batch_size=ALL):
+    return choose_champion(variants, max_accuracy_drop=drop, prefer=prefer, batch_size=batch_size)
+
+
+# --- prefer=size ---------------------------------------------------------------------------------------------
+
+def test_size_picks_the_smallest_file_within_the_budget():
+    name, why = choose([FP32, variant("a", 345, 3300), variant("b", 343, 2000), variant("c", 330, 700)])
+    assert name == "b"  # c is smaller still but 4.4 points below fp32
+    assert why == "smallest file within 1 point of fp32: 2000 B (0.45x of fp32), accuracy 95.28% vs 96.11%"
+
+
+def test_a_variant_just_outside_the_budget_is_refused():
+    name, why = choose([FP32, variant("b", 342, 2000)])  # 95.00% < 96.11% - 1
+    assert name == "fp32"
+    assert why == "no variant stays within 1 point of fp32's accuracy (best: b at 95.00% vs 96.11%)"
+
+
+def test_a_drop_exactly_at_the_budget_is_within_it():
+    # 3 rows of 300 are exactly 1 point, but in floats the drop looks a hair larger than the budget
+    base = VariantResult("fp32", accuracy=152 / 300, file_bytes=100, latency=[lat(ALL, 20)])
+    edge = VariantResult("edge", accuracy=149 / 300, file_bytes=50, latency=[lat(ALL, 20, SAME)])
+    assert 149 / 300 < 152 / 300 - 1.0 / 100
+    assert choose([base, edge])[0] == "edge"
+
+
+def test_a_zero_budget_admits_only_equal_or_better_accuracy():
+    assert choose([FP32, variant("a", 345, 1000), variant("b", 346, 3000)], drop=0)[0] == "b"
+    assert choose([FP32, variant("better", 350, 3000)], drop=0)[0] == "better"
+
+
+def test_a_generous_budget_lets_the_smallest_through():
+    assert choose([FP32, variant("a", 345, 3300), variant("c", 330, 700)], drop=5)[0] == "c"
+
+
+def test_within_budget_but_not_smaller_keeps_fp32():
+    name, why = choose([FP32, variant("fp16-ish", 346, 4453), variant("big", 346, 9000)])
+    assert (name, why) == ("fp32", "no variant within 1 point of fp32 has a smaller file")
+
+
+def test_equal_files_are_separated_by_latency_then_name():
+    slow, fast = variant("slow", 346, 2000, p50=30), variant("fast", 346, 2000, p50=10)
+    assert choose([FP32, slow, fast])[0] == "fast"
+    assert choose([FP32, variant("zeta", 346, 2000), variant("alpha", 346, 2000)])[0] == "alpha"
+
+
+def test_unavailable_and_unmeasured_variants_never_win():
+    gone = variant("gone", 346, 10, available=False, reason="missing package")
+    unmeasured = VariantResult("unmeasured", accuracy=None, file_bytes=20)
+    no_size = variant("no-size", 346, None)
+    assert choose([FP32, gone, unmeasured, no_size, variant("ok", 346, 3000)])[0] == "ok"
+
+
+def test_nothing_ran_keeps_fp32_with_the_reason():
+    gone = [VariantResult("static-int8", available=False, reason="x"), VariantResult("fp16", available=False)]
+    assert choose([FP32, *gone]) == ("fp32", "no quantized variant could run, so fp32 is shipped")
+    assert choose([FP32, *gone], prefer="latency")[0] == "fp32"
+
+
+def test_only_fp32_measured_keeps_fp32():
+    assert choose([FP32]) == ("fp32", "only fp32 was measured, so fp32 is shipped")
+
+
+def test_the_ratio_in_the_reason_comes_from_the_bytes():
+    pick = variant("a", 346, 1113, file_ratio=None)  # ratios are filled in late by the pipeline
+    assert "1113 B (0.25x of fp32)" in choose([FP32, pick])[1]
+
+
+def test_budget_wording_is_plural_when_it_should_be():
+    assert "within 2.5 points of fp32" in choose([FP32, variant("a", 346, 100)], drop=2.5)[1]
+
+
+# --- prefer=latency ------------------------------------------------------------------------------------------
+
+def test_latency_needs_a_measured_faster_verdict():
+    # lower median but spreads overlap: not a measured difference, so it cannot displace fp32
+    overlapping = variant("overlap", 346, 1000, p50=15, verdict=SAME)
+    name, why = choose([FP32, overlapping, variant("slow", 346, 1000, p50=40, verdict=SLOWER)], prefer="latency")
+    assert name == "fp32"
+    assert why == f"no variant within 1 point of fp32 is measurably faster than fp32 at batch {ALL}"
+
+
+def test_latency_picks_the_fastest_measured_faster_variant_in_budget():
+    variants = [FP32, variant("small", 346, 500, p50=19, verdict=SAME),
+                variant("quick", 345, 6000, p50=8, verdict=FASTER),
+                variant("quicker", 345, 6000, p50=5, verdict=FASTER),
+                variant("quickest-but-wrong", 300, 6000, p50=2, verdict=FASTER)]
+    name, why = choose(variants, prefer="latency")
+    assert name == "quicker"
+    assert why == f"fastest within 1 point of fp32: 4.00x at batch {ALL}, accuracy 95.83% vs 96.11%"
+    assert choose(variants, prefer="size")[0] == "small"  # the same measurements, the other preference
+
+
+def test_latency_verdict_must_be_at_the_chosen_batch_size():
+    only_b1 = VariantResult("b1-only", accuracy=346 / N, file_bytes=1000,
+                            latency=[lat(1, 2, FASTER), lat(ALL, 30, SLOWER)])
+    assert choose([FP32, only_b1], prefer="latency", batch_size=ALL)[0] == "fp32"
+    assert choose([FP32, only_b1], prefer="latency", batch_size=1)[0] == "b1-only"
+
+
+def test_latency_without_a_timing_at_that_batch_does_not_win():
+    untimed = VariantResult("untimed", accuracy=346 / N, file_bytes=1000, latency=[lat(1, 2, FASTER)])
+    assert choose([FP32, untimed], prefer="latency", batch_size=ALL)[0] == "fp32"
+
+
+def test_latency_reason_survives_a_missing_speedup():
+    faster = variant("f", 346, 1000, p50=10, verdict=FASTER)
+    faster.latency_at(ALL).speedup = None
+    assert "2.00x at batch 360" in choose([FP32, faster], prefer="latency")[1]
+
+
+# --- misuse --------------------------------------------------------------------------------------------------
+
+def test_a_missing_baseline_or_an_unknown_preference_is_a_programming_error():
+    with pytest.raises(ValueError, match="fp32 baseline"):
+        choose([variant("a", 346, 10)])
+    with pytest.raises(ValueError, match="prefer"):
+        choose([FP32, variant("a", 346, 10)], prefer="accuracy")
+
+
+# --- the rule as a property ----------------------------------------------------------------------------------
+
+candidates = st.lists(
+    st.tuples(st.integers(300, 360), st.integers(100, 9000), st.floats(1, 100), st.sampled_from([FASTER, SLOWER, SAME]),
+              st.booleans()),
+    max_size=8)
+
+
+@settings(max_examples=150, deadline=None)
+@given(candidates, st.sampled_from([0.0, 0.5, 1.0, 3.0]), st.sampled_from(["size", "latency"]))
+def test_the_champion_is_fp32_or_the_best_admissible_variant(specs, drop, prefer):
+    others = [variant(f"v{i}", correct, size, p50, verdict, available=ok)
+              for i, (correct, size, p50, verdict, ok) in enumerate(specs)]
+    name, why = choose([FP32, *others], drop=drop, prefer=prefer)
+    assert why
+    admissible = [v for v in others if v.available and 100 * (FP32.accuracy - v.accuracy) <= drop + 1e-9]
+    if prefer == "size":
+        admissible = [v for v in admissible if v.file_bytes < FP32.file_bytes]
+        best = min((v.file_bytes for v in admissible), default=None)
+        key = "file_bytes"
+    else:
+        admissible = [v for v in admissible if v.latency_at(ALL).verdict == FASTER]
+        best = min((v.latency_at(ALL).p50_us for v in admissible), default=None)
+        key = "p50"
+    if best is None:
+        assert name == "fp32"
+    else:
+        chosen = next(v for v in others if v.name == name)
+        assert chosen in admissible
+        assert (chosen.file_bytes if key == "file_bytes" else chosen.latency_at(ALL).p50_us) == best

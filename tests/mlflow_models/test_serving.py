@@ -1,0 +1,166 @@
+"""``quantrack serve``: a default run's champion answers POST /invocations over HTTP on 127.0.0.1."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from servers import free_port
+
+pytestmark = [pytest.mark.server, pytest.mark.slow]
+
+SRC = str(Path(__file__).resolve().parents[2] / "src")
+NAME = "quantrack-digits-logreg"
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory):
+    """A default-configured run (tiny: 3 epochs, dynamic-int8) and its champion behind `quantrack serve`."""
+    from quantrack import pipeline
+    from quantrack.config import build_config
+    from quantrack.data.load import load_table
+    from quantrack.data.prepare import prepare
+
+    root = tmp_path_factory.mktemp("serve")
+    uri = f"sqlite:///{root / 'mlflow.db'}"
+    cfg = build_config(epochs=3, methods="dynamic-int8", tracking_uri=uri, out=str(root / "runs"))
+    report = pipeline.run(cfg)
+    data = prepare(load_table("digits"), test_size=cfg.test_size, seed=cfg.seed)
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
+    env["PYTHONPATH"] = SRC
+    log = open(root / "serve.log", "wb")
+    proc = subprocess.Popen([sys.executable, "-m", "quantrack", "serve", "--model-uri", f"models:/{NAME}@champion",
+                             "--port", str(port), "--tracking-uri", uri], env=env, cwd=root, stdout=log,
+                            stderr=subprocess.STDOUT, start_new_session=True)
+    log.close()
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.perf_counter() + 90
+        while True:
+            assert proc.poll() is None, (root / "serve.log").read_text()[-3000:]
+            assert time.perf_counter() < deadline, "scoring server not healthy within 90 s"
+            try:
+                with urllib.request.urlopen(f"{url}/health", timeout=1):
+                    break
+            except OSError:
+                time.sleep(0.25)
+        yield url, report, data, uri
+    finally:
+        # quantrack serve itself must take its scoring server down when told to stop.
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=10)
+            raise AssertionError("quantrack serve did not stop on SIGTERM")
+        deadline = time.perf_counter() + 10
+        while _listening(port):
+            assert time.perf_counter() < deadline, "the scoring server outlived quantrack serve"
+            time.sleep(0.2)
+
+
+def _listening(port: int) -> bool:
+    import socket
+
+    with socket.socket() as s:
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+def _post(url: str, body: dict) -> tuple[int, dict]:
+    req = urllib.request.Request(f"{url}/invocations", data=json.dumps(body).encode(),
+                                 headers={"Content-Type": "application/json"}, method="POST")
+    try:
+        with urllib.request.urlopen(req, timeout=30) as r:
+            return r.status, json.loads(r.read())
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read())
+
+
+def test_champion_answers_raw_rows_with_labels(served):
+    import mlflow
+
+    url, report, data, uri = served
+    rows = data.X_test_raw[:50]
+    status, body = _post(url, {"inputs": rows.tolist()})
+    assert status == 200
+    labels = np.asarray(body["predictions"])
+    assert labels.shape == (50,) and set(labels) <= set(data.class_names)
+    # The same answers as the registered champion loaded in this process.
+    previous = mlflow.get_tracking_uri()
+    mlflow.set_tracking_uri(uri)
+    try:
+        local = mlflow.pyfunc.load_model(f"models:/{NAME}@champion").predict(rows.astype(np.float64))
+    finally:
+        mlflow.set_tracking_uri(previous)
+    assert labels.tolist() == list(local)
+    # A JSON body with integers (what curl users send for digits) works too.
+    status, body = _post(url, {"inputs": [[int(v) for v in rows[0]]]})
+    assert status == 200 and body["predictions"] == [local[0]]
+
+
+def test_wrong_number_of_features_is_a_4xx_with_a_clear_message(served):
+    url, _, data, _ = served
+    status, body = _post(url, {"inputs": data.X_test_raw[:2, :10].tolist()})
+    assert 400 <= status < 500
+    assert "does not match expected shape (-1, 64)" in body["message"]
+
+
+def test_non_numeric_input_is_a_4xx(served):
+    url, _, _, _ = served
+    status, body = _post(url, {"inputs": [["a"] * 64]})
+    assert 400 <= status < 500 and body.get("message")
+
+
+def test_unknown_model_is_one_line_and_exit_2(run_cli, capsys, tmp_path):
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    assert run_cli("serve", "--model-uri", "models:/nope@champion", "--port", "5999", "--tracking-uri", uri) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "models:/nope@champion was not found" in err[0]
+
+
+def test_the_server_finds_uvicorn_next_to_python():
+    from quantrack.mlflow_models.serving import command, environment
+
+    env = environment("sqlite:///x.db")
+    assert env["PATH"].split(os.pathsep)[0] == str(Path(sys.executable).parent)
+    assert env["MLFLOW_TRACKING_URI"] == "sqlite:///x.db"
+    cmd = command("models:/m@champion", 5001)
+    assert cmd[:5] == [sys.executable, "-m", "mlflow", "models", "serve"] and "--env-manager" in cmd
+    assert cmd[cmd.index("--host") + 1] == "127.0.0.1"
+
+
+@pytest.mark.parametrize("uri,fragment", [
+    ("", "--model-uri must not be empty"),
+    (".", "is not an MLflow model folder"),
+])
+def test_a_model_uri_that_is_no_model_is_one_line(run_cli, capsys, tmp_path, uri, fragment):
+    assert run_cli("serve", "--model-uri", uri, "--port", str(free_port())) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and fragment in err[0]
+
+
+def test_a_port_in_use_is_one_line_before_anything_starts(run_cli, capsys, tmp_path):
+    import socket
+
+    model = tmp_path / "m"
+    model.mkdir()
+    (model / "MLmodel").write_text("flavors: {}\n")
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        assert run_cli("serve", "--model-uri", str(model), "--port", str(port)) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and f"cannot listen on 127.0.0.1:{port}" in err[0]

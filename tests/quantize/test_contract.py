@@ -1,0 +1,170 @@
+"""The contract every registered quantization method keeps, checked on digits for each model kind.
+
+One parametrized test per promise, over METHOD_NAMES x (logreg, mlp, cnn): a new method is
+covered by registering it. Models are small and briefly trained once per module; each
+method is applied once per model and the Variant reused by the later checks.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+import torch
+
+from quantrack.data.load import load_table
+from quantrack.data.prepare import prepare
+from quantrack.models import build_model
+from quantrack.quantize import METHOD_NAMES, get_method
+from quantrack.quantize.base import MethodUnavailable, QuantContext
+from quantrack.quantize.fp32 import fp32_variant
+from quantrack.training import train
+
+KINDS = ("logreg", "mlp", "cnn")
+HIDDEN = (64,)  # small MLP: the contract is about behaviour, not speed
+ACCURACY_SLACK = 0.05  # a loose bound: 5 points of accuracy below fp32 on digits
+
+
+@pytest.fixture(scope="module")
+def data():
+    return prepare(load_table("digits"), test_size=0.2, seed=0)
+
+
+def _fresh(kind: str, data):
+    return build_model(kind, data.n_features, data.n_classes, HIDDEN, data.image_shape)
+
+
+@pytest.fixture(scope="module")
+def trained(data):
+    """One briefly trained float model per kind, with its fp32 variant."""
+    torch.set_num_threads(1)
+    out = {}
+    for kind, epochs in (("logreg", 15), ("mlp", 8), ("cnn", 6)):
+        model = _fresh(kind, data)
+        train(model, data.X_train, data.y_train, data.X_test, data.y_test, epochs=epochs, lr=0.05, batch_size=32,
+              seed=0)
+        out[kind] = (model, fp32_variant(model))
+    return out
+
+
+@pytest.fixture(scope="module")
+def applied(trained, data, tmp_path_factory):
+    """(method, kind) -> (variant, float state before, float state after); applied lazily, once."""
+    cache: dict = {}
+
+    def get(name: str, kind: str):
+        if (name, kind) not in cache:
+            method = get_method(name)
+            if method.unavailable_reason(kind):
+                pytest.skip(f"{name}: {method.unavailable_reason(kind)}")
+            model, _ = trained[kind]
+            before = {k: v.clone() for k, v in model.state_dict().items()}
+            ctx = QuantContext(model=model, model_kind=kind, X_train=data.X_train, y_train=data.y_train, lr=0.05,
+                               batch_size=32, seed=0, threads=1,
+                               extra={"qat_epochs": 2})
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    variant = method.apply(ctx)
+            except MethodUnavailable as e:  # allowed by the contract; the reason must be one line
+                assert str(e) and "\n" not in str(e)
+                pytest.skip(f"{name} unavailable here: {e}")
+            cache[(name, kind)] = (variant, before, model.state_dict())
+        return cache[(name, kind)]
+
+    return get
+
+
+grid = pytest.mark.parametrize("kind", KINDS)
+methods = pytest.mark.parametrize("name", METHOD_NAMES)
+
+
+@methods
+@grid
+def test_apply_leaves_the_float_model_untouched(applied, name, kind):
+    _, before, after = applied(name, kind)
+    assert before.keys() == after.keys()
+    for key in before:
+        assert torch.equal(before[key], after[key]), f"{name} changed {key} of the float model"
+
+
+@methods
+@grid
+def test_output_shape_and_runner_at_batch_1_and_n(applied, data, name, kind):
+    variant, _, _ = applied(name, kind)
+    n = len(data.X_test)
+    assert variant.predict_logits(data.X_test).shape == (n, data.n_classes)
+    for bs in (1, n):
+        out = variant.runner(data.X_test[:bs])()
+        out = out[0] if isinstance(out, list) else out  # ORT returns a list of outputs
+        assert tuple(out.shape) == (bs, data.n_classes)
+
+
+@methods
+@grid
+def test_payload_shrinks_except_onnx_fp32_which_equals_fp32(applied, trained, name, kind):
+    variant, _, _ = applied(name, kind)
+    fp32 = trained[kind][1]
+    assert variant.params == fp32.params
+    if name == "onnx-fp32":
+        assert variant.payload_bytes == fp32.payload_bytes
+    else:
+        assert 0 < variant.payload_bytes < fp32.payload_bytes
+
+
+@methods
+@grid
+def test_accuracy_within_loose_bound_of_fp32(applied, trained, data, name, kind):
+    variant, _, _ = applied(name, kind)
+    fp32 = trained[kind][1]
+    acc = np.mean(variant.predict(data.X_test) == data.y_test)
+    acc0 = np.mean(fp32.predict(data.X_test) == data.y_test)
+    assert acc0 > 0.8  # the float model learned something, so the bound means something
+    assert acc >= acc0 - ACCURACY_SLACK, f"{name} on {kind}: {acc:.3f} vs fp32 {acc0:.3f}"
+
+
+@methods
+@grid
+def test_save_then_load_reproduces_predictions(applied, data, tmp_path, name, kind):
+    variant, _, _ = applied(name, kind)
+    path = variant.save(tmp_path)
+    assert path.is_file() and path.stat().st_size > 0
+    method = get_method(name)
+    assert method.load is not None, f"{name} has no load()"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # loading must be quiet: no warning may escape it
+        reloaded = method.load(path, _fresh(kind, data))
+    assert reloaded.payload_bytes == variant.payload_bytes and reloaded.params == variant.params
+    a, b = variant.predict_logits(data.X_test), reloaded.predict_logits(data.X_test)
+    np.testing.assert_allclose(np.asarray(a, dtype=np.float32), np.asarray(b, dtype=np.float32), rtol=1e-3, atol=1e-3)
+    assert np.array_equal(variant.predict(data.X_test), reloaded.predict(data.X_test))
+
+
+@methods
+def test_unsupported_model_kind_says_it_does_not_apply(name):
+    method = get_method(name)
+    assert method.name == name and method.summary
+    for kind in KINDS:
+        reason = method.unavailable_reason(kind)
+        if kind in method.applies_to:
+            assert reason is None  # every package the methods need is installed in the test environment
+        else:
+            assert "does not apply" in reason and kind in reason
+    assert "does not apply" in method.unavailable_reason("transformer")
+
+
+# The assignment's size formula on its own model (64 x 10 weights + 10 biases):
+# float32 2600 B; int8 weights + float32 biases 680 B; 2-byte floats 1300 B.
+LOGREG_PAYLOAD = {
+    "dynamic-int8": 680, "static-int8": 680, "qat-int8": 680, "fp16": 1300, "bf16": 1300,
+    "int8-weight-only": 680,
+    "int4-weight-only": 680,  # int4 values held one per int8 byte by torchao's CPU layout
+    "onnx-fp32": 2600, "onnx-int8-dynamic": 680, "onnx-int8-static": 680,
+}
+
+
+@methods
+def test_logreg_payload_follows_the_assignments_formula(applied, name):
+    assert name in LOGREG_PAYLOAD, f"add the expected logreg payload of {name}"
+    assert applied(name, "logreg")[0].payload_bytes == LOGREG_PAYLOAD[name]
