@@ -1,8 +1,9 @@
 """Inference latency of every quantrack variant against a numpy floor and ONNX Runtime.
 
 Trains the default model (digits, logistic regression, 100 epochs, seed 42), builds every
-registered variant, and times each at batch 1 and at the whole test split with
-quantrack's own timer (warm-up, single calls, repeated until the median settles), one
+registered variant through ``quantrack.compare`` (each timed side by side with fp32), and
+times a numpy floor and a hand-built ONNX Runtime graph with quantrack's own timer (warm-up,
+single calls, repeated until the median settles) at batch 1 and the whole test split; one
 thread everywhere: torch.set_num_threads, threadpoolctl for numpy's BLAS, ORT's
 intra/inter-op thread counts. The numpy floor is ``x @ W.T + b`` in float32 with the
 trained weights; the ORT session runs the same weights as an ONNX Gemm graph.
@@ -14,19 +15,16 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import warnings
 
 import numpy as np
 import torch
 from threadpoolctl import threadpool_info, threadpool_limits
 
+import quantrack
 from quantrack.data.load import load_table
 from quantrack.data.prepare import prepare
 from quantrack.evaluate.timing import time_calls
 from quantrack.models import build_model
-from quantrack.quantize import METHOD_NAMES, get_method
-from quantrack.quantize.base import MethodUnavailable, QuantContext
-from quantrack.quantize.fp32 import fp32_variant
 from quantrack.training import train
 
 
@@ -101,24 +99,15 @@ def main() -> None:
     if not args.numpy_only:
         sess, ort_version = ort_session(layers, data.n_features)
         timed("ONNX Runtime fp32", lambda x: (lambda s=sess, feed={"x": np.ascontiguousarray(x)}: s.run(None, feed)))
-        ctx = QuantContext(model=model, model_kind="logreg", X_train=data.X_train, y_train=data.y_train,
-                           threads=1)
-        fp32 = fp32_variant(model)
-        timed("quantrack fp32 (torch)", fp32.runner, context=fp32.inference_context)
-        for name in METHOD_NAMES:
-            method = get_method(name)
-            reason = method.unavailable_reason("logreg")
-            try:
-                if reason:
-                    raise MethodUnavailable(reason)
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore")
-                    variant = method.apply(ctx)
-            except (MethodUnavailable, ImportError) as e:
-                rows.append({"name": f"quantrack {name}", "note": f"unavailable: {str(e).splitlines()[0]}",
-                             "latency": {}})
-                continue
-            timed(f"quantrack {name}", variant.runner, context=variant.inference_context)
+        # Every variant through the public quantrack.compare, as a user gets them (fp32 first).
+        report = quantrack.compare(model, calibration=(data.X_train, data.y_train),
+                                   eval_data=(data.X_test, data.y_test), batch_sizes=tuple(batches), threads=1,
+                                   latency_budget_s=args.budget, eval_batch_size=len(data.X_test), seed=42,
+                                   fine_tune={"lr": 0.01, "batch_size": 32}, model_kind="logreg")
+        for v in report.variants:
+            rows.append({"name": f"quantrack {v.name}" + (" (torch)" if v.name == "fp32" else ""),
+                         "note": "" if v.available else f"unavailable: {v.reason}",
+                         "latency": {str(lat.batch_size): lat.to_dict() for lat in v.latency}})
     print(json.dumps({"threads": 1, "blas": blas, "rows": rows,
                       "ort": None if args.numpy_only else ort_version, "batch_sizes": list(batches)}))
 

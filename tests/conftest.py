@@ -55,7 +55,8 @@ def _synthetic_report():
     Names and reasons hold HTML metacharacters on purpose, so the writers' escaping is exercised.
     """
     from quantrack.evaluate.timing import SLOWER, Latency
-    from quantrack.evaluate.results import Report, VariantResult
+    from quantrack.evaluate.results import VariantResult
+    from quantrack.report.document import Report
 
     def lat(bs: int, p50: float) -> Latency:
         return Latency(batch_size=bs, threads=1, samples=60, p10_us=0.9 * p50, p25_us=0.95 * p50, p50_us=p50,
@@ -83,7 +84,7 @@ def _synthetic_report():
                 "prefer": "size"},
         dataset={"name": "digits<&>", "sha256": "ab" * 32, "source": "sklearn:digits", "rows": 1797, "columns": 64},
         best_epoch=3, train_seconds=0.25, train_loss=[2.0, 1.2, 0.8, 0.7], test_loss=[1.8, 1.1, 0.9, 0.95],
-        variants=variants, champion="dynamic-int8",
+        variants=variants, champion="dynamic-int8", max_drop=0.01, prefer="size",
         champion_reason="smallest file within 1 point of fp32 <b>really</b>",
         class_names=["zero", "one", "two"], batch_sizes=[1, 360],
         mlflow={"run_id": "0123456789abcdef", "experiment_id": "1", "tracking_uri": "sqlite:///x.db"},

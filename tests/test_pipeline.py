@@ -13,7 +13,7 @@ from quantrack.config import build_config
 
 @pytest.mark.slow
 def test_a_method_that_crashes_is_reported_unavailable_and_the_others_still_run(tmp_path, sqlite_uri, monkeypatch):
-    import quantrack.quantize as registry
+    import quantrack.methods as registry
 
     real = registry.get_method
 

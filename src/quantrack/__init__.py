@@ -21,14 +21,15 @@ from quantrack._version import __version__
 if TYPE_CHECKING:
     from quantrack.config import RunConfig
     from quantrack.evaluate.compare import compare
-    from quantrack.evaluate.results import Report, VariantResult
-    from quantrack.quantize.api import quantize
+    from quantrack.evaluate.results import VariantResult
+    from quantrack.report.document import Report
+    from quantrack.methods.one import quantize
 
 # public name -> module that defines it
 _PUBLIC = {
     "compare": "quantrack.evaluate.compare",
-    "quantize": "quantrack.quantize.api",
-    "Report": "quantrack.evaluate.results",
+    "quantize": "quantrack.methods.one",
+    "Report": "quantrack.report.document",
     "VariantResult": "quantrack.evaluate.results",
     "RunConfig": "quantrack.config",
 }

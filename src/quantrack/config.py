@@ -69,7 +69,7 @@ class RunConfig:
         _check(self.latency_budget_s > 0, f"--latency-budget must be positive, got {self.latency_budget_s}")
         _check(bool(self.experiment.strip()), "--experiment must not be empty")
         _check(len(self.methods) >= 1, "--methods must name at least one method, or 'all'")
-        from quantrack.quantize import METHOD_NAMES  # light: names only, no torch
+        from quantrack.methods import METHOD_NAMES  # light: names only, no torch
 
         unknown = [m for m in self.methods if m != "all" and m not in METHOD_NAMES]
         _check(not unknown, f"unknown method {', '.join(map(repr, unknown))}; choose from all, {', '.join(METHOD_NAMES)}")
@@ -77,7 +77,7 @@ class RunConfig:
     @property
     def method_list(self) -> list[str]:
         """The methods to run, in registry order, 'all' expanded, fp32 never included."""
-        from quantrack.quantize import METHOD_NAMES
+        from quantrack.methods import METHOD_NAMES
 
         if "all" in self.methods:
             return list(METHOD_NAMES)

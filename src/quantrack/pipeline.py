@@ -7,19 +7,15 @@ half-written output directory.
 
 from __future__ import annotations
 
-import platform
 import shutil
 import time
-import warnings
 from collections.abc import Collection
 from pathlib import Path
 from typing import Any, Protocol
 
-import numpy as np
-
 from quantrack.config import RunConfig
-from quantrack.errors import QuantrackError, first_line
-from quantrack.evaluate.results import Report, VariantResult
+from quantrack.errors import QuantrackError
+from quantrack.report.document import Report
 
 
 class Progress(Protocol):
@@ -45,6 +41,10 @@ def run(config: RunConfig, progress: Progress | None = None) -> Report:
         from quantrack.mlflow_models.registration import check_model_name
 
         check_model_name(config.registered_model_name)
+    # The data first, before torch or MLflow is imported: a wrong file, target or model/data
+    # fit is refused in well under a second instead of after ~3 s of imports.
+    progress.stage(f"loading {config.dataset}")
+    data = load_data(config)
     from quantrack.tracking.tracker import Tracker
 
     progress.stage("connecting to MLflow")
@@ -56,7 +56,7 @@ def run(config: RunConfig, progress: Progress | None = None) -> Report:
 
     plotter = PlotWorker()  # started now, so its matplotlib import overlaps ours of torch
     try:
-        return _run_checked(config, tracker, plotter, progress)
+        return _run_checked(config, data, tracker, plotter, progress)
     finally:
         plotter.close()
 
@@ -90,15 +90,23 @@ def _store_child_helps(imported: Collection[str], cores: int) -> bool:
     return cores >= 2 and not {"torch", "mlflow.store.tracking.sqlalchemy_store"} & set(imported)
 
 
-def _run_checked(config: RunConfig, tracker, plotter, progress: Progress) -> Report:
+def load_data(config: RunConfig):
+    """The split, scaled data, checked against the model kind (no torch needed for either)."""
     from quantrack.data.load import load_table
     from quantrack.data.prepare import prepare
-    from quantrack.models import build_model
 
-    progress.stage(f"loading {config.dataset}")
     data = prepare(load_table(config.dataset, target=config.target, impute=config.impute),
                    test_size=config.test_size, seed=config.seed)
+    if config.model == "cnn" and (data.image_shape is None or data.image_shape[0] != data.image_shape[1]):
+        raise QuantrackError("--model cnn applies only to square image data (such as digits); "
+                             "this dataset is not images")
+    return data
+
+
+def _run_checked(config: RunConfig, data, tracker, plotter, progress: Progress) -> Report:
     import torch
+
+    from quantrack.models import build_model
 
     torch.manual_seed(config.seed)  # the initial weights too, so a seed reproduces the whole run
     model = build_model(config.model, data.n_features, data.n_classes, config.hidden, data.image_shape)
@@ -146,8 +154,7 @@ def _data_tags(fp: dict[str, Any]) -> dict[str, str]:
 
 def _run_tracked(config: RunConfig, data, model, tracker, plotter, out_dir: Path, progress: Progress,
                  final_dir: Path) -> Report:
-    import torch
-
+    from quantrack.evaluate.timing import thread_limit
     from quantrack.training import train
 
     def on_epoch(epoch: int, train_loss: float, test_loss: float) -> None:
@@ -155,28 +162,38 @@ def _run_tracked(config: RunConfig, data, model, tracker, plotter, out_dir: Path
         progress.epoch(epoch, config.epochs, train_loss, test_loss)
 
     progress.stage("training")
-    torch.set_num_threads(config.threads)
-    result = train(model, data.X_train, data.y_train, data.X_test, data.y_test, epochs=config.epochs,
-                   lr=config.lr, batch_size=config.batch_size, seed=config.seed, on_epoch=on_epoch)
+    with thread_limit(config.threads):
+        result = train(model, data.X_train, data.y_train, data.X_test, data.y_test, epochs=config.epochs,
+                       lr=config.lr, batch_size=config.batch_size, seed=config.seed, on_epoch=on_epoch)
     tracker.log_metrics({"best_epoch": result.best_epoch, "best_test_loss": result.best_test_loss,
                          "train_seconds": result.seconds})
     tracker.flush()
     if not tracker.online:
         progress.notice(f"MLflow server unreachable ({tracker.offline_reason}); going on, the run is kept locally")
 
-    variants = _variants(config, data, model, out_dir, progress)
-    from quantrack.evaluate.champion import choose_champion
+    from quantrack.evaluate.compare import compare
 
-    batch_sizes = [1, len(data.X_test)]
-    champion, why = choose_champion(variants, max_accuracy_drop=config.max_accuracy_drop, prefer=config.prefer,
-                                    batch_size=batch_sizes[-1])
+    # The same function a library user calls: no second path to measure variants.
+    compared = compare(model, calibration=(data.X_train, data.y_train), eval_data=(data.X_test, data.y_test),
+                       methods=config.method_list, max_drop=config.max_accuracy_drop / 100, prefer=config.prefer,
+                       batch_sizes=(1, len(data.X_test)), threads=config.threads,
+                       # One call over the test split, as a served model gets it: dynamic int8 scales its
+                       # activations per call, so its predictions depend on how rows are batched.
+                       eval_batch_size=len(data.X_test),
+                       latency_budget_s=config.latency_budget_s, artifacts=out_dir / "models",
+                       fine_tune={"lr": config.lr, "batch_size": config.batch_size}, seed=config.seed,
+                       progress=progress, model_kind=config.model)
+    variants, champion = compared.variants, compared.champion
     report = Report(
+        variants=variants, champion=champion, champion_reason=compared.champion_reason,
+        score_name=compared.score_name, max_drop=compared.max_drop, prefer=compared.prefer,
         config=_params(config), dataset={"name": data.name, **data.fingerprint}, best_epoch=result.best_epoch,
         train_seconds=round(result.seconds, 4), train_loss=result.train_losses, test_loss=result.test_losses,
-        variants=variants, champion=champion, champion_reason=why, class_names=data.class_names,
-        batch_sizes=batch_sizes, mlflow=tracker.info, environment=_environment(config), out_dir=str(final_dir),
+        class_names=data.class_names, batch_sizes=compared.batch_sizes, mlflow=tracker.info,
+        environment=compared.environment, out_dir=str(final_dir), model_summary=compared.model_summary,
         registered_model=config.registered_model_name if config.register else None,
     )
+    from quantrack.evaluate.compare import variant_metrics
     from quantrack.report.writers import PLOTS_DIR, write_all
 
     plotter.submit(report, out_dir / PLOTS_DIR)  # the figures need no registry facts: drawn meanwhile
@@ -192,134 +209,9 @@ def _run_tracked(config: RunConfig, data, model, tracker, plotter, out_dir: Path
                              alias_version=versions.get(champion) if intent["alias"] else None)
     progress.stage("writing the report")
     files = write_all(report, out_dir, plots=plotter.result())
-    tracker.log_metrics(_variant_metrics(variants))
-    tracker.set_tags({"champion": champion, "champion_reason": why})
+    tracker.log_metrics(variant_metrics(variants))
+    tracker.set_tags({"champion": champion, "champion_reason": compared.champion_reason})
     for f in files:  # keep report.md's relative links (plots/*.png) valid among the artifacts
         tracker.log_artifact(f, str(Path("report", f.relative_to(out_dir).parent)))
     tracker.log_artifacts(out_dir / "models", "models")
     return report
-
-
-def _variants(config: RunConfig, data, model, out_dir: Path, progress: Progress) -> list[VariantResult]:
-    from quantrack.evaluate.timing import accuracy, agreement, thread_limit
-    from quantrack.quantize.base import MethodUnavailable, QuantContext
-    from quantrack.quantize.fp32 import fp32_variant
-
-    models_dir = out_dir / "models"
-    models_dir.mkdir()
-    ctx = QuantContext(model=model, model_kind=config.model, X_train=data.X_train, y_train=data.y_train,
-                       lr=config.lr, batch_size=config.batch_size, seed=config.seed, threads=config.threads)
-    batch_sizes = [1, len(data.X_test)]
-    fp32 = fp32_variant(model)
-    results: list[VariantResult] = []
-    base_pred = None
-    for name in ["fp32", *config.method_list]:
-        progress.stage(f"quantizing and measuring {name}")
-        started = time.perf_counter()
-        if name == "fp32":
-            variant = fp32
-        else:
-            method = _method_or_reason(name)
-            reason = method if isinstance(method, str) else method.unavailable_reason(config.model)
-            if reason:
-                results.append(VariantResult(name, available=False, reason=reason))
-                continue
-        path = None
-        try:
-            if name != "fp32":
-                with warnings.catch_warnings(), thread_limit(config.threads):
-                    warnings.simplefilter("ignore")  # deprecation notices of torch.ao and friends
-                    variant = method.apply(ctx)
-            quantize_s = time.perf_counter() - started
-            path = variant.save(models_dir)
-            with thread_limit(config.threads):
-                pred = variant.predict(data.X_test)
-                latencies = [_latency(variant, fp32, data.X_test[:bs], bs, config) for bs in batch_sizes]
-        except Exception as e:
-            if name == "fp32":
-                raise
-            if path is not None:
-                path.unlink(missing_ok=True)  # no artifact for a variant the report calls unavailable
-            # One method's bug or missing kernel must not cost the user every other variant's figures.
-            if isinstance(e, MethodUnavailable):
-                reason = first_line(e)
-            elif isinstance(e, ImportError):
-                reason = f"cannot import its libraries: {first_line(e)}"
-            else:
-                reason = f"failed: {type(e).__name__}: {first_line(e)}"
-            results.append(VariantResult(name, available=False, reason=reason))
-            continue
-        if base_pred is None:
-            base_pred = pred
-        results.append(VariantResult(
-            name=name, accuracy=accuracy(pred, data.y_test), agreement=agreement(pred, base_pred),
-            params=variant.params, payload_bytes=variant.payload_bytes, file_bytes=path.stat().st_size,
-            artifact=path.name, latency=latencies, seconds_to_quantize=round(quantize_s, 4),
-            confusion=_confusion(data.y_test, pred, data.n_classes),
-        ))
-    fp32 = results[0]
-    for r in results:
-        if r.available:
-            r.payload_ratio = round(r.payload_bytes / fp32.payload_bytes, 4)
-            r.file_ratio = round(r.file_bytes / fp32.file_bytes, 4)
-    return results
-
-
-def _method_or_reason(name: str):
-    """The registered method, or why it cannot even be imported here (a missing package)."""
-    from quantrack.quantize import get_method
-
-    try:
-        return get_method(name)
-    except ImportError as e:
-        return f"cannot import its libraries: {first_line(e)}"
-
-
-def _latency(variant, fp32, x: np.ndarray, batch_size: int, config: RunConfig):
-    """fp32 alone; any other variant side by side with fp32 (measure.time_against)."""
-    import contextlib
-
-    from quantrack.evaluate.timing import time_against, time_calls
-
-    with contextlib.ExitStack() as stack:
-        stack.enter_context(fp32.inference_context())
-        if variant is fp32:
-            # min_time_s: a few-µs call needs 50 ms of samples, not 30 calls, to count as settled.
-            return time_calls(fp32.runner(x), threads=config.threads, batch_size=batch_size,
-                              budget_s=config.latency_budget_s, min_time_s=0.05)
-        stack.enter_context(variant.inference_context())
-        return time_against(variant.runner(x), fp32.runner(x), threads=config.threads, batch_size=batch_size,
-                            budget_s=config.latency_budget_s)
-
-
-def _confusion(truth: np.ndarray, pred: np.ndarray, n_classes: int) -> list[list[int]]:
-    """Rows: true class, columns: predicted (sklearn's layout; importing sklearn.metrics costs ~0.5 s)."""
-    counts = np.bincount(np.asarray(truth) * n_classes + np.asarray(pred), minlength=n_classes * n_classes)
-    return counts.reshape(n_classes, n_classes).tolist()
-
-
-def _variant_metrics(variants: list[VariantResult]) -> dict[str, float]:
-    """Each variant's figures as MLflow metrics named <variant>.<figure>."""
-    out: dict[str, float] = {}
-    for v in variants:
-        if not v.available:
-            continue
-        for key in ("accuracy", "agreement", "params", "payload_bytes", "file_bytes", "file_ratio"):
-            val = getattr(v, key)
-            if val is not None:
-                out[f"{v.name}.{key}"] = float(val)
-        for lat in v.latency:
-            for fig in ("p50_us", "p90_us", "p99_us", "speedup"):
-                val = getattr(lat, fig)
-                if val is not None:
-                    out[f"{v.name}.latency_b{lat.batch_size}_{fig}"] = float(val)
-    return out
-
-
-def _environment(config: RunConfig) -> dict[str, Any]:
-    import os
-
-    import torch
-
-    return {"python": platform.python_version(), "torch": torch.__version__, "platform": platform.platform(),
-            "cpus": os.cpu_count(), "threads": config.threads}

@@ -2,7 +2,7 @@
 
 import json
 
-from quantrack.evaluate.results import Report
+from quantrack.report.document import Report
 
 
 def test_a_report_round_trips_through_json(synthetic_report):

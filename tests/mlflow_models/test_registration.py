@@ -15,7 +15,7 @@ NAME = "quantrack-digits-logreg"
 
 def _methods() -> str:
     """dynamic-int8 (torch int8) plus every ONNX method registered here: each variant kind is loaded."""
-    from quantrack.quantize import METHOD_NAMES
+    from quantrack.methods import METHOD_NAMES
 
     return ",".join(["dynamic-int8", *[m for m in METHOD_NAMES if m.startswith("onnx")]])
 

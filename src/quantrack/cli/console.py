@@ -6,8 +6,9 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from quantrack.report.writers import TABLE_HEADERS, table_rows
-from quantrack.evaluate.results import Report
+from quantrack.evaluate.results import ReportData
+from quantrack.evaluate.timing import MIN_EFFECT_TEXT
+from quantrack.report.writers import report_subject, table_headers, table_rows
 
 # Progress goes to stderr so stdout holds only the result.
 _err = Console(stderr=True)
@@ -46,10 +47,11 @@ class RichProgress:
         self._bar.update(self._task, completed=epoch, losses=f"train {train_loss:.4f} test {test_loss:.4f}")
 
 
-def print_report(report: Report) -> None:
-    table = Table(title=f"quantrack: {report.dataset.get('name')} / {report.config['model']} "
-                        f"(best epoch {report.best_epoch}, {report.train_seconds:.2f} s training)")
-    for h in TABLE_HEADERS:
+def print_report(report: ReportData) -> None:
+    training = (f" (best epoch {report.best_epoch}, {report.train_seconds:.2f} s training)"
+                if report.best_epoch is not None else "")
+    table = Table(title=f"quantrack: {report_subject(report)}{training}")
+    for h in table_headers(report):
         table.add_column(h, justify="left" if h == "variant" else "right")
     for row in table_rows(report):
         table.add_row(*row)
@@ -57,7 +59,7 @@ def print_report(report: Report) -> None:
     b = report.batch_sizes
     _out.print(f"latency: median of repeated single calls, {report.environment.get('threads')} thread(s), "
                f"batch sizes {', '.join(map(str, b))}; each variant timed side by side with fp32, and "
-               f"a verdict needs the p25–p75 of its speed-ups beyond 5 % (so the speed-up can differ from the ratio of "
+               f"a verdict needs the p25–p75 of its speed-ups beyond {MIN_EFFECT_TEXT} (so the speed-up can differ from the ratio of "
                f"p50 columns timed at other moments).")
     _out.print(f"[bold]champion: {report.champion}[/bold] — {report.champion_reason}")
     if report.out_dir:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 from quantrack.evaluate.timing import Latency
@@ -13,7 +13,8 @@ class VariantResult:
     name: str
     available: bool = True
     reason: str | None = None  # why it is unavailable or does not apply
-    accuracy: float | None = None
+    score: float | None = None  # what the champion rule compares: accuracy, or the user's metric
+    accuracy: float | None = None  # share of evaluation rows classified right (when there are labels)
     agreement: float | None = None  # share of test rows predicted like fp32
     params: int | None = None
     payload_bytes: int | None = None  # the assignment's formula: elements x stored bytes
@@ -24,6 +25,10 @@ class VariantResult:
     latency: list[Latency] = field(default_factory=list)
     seconds_to_quantize: float | None = None
     confusion: list[list[int]] | None = None
+
+    def __post_init__(self) -> None:
+        if self.score is None and self.accuracy is not None:  # scored by accuracy (and reports written before `score`)
+            self.score = self.accuracy
 
     def latency_at(self, batch_size: int) -> Latency | None:
         return next((lat for lat in self.latency if lat.batch_size == batch_size), None)
@@ -39,32 +44,42 @@ class VariantResult:
 
 
 @dataclass
-class Report:
-    config: dict[str, Any]
-    dataset: dict[str, Any]
-    best_epoch: int
-    train_seconds: float
-    train_loss: list[float]
-    test_loss: list[float]
+class ReportData:
+    """What a comparison found (the data; :class:`quantrack.report.document.Report` adds ``save``). ``compare()`` fills the variants, the champion and the measuring
+    conditions; ``quantrack run`` adds its training (config, dataset, epochs, losses, MLflow)."""
+
     variants: list[VariantResult]
     champion: str
     champion_reason: str
+    score_name: str = "accuracy"  # accuracy, or the name of the user's metric
+    max_drop: float | None = None  # the champion budget, in the score's units
+    prefer: str | None = None
+    config: dict[str, Any] = field(default_factory=dict)
+    dataset: dict[str, Any] = field(default_factory=dict)
+    best_epoch: int | None = None
+    train_seconds: float | None = None
+    train_loss: list[float] = field(default_factory=list)
+    test_loss: list[float] = field(default_factory=list)
     class_names: list[str] = field(default_factory=list)
     batch_sizes: list[int] = field(default_factory=list)
     mlflow: dict[str, Any] = field(default_factory=dict)
     registered_model: str | None = None
     environment: dict[str, Any] = field(default_factory=dict)
     out_dir: str | None = None
+    model_summary: dict[str, Any] = field(default_factory=dict)
 
     def variant(self, name: str) -> VariantResult | None:
         return next((v for v in self.variants if v.name == name), None)
 
     def to_dict(self) -> dict[str, Any]:
+        """The report.json form (JSON-serialisable)."""
         d = asdict(self)
         d["variants"] = [v.to_dict() for v in self.variants]
         return d
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> Report:
+    def from_dict(cls, d: dict[str, Any]) -> ReportData:
         """The inverse of to_dict (report.json back into a Report)."""
-        return cls(**{**d, "variants": [VariantResult.from_dict(v) for v in d["variants"]]})
+        known = {f.name for f in fields(cls)}
+        return cls(**{**{k: v for k, v in d.items() if k in known},
+                      "variants": [VariantResult.from_dict(v) for v in d["variants"]]})

@@ -18,12 +18,27 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from enum import StrEnum
 from typing import Any
 
 import numpy as np
 
-FASTER, SLOWER, SAME = "faster", "slower", "no measurable difference"
+
+
+class Verdict(StrEnum):
+    """A variant's speed against fp32, judged on the spread of side-by-side windows.
+
+    A StrEnum: report.json and the tables hold the plain words, and old reports still compare equal.
+    """
+
+    FASTER = "faster"
+    SLOWER = "slower"
+    SAME = "no measurable difference"
+
+
+FASTER, SLOWER, SAME = Verdict.FASTER, Verdict.SLOWER, Verdict.SAME
 MIN_EFFECT = 0.05  # a speed-up smaller than 5 % is not worth a verdict, however steady
+MIN_EFFECT_TEXT = f"{MIN_EFFECT:.0%}".replace("%", " %")  # "5 %": the rule as every report states it
 
 
 @dataclass

@@ -52,12 +52,8 @@ class QuantrackModel(PythonModel):
 
 
 def load_variant(method: str, path: Path, fresh):
-    """Rebuild a Variant from its saved file through its method's ``load`` (fp32 has its own)."""
-    if method == "fp32":
-        from quantrack.quantize.fp32 import load_fp32
-
-        return load_fp32(path, fresh)
-    from quantrack.quantize import get_method
+    """Rebuild a Variant from its saved file through its method's ``load`` (fp32 included)."""
+    from quantrack.methods import get_method
 
     m = get_method(method)
     if m.load is None:

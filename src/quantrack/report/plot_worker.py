@@ -19,7 +19,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from quantrack.report.plots import Plot
-from quantrack.evaluate.results import Report
+from quantrack.report.document import Report
 
 WAIT_S = 300.0  # a drawing that takes longer than this is abandoned and redone in-process
 

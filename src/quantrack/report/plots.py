@@ -1,4 +1,4 @@
-"""The report's figures, drawn from a plain Report: PNG files, no torch or MLflow needed.
+"""The report's figures, drawn from a plain report: PNG files, no torch or MLflow needed.
 
 matplotlib is imported inside the functions (``quantrack --help`` stays fast), and only its
 object API is used: ``Figure`` + ``savefig`` renders through Agg without pyplot's global
@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from quantrack.evaluate.results import Report, VariantResult
+from quantrack.evaluate.results import ReportData, VariantResult
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -54,11 +54,11 @@ def _bytes_label(n: float, _pos: object = None) -> str:
     return f"{n:.0f} B"
 
 
-def _measured(report: Report) -> list[VariantResult]:
+def _measured(report: ReportData) -> list[VariantResult]:
     return [v for v in report.variants if v.available]
 
 
-def loss_figure(report: Report) -> Figure | None:
+def loss_figure(report: ReportData) -> Figure | None:
     """Train and test loss per epoch, the kept (lowest test loss) epoch marked."""
     from matplotlib.ticker import MaxNLocator
 
@@ -85,11 +85,18 @@ def loss_figure(report: Report) -> Figure | None:
     return fig
 
 
-def accuracy_size_figure(report: Report) -> Figure | None:
-    """Test accuracy against the saved artifact's bytes on disk, with fp32's accuracy budget."""
+def accuracy_size_figure(report: ReportData) -> Figure | None:
+    """The score (test accuracy, or the user's metric) against the saved artifact's bytes on disk,
+    with fp32's budget."""
     from matplotlib.lines import Line2D
 
-    points = [v for v in _measured(report) if v.accuracy is not None and v.file_bytes]
+    is_accuracy = report.score_name == "accuracy"
+    scale = 100.0 if is_accuracy else 1.0  # accuracy in %, a metric as it is
+
+    def y(v) -> float:
+        return scale * v.score
+
+    points = [v for v in _measured(report) if v.score is not None and v.file_bytes]
     if not points:
         return None
     fig = _figure(8.5, 4.8)
@@ -99,26 +106,28 @@ def accuracy_size_figure(report: Report) -> Figure | None:
     for i, v in enumerate(points):
         color = f"C{i % 10}"
         champion = v.name == report.champion
-        ax.scatter(v.file_bytes, 100 * v.accuracy, s=90, marker=markers[i % len(markers)], color=color,
+        ax.scatter(v.file_bytes, y(v), s=90, marker=markers[i % len(markers)], color=color,
                    edgecolor="black", linewidth=0.6, zorder=4)
         if champion:
-            ax.scatter(v.file_bytes, 100 * v.accuracy, s=420, facecolor="none", edgecolor=CHAMPION_COLOR,
+            ax.scatter(v.file_bytes, y(v), s=420, facecolor="none", edgecolor=CHAMPION_COLOR,
                        linewidth=2.5, zorder=5)
         handles.append(Line2D([], [], ls="", marker=markers[i % len(markers)], color=color, mec="black", mew=0.6,
                               ms=9, label=v.name + ("  ★ champion" if champion else "")))
     base = report.variant("fp32")
-    drop = report.config.get("max_accuracy_drop")
-    if base is not None and base.accuracy is not None:
-        ax.axhline(100 * base.accuracy, color="#1f77b4", ls=":", lw=1.2)
-        handles.append(Line2D([], [], color="#1f77b4", ls=":", label=f"fp32 accuracy {100 * base.accuracy:.2f}%"))
+    drop = None if report.max_drop is None else scale * report.max_drop
+    if base is not None and base.score is not None:
+        ax.axhline(y(base), color="#1f77b4", ls=":", lw=1.2)
+        handles.append(Line2D([], [], color="#1f77b4", ls=":", label=f"fp32 {report.score_name} {y(base):.2f}%" if is_accuracy
+                              else f"fp32 {report.score_name} {y(base):.4f}"))
         if drop is not None:
-            floor = 100 * base.accuracy - float(drop)
+            floor = y(base) - float(drop)
             ax.axhline(floor, color="#d62728", ls="--", lw=1.5)
-            ax.axhspan(min(floor, *(100 * v.accuracy for v in points)) - 100, floor, color="#d62728", alpha=0.06)
+            ax.axhspan(min(floor, *(y(v) for v in points)) - 100, floor, color="#d62728", alpha=0.06)
             handles.append(Line2D([], [], color="#d62728", ls="--",
-                                  label=f"budget: fp32 − {float(drop):g} pt = {floor:.2f}%"))
+                                  label=(f"budget: fp32 − {float(drop):g} pt = {floor:.2f}%" if is_accuracy
+                                         else f"budget: fp32 − {float(drop):g} = {floor:.4f}")))
     sizes = [v.file_bytes for v in points]
-    accs = [100 * v.accuracy for v in points]
+    accs = [y(v) for v in points]
     if max(sizes) / min(sizes) > 8:
         ax.set_xscale("log")
     lo_x, hi_x = min(sizes), max(sizes)
@@ -127,16 +136,17 @@ def accuracy_size_figure(report: Report) -> Figure | None:
         ax.set_xlim(lo_x / 1.3, hi_x * 1.3)
     else:
         ax.set_xlim(max(0, lo_x - pad), hi_x + pad)
-    ys = accs + ([100 * base.accuracy - float(drop)] if base and base.accuracy is not None and drop is not None else [])
+    ys = accs + ([y(base) - float(drop)] if base and base.score is not None and drop is not None else [])
     span = max(ys) - min(ys)
-    ax.set_ylim(min(ys) - max(0.5, 0.15 * span), min(100.5, max(ys) + max(0.5, 0.15 * span)))
+    margin = max(0.5 if is_accuracy else 0.005, 0.15 * span)
+    ax.set_ylim(min(ys) - margin, (min(100.5, max(ys) + margin)) if is_accuracy else max(ys) + margin)
     from matplotlib.ticker import FuncFormatter, NullFormatter
 
     ax.xaxis.set_major_formatter(FuncFormatter(_bytes_label))
     ax.xaxis.set_minor_formatter(NullFormatter())
     ax.set_xlabel("file size on disk" + (" (log scale)" if ax.get_xscale() == "log" else ""))
-    ax.set_ylabel("test accuracy (%)")
-    ax.set_title("Accuracy against size on disk")
+    ax.set_ylabel("test accuracy (%)" if is_accuracy else report.score_name)
+    ax.set_title(f"{report.score_name.capitalize()} against size on disk")
     ax.grid(alpha=0.3, which="both")
     ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=9, frameon=False)
     missing = [v.name for v in report.variants if not v.available]
@@ -145,7 +155,7 @@ def accuracy_size_figure(report: Report) -> Figure | None:
     return fig
 
 
-def latency_figure(report: Report) -> Figure | None:
+def latency_figure(report: ReportData) -> Figure | None:
     """Per batch size: each variant's median with p25–p75 (box) and p10–p90 (whiskers)."""
     from matplotlib.patches import Patch
     from matplotlib.ticker import NullFormatter, StrMethodFormatter
@@ -200,7 +210,7 @@ def latency_figure(report: Report) -> Figure | None:
     return fig
 
 
-def confusion_figure(report: Report) -> Figure | None:
+def confusion_figure(report: ReportData) -> Figure | None:
     """Confusion matrices of fp32 and of the champion (one panel when fp32 is the champion)."""
     import numpy as np
 
@@ -237,7 +247,7 @@ def confusion_figure(report: Report) -> Figure | None:
     return fig
 
 
-FigureFn = Callable[[Report], "Figure | None"]
+FigureFn = Callable[[ReportData], "Figure | None"]
 # (file stem, title, caption, builder); a builder returns None when the report lacks its data.
 PLOTS: list[tuple[str, str, str, FigureFn]] = [
     ("loss", "Loss curves", "Train and test loss per epoch; the marked epoch is the checkpoint kept.", loss_figure),
@@ -251,7 +261,7 @@ PLOTS: list[tuple[str, str, str, FigureFn]] = [
 ]
 
 
-def write_plots(report: Report, directory: Path) -> list[Plot]:
+def write_plots(report: ReportData, directory: Path) -> list[Plot]:
     """Draw every figure the report has data for into ``directory``; return what was drawn."""
     drawn = []
     for name, title, caption, build in PLOTS:

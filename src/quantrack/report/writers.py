@@ -1,4 +1,4 @@
-"""Write a Report as report.json, report.md and a self-contained report.html, with the plots."""
+"""Write a report as report.json, report.md and a self-contained report.html, with the plots."""
 
 from __future__ import annotations
 
@@ -9,7 +9,9 @@ from html import escape
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from quantrack.evaluate.results import Report, VariantResult
+from quantrack.evaluate.champion import budget_text
+from quantrack.evaluate.results import ReportData, VariantResult
+from quantrack.evaluate.timing import MIN_EFFECT_TEXT
 
 if TYPE_CHECKING:
     from quantrack.report.plots import Plot
@@ -19,7 +21,7 @@ PLOTS_DIR = "plots"  # next to report.md, which links to the PNGs by relative pa
 VERDICT_RULE = ("Each call timed alone after a warm-up, repeated until the median settled. Every variant is "
                 "timed side by side with fp32 in alternating short windows; its speed-up is the median of the "
                 "windows' ratios (fp32 time / variant time), shown with their p25–p75. A verdict other than "
-                "<em>no measurable difference</em> needs that whole p25–p75 range beyond 5 % on one side.")
+                f"<em>no measurable difference</em> needs that whole p25–p75 range beyond {MIN_EFFECT_TEXT} on one side.")
 
 
 def _speedup_text(lat) -> str:
@@ -42,18 +44,27 @@ def _num(x: float | int | None, fmt: str = "{:,}") -> str:
     return "–" if x is None else fmt.format(x)
 
 
-def table_rows(report: Report) -> list[list[str]]:
-    """One row of strings per variant, in the order of TABLE_HEADERS."""
+def table_headers(report: ReportData) -> list[str]:
+    """TABLE_HEADERS, with the score's own name when it is a user's metric."""
+    if report.score_name == "accuracy":
+        return list(TABLE_HEADERS)
+    return ["variant", report.score_name, *TABLE_HEADERS[1:]]
+
+
+def table_rows(report: ReportData) -> list[list[str]]:
+    """One row of strings per variant, in the order of table_headers(report)."""
+    headers = table_headers(report)
     b1, ball = (report.batch_sizes + [1, 1])[:2] if report.batch_sizes else (1, 1)
     rows = []
     for v in report.variants:
         name = v.name + (" ★" if v.name == report.champion else "")
         if not v.available:
-            rows.append([name, "unavailable: " + (v.reason or "")] + [""] * (len(TABLE_HEADERS) - 2))
+            rows.append([name, "unavailable: " + (v.reason or "")] + [""] * (len(headers) - 2))
             continue
         lat1, latn = v.latency_at(b1), v.latency_at(ball)
+        score = [] if report.score_name == "accuracy" else [_num(v.score, "{:.4f}")]
         rows.append([
-            name, _pct(v.accuracy), _pct(v.agreement), _num(v.params), _num(v.payload_bytes), _num(v.file_bytes),
+            name, *score, _pct(v.accuracy), _pct(v.agreement), _num(v.params), _num(v.payload_bytes), _num(v.file_bytes),
             _num(v.file_ratio, "{:.2f}x"),
             _num(lat1.p50_us if lat1 else None, "{:,.1f}"), _num(latn.p50_us if latn else None, "{:,.1f}"),
             _num(latn.speedup if latn else None, "{:.2f}x"), (latn.verdict or "baseline") if latn else "–",
@@ -61,7 +72,7 @@ def table_rows(report: Report) -> list[list[str]]:
     return rows
 
 
-def write_json(report: Report, path: Path) -> Path:
+def write_json(report: ReportData, path: Path) -> Path:
     path.write_text(json.dumps(report.to_dict(), indent=2) + "\n", encoding="utf-8")
     return path
 
@@ -78,7 +89,11 @@ def _latency_lines(v: VariantResult) -> list[str]:
             for lat in v.latency]
 
 
-def _model_line(cfg: dict) -> str:
+def _model_line(report: ReportData) -> str:
+    cfg = report.config
+    if "model" not in cfg:  # compare() on the user's own model: no training here
+        m = report.model_summary
+        return f"{m.get('class', 'model')}, {m.get('params', 0):,} parameters, inputs {', '.join(m.get('inputs', []))}"
     model = str(cfg.get("model"))
     if cfg.get("model") == "mlp" and cfg.get("hidden"):
         model += " (hidden " + ",".join(map(str, cfg["hidden"])) + ")"
@@ -86,22 +101,32 @@ def _model_line(cfg: dict) -> str:
             f"seed {cfg.get('seed')}")
 
 
-def to_markdown(report: Report, plots: Sequence[tuple[str, str]] = ()) -> str:
+def report_subject(report: ReportData) -> str:
+    """What the report is about: the dataset and model kind of a run, or the user's model class."""
+    if report.dataset or "model" in report.config:
+        return f"{report.dataset.get('name')} / {report.config.get('model')}"
+    return str(report.model_summary.get("class", "model"))
+
+
+def to_markdown(report: ReportData, plots: Sequence[tuple[str, str]] = ()) -> str:
     """``plots``: (title, path relative to report.md) of each PNG to link."""
     cfg, ds = report.config, report.dataset
     lines = [
         "# quantrack report", "",
-        f"- dataset: **{_md(ds.get('name'))}** ({ds.get('rows')} rows x {ds.get('columns')} columns, "
-        f"sha256 `{str(ds.get('sha256', ''))[:16]}…`)",
-        f"- model: **{_md(_model_line(cfg))}**",
-        f"- best epoch (lowest test loss): **{report.best_epoch}**, training took {report.train_seconds:.2f} s",
-        f"- champion: **{_md(report.champion)}** — {_md(report.champion_reason)}",
     ]
+    if ds:
+        lines.append(f"- dataset: **{_md(ds.get('name'))}** ({ds.get('rows')} rows x {ds.get('columns')} columns, "
+                     f"sha256 `{str(ds.get('sha256', ''))[:16]}…`)")
+    lines.append(f"- model: **{_md(_model_line(report))}**")
+    if report.best_epoch is not None:
+        lines.append(f"- best epoch (lowest test loss): **{report.best_epoch}**, training took "
+                     f"{report.train_seconds:.2f} s")
+    lines.append(f"- champion: **{_md(report.champion)}** — {_md(report.champion_reason)}")
     if report.mlflow.get("run_id"):
         lines.append(f"- MLflow run `{report.mlflow['run_id']}` in experiment {report.mlflow.get('experiment_id')} "
                      f"at {_md(report.mlflow.get('tracking_uri'))}")
-    lines += ["", "## Variants", "", "| " + " | ".join(TABLE_HEADERS) + " |",
-              "|" + "---|" * len(TABLE_HEADERS)]
+    lines += ["", "## Variants", "", "| " + " | ".join(table_headers(report)) + " |",
+              "|" + "---|" * len(table_headers(report))]
     lines += ["| " + " | ".join(map(_md, r)) + " |" for r in table_rows(report)]
     lines += ["", "Payload bytes follow the assignment's formula (elements x bytes of their stored type, "
               "quantization scales not counted); file bytes are the saved artifact on disk.",
@@ -121,7 +146,7 @@ def to_markdown(report: Report, plots: Sequence[tuple[str, str]] = ()) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_markdown(report: Report, path: Path, plots: Sequence[tuple[str, str]] = ()) -> Path:
+def write_markdown(report: ReportData, path: Path, plots: Sequence[tuple[str, str]] = ()) -> Path:
     path.write_text(to_markdown(report, plots), encoding="utf-8")
     return path
 
@@ -161,17 +186,20 @@ def _verdict_cell(verdict: str) -> str:
     return f'<td class="{cls}">{_e(verdict)}</td>'
 
 
-def _html_summary(report: Report) -> list[str]:
-    cfg, ds, env = report.config, report.dataset, report.environment
-    items = [
-        ("dataset", f"<strong>{_e(ds.get('name'))}</strong> ({_e(ds.get('source', ''))}), "
-                    f"{_e(ds.get('rows'))} rows × {_e(ds.get('columns'))} columns"),
-        ("fingerprint", f"sha256 <code>{_e(ds.get('sha256', ''))}</code>"),
-        ("model", _e(_model_line(cfg))),
-        ("best epoch", f"{_e(report.best_epoch)} (lowest test loss), training took {report.train_seconds:.2f} s"),
-        ("choice rule", f"prefer {_e(cfg.get('prefer'))}, at most {_e(cfg.get('max_accuracy_drop'))} "
-                        "accuracy points below fp32"),
-    ]
+def _html_summary(report: ReportData) -> list[str]:
+    ds, env = report.dataset, report.environment
+    items = []
+    if ds:
+        items += [("dataset", f"<strong>{_e(ds.get('name'))}</strong> ({_e(ds.get('source', ''))}), "
+                              f"{_e(ds.get('rows'))} rows × {_e(ds.get('columns'))} columns"),
+                  ("fingerprint", f"sha256 <code>{_e(ds.get('sha256', ''))}</code>")]
+    items.append(("model", _e(_model_line(report))))
+    if report.best_epoch is not None:
+        items.append(("best epoch", f"{_e(report.best_epoch)} (lowest test loss), training took "
+                                    f"{report.train_seconds:.2f} s"))
+    if report.max_drop is not None:
+        items.append(("choice rule", f"prefer {_e(report.prefer)}, at most "
+                                     f"{_e(budget_text(report.max_drop, report.score_name))} below fp32"))
     if report.mlflow.get("run_id"):
         items.append(("MLflow run", f"<code>{_e(report.mlflow['run_id'])}</code> in experiment "
                                     f"{_e(report.mlflow.get('experiment_id'))} at "
@@ -187,13 +215,13 @@ def _html_summary(report: Report) -> list[str]:
     return out
 
 
-def _html_variants(report: Report) -> list[str]:
+def _html_variants(report: ReportData) -> list[str]:
     out = ['<section id="variants">', "<h2>Variants</h2>", '<div class="table-wrap"><table>',
-           "<thead><tr>" + "".join(f"<th>{_e(h)}</th>" for h in TABLE_HEADERS) + "</tr></thead>", "<tbody>"]
+           "<thead><tr>" + "".join(f"<th>{_e(h)}</th>" for h in table_headers(report)) + "</tr></thead>", "<tbody>"]
     for v, row in zip(report.variants, table_rows(report), strict=True):
         if not v.available:
             out.append(f'<tr class="unavailable"><td>{_e(row[0])}</td>'
-                       f'<td class="reason" colspan="{len(TABLE_HEADERS) - 1}">{_e(row[1])}</td></tr>')
+                       f'<td class="reason" colspan="{len(table_headers(report)) - 1}">{_e(row[1])}</td></tr>')
             continue
         cls = ' class="champion"' if v.name == report.champion else ""
         cells = [f"<td>{_e(c)}</td>" for c in row[:-1]] + [_verdict_cell(row[-1])]
@@ -205,7 +233,7 @@ def _html_variants(report: Report) -> list[str]:
     return out
 
 
-def _html_latency(report: Report) -> list[str]:
+def _html_latency(report: ReportData) -> list[str]:
     heads = ["variant", "batch", "threads", "samples", "p50 µs", "p90 µs", "p99 µs", "p25–p75 µs", "p10–p90 µs",
              "stable", "speed-up", "verdict"]
     out = ['<section id="latency">', "<h2>Latency</h2>",
@@ -224,7 +252,7 @@ def _html_latency(report: Report) -> list[str]:
     return out
 
 
-def _html_unavailable(report: Report) -> list[str]:
+def _html_unavailable(report: ReportData) -> list[str]:
     unavailable = [v for v in report.variants if not v.available]
     if not unavailable:
         return []
@@ -245,9 +273,9 @@ def _html_plots(plots: Sequence[Plot]) -> list[str]:
     return out + ["</section>"]
 
 
-def to_html(report: Report, plots: Sequence[Plot] = ()) -> str:
+def to_html(report: ReportData, plots: Sequence[Plot] = ()) -> str:
     """One file with everything inside: inline CSS, PNGs as data URIs, no script, nothing fetched."""
-    title = f"quantrack report — {report.dataset.get('name')} / {report.config.get('model')}"
+    title = f"quantrack report — {report_subject(report)}"
     # The policy makes the browser refuse anything not inline, so a stray external reference shows up as broken.
     csp = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
     parts = ["<!DOCTYPE html>", '<html lang="en">', "<head>", '<meta charset="utf-8">',
@@ -261,12 +289,12 @@ def to_html(report: Report, plots: Sequence[Plot] = ()) -> str:
     return "\n".join(parts)
 
 
-def write_html(report: Report, path: Path, plots: Sequence[Plot] = ()) -> Path:
+def write_html(report: ReportData, path: Path, plots: Sequence[Plot] = ()) -> Path:
     path.write_text(to_html(report, plots), encoding="utf-8")
     return path
 
 
-def write_all(report: Report, directory: Path, plots: Sequence[Plot] | None = None) -> list[Path]:
+def write_all(report: ReportData, directory: Path, plots: Sequence[Plot] | None = None) -> list[Path]:
     """Write report.json, the plot PNGs (under plots/), report.md and report.html; return every path.
 
     ``plots``: figures already drawn under ``directory / PLOTS_DIR`` (by plot_worker); None draws them here.

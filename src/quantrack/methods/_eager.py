@@ -8,6 +8,7 @@ an ``nn.Sequential`` are fused so the int8 kernels apply the ReLU themselves.
 from __future__ import annotations
 
 import copy
+import re
 import warnings
 from pathlib import Path
 
@@ -16,7 +17,7 @@ import torch
 from torch import nn
 
 from quantrack.models import count_params
-from quantrack.quantize.base import MethodUnavailable, TorchVariant, load_state_dict_file, weight_payload
+from quantrack.methods.base import MethodUnavailable, QuantContext, TorchVariant, load_state_dict_file, weight_payload
 
 # x86 is PyTorch's default quantized engine on x86 CPUs: it picks fbgemm or onednn kernels per op.
 ENGINE = "x86"
@@ -99,6 +100,17 @@ def convert(prepared: nn.Module) -> nn.Module:
         return ao().convert(prepared.eval())
 
 
+def float_rows(ctx: QuantContext, name: str) -> np.ndarray:
+    """The calibration rows, when the model takes one float input: eager mode puts a single
+    QuantStub in front of the model, and a QuantStub cannot quantize token ids."""
+    calibration = ctx.require_calibration(name)
+    if len(calibration) != 1 or not np.issubdtype(calibration[0].dtype, np.floating):
+        kinds = ", ".join(str(a.dtype) for a in calibration)
+        raise MethodUnavailable(f"{name} (torch.ao eager mode) wraps one float input in a QuantStub; "
+                                f"this model takes {len(calibration)} input(s) of {kinds}")
+    return calibration[0]
+
+
 def calibrate(prepared: nn.Module, X: np.ndarray, batch_size: int = 256, max_rows: int = 2048) -> None:
     """Run training rows through the observers (no labels, no gradients)."""
     xt = torch.from_numpy(np.ascontiguousarray(X[:max_rows], dtype=np.float32))
@@ -112,7 +124,19 @@ def payload(model: nn.Module) -> int:
     return weight_payload(model, 1, QUANTIZED_KINDS)
 
 
-def variant(name: str, float_model: nn.Module, quantized: nn.Module) -> TorchVariant:
+def variant(name: str, float_model: nn.Module, quantized: nn.Module, example: np.ndarray | None = None) -> TorchVariant:
+    """The converted model as a Variant, after one call on ``example`` rows: eager mode converts
+    modules only, so a functional op on int8 tensors (``x + y`` of a residual block) fails only
+    when called; better said now, as the reason the method does not apply."""
+    if example is not None:
+        try:
+            with torch.inference_mode():
+                quantized(torch.from_numpy(np.ascontiguousarray(example[:2], dtype=np.float32)))
+        except (NotImplementedError, RuntimeError) as e:
+            op = re.search(r"run '([\w:.]+)' with arguments from the 'QuantizedCPU'", str(e))
+            what = f"the operation {op.group(1)} has no int8 kernel" if op else str(e).splitlines()[0][:160]
+            raise MethodUnavailable(f"{name} (torch.ao eager mode) cannot run this model: {what} (eager mode "
+                                    "converts modules, not functional ops such as a residual x + y)") from None
     return TorchVariant(name, quantized, count_params(float_model), payload(float_model))
 
 

@@ -7,8 +7,8 @@ import sys
 import pytest
 
 from quantrack.models import build_model
-from quantrack.quantize import _eager
-from quantrack.quantize.base import MethodUnavailable
+from quantrack.methods import _eager
+from quantrack.methods.base import MethodUnavailable
 
 
 def test_fusable_pairs_finds_layer_relu_neighbours_only():

@@ -19,14 +19,33 @@ class MethodUnavailable(Exception):
     """Raised by a method that cannot run here; the message becomes the report's reason."""
 
 
+Inputs = tuple[np.ndarray, ...]  # one array per model input, rows on axis 0
+
+
+def as_inputs(x: np.ndarray | Inputs) -> Inputs:
+    """One array, or a tuple/list of arrays (one per input of the model's forward)."""
+    return tuple(x) if isinstance(x, (tuple, list)) else (x,)
+
+
+def rows_of(inputs: Inputs, index) -> Inputs:
+    """The same rows (a slice or an index array) of every input."""
+    return tuple(a[index] for a in inputs)
+
+
 @dataclass
 class QuantContext:
-    """What a method may use. ``model`` is the trained float model: methods must not mutate it."""
+    """What a method may use. ``model`` is the float model: methods must not mutate it.
+
+    ``calibration``: model inputs for calibration or fine-tuning (None when the user gave none:
+    methods that need it are then unavailable). ``labels``: integer classes of those rows, for
+    QAT only. ``example``: a few real input rows, to export or trace the model.
+    """
 
     model: nn.Module
-    model_kind: str  # "logreg" | "mlp" | "cnn"
-    X_train: np.ndarray  # scaled float32, for calibration or fine-tuning
-    y_train: np.ndarray
+    example: Inputs
+    calibration: Inputs | None = None
+    labels: np.ndarray | None = None
+    model_kind: str | None = None  # "logreg" | "mlp" | "cnn" for quantrack's own models
     lr: float = 0.01
     batch_size: int = 32
     seed: int = 42
@@ -37,16 +56,24 @@ class QuantContext:
         """A private copy of the float model, in eval mode."""
         return copy.deepcopy(self.model).eval()
 
+    def require_calibration(self, method: str) -> Inputs:
+        if self.calibration is None:
+            raise MethodUnavailable(f"{method} needs calibration data (pass calibration=...)")
+        return self.calibration
+
 
 class Variant(abc.ABC):
-    """A runnable, saveable model produced by a method (fp32 itself is a Variant too)."""
+    """A runnable, saveable model produced by a method (fp32 itself is a Variant too).
+
+    Inputs are one array or a tuple of arrays (one per model input, rows on axis 0).
+    """
 
     name: str
     params: int
     payload_bytes: int
 
     @abc.abstractmethod
-    def runner(self, x: np.ndarray) -> Callable[[], Any]:
+    def runner(self, x: np.ndarray | Inputs) -> Callable[[], Any]:
         """A zero-argument call that runs inference on ``x`` (prepared once, outside the timing).
 
         Time it inside :meth:`inference_context`, entered once around the whole timing loop.
@@ -57,15 +84,31 @@ class Variant(abc.ABC):
         return contextlib.nullcontext()
 
     @abc.abstractmethod
-    def predict_logits(self, x: np.ndarray) -> np.ndarray:
-        """Logits (or scores whose argmax is the class) for scaled float32 rows."""
+    def outputs(self, x: np.ndarray | Inputs) -> np.ndarray:
+        """The model's output as float32 numpy (a classifier's logits), rows on axis 0."""
 
     @abc.abstractmethod
     def save(self, directory: Path) -> Path:
         """Write the deployable artifact into ``directory``; return its path."""
 
-    def predict(self, x: np.ndarray) -> np.ndarray:
-        return np.asarray(self.predict_logits(x)).argmax(axis=1)
+    def predict_logits(self, x: np.ndarray | Inputs) -> np.ndarray:
+        return self.outputs(x)
+
+    def predict(self, x: np.ndarray | Inputs) -> np.ndarray:
+        """Class indices: the argmax of the outputs."""
+        return np.asarray(self.outputs(x)).argmax(axis=1)
+
+
+def output_array(out: Any) -> np.ndarray:
+    """A forward's result as float32 numpy: a tensor; a tuple/list or a transformers ModelOutput
+    (a dict) counts by its first entry, as ``model(...)[0]`` does."""
+    if isinstance(out, dict):
+        out = next(iter(out.values()))
+    elif isinstance(out, (tuple, list)):
+        out = out[0]
+    if not isinstance(out, torch.Tensor):
+        raise TypeError(f"the model returned {type(out).__name__}, not a tensor")
+    return out.detach().float().numpy()
 
 
 class TorchVariant(Variant):
@@ -77,22 +120,26 @@ class TorchVariant(Variant):
         self.module = module.eval()
         self.params = params
         self.payload_bytes = payload_bytes
-        self.input_dtype = input_dtype
+        self.input_dtype = input_dtype  # floating inputs are cast to it; token ids stay integers
 
-    def _input(self, x: np.ndarray) -> torch.Tensor:
-        return torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)).to(self.input_dtype)
+    def _tensors(self, x: np.ndarray | Inputs) -> list[torch.Tensor]:
+        out = []
+        for a in as_inputs(x):
+            t = torch.from_numpy(np.ascontiguousarray(a)) if isinstance(a, np.ndarray) else torch.as_tensor(a)
+            out.append(t.to(self.input_dtype) if t.is_floating_point() else t)
+        return out
 
-    def runner(self, x: np.ndarray) -> Callable[[], Any]:
+    def runner(self, x: np.ndarray | Inputs) -> Callable[[], Any]:
         import functools
 
-        return functools.partial(self.module, self._input(x))
+        return functools.partial(self.module, *self._tensors(x))
 
     def inference_context(self) -> contextlib.AbstractContextManager:
         return torch.inference_mode()
 
-    def predict_logits(self, x: np.ndarray) -> np.ndarray:
+    def outputs(self, x: np.ndarray | Inputs) -> np.ndarray:
         with torch.inference_mode():
-            return self.module(self._input(x)).float().numpy()
+            return output_array(self.module(*self._tensors(x)))
 
     def save(self, directory: Path) -> Path:
         path = Path(directory) / f"{self.name}.pt"
@@ -117,9 +164,10 @@ class Method:
     applies_to: tuple[str, ...] = ("logreg", "mlp", "cnn")
     requires: tuple[str, ...] = ()  # importable modules; missing ones make it unavailable
 
-    def unavailable_reason(self, model_kind: str) -> str | None:
-        """Why this method cannot run for this model here, or None when it can."""
-        if model_kind not in self.applies_to:
+    def unavailable_reason(self, model_kind: str | None = None) -> str | None:
+        """Why this method cannot run for this model here, or None when it can (a model that
+        quantrack did not build has no kind: the method is tried, and says why if it fails)."""
+        if model_kind is not None and model_kind not in self.applies_to:
             return f"does not apply to --model {model_kind} (supports {', '.join(self.applies_to)})"
         import importlib.util
 
@@ -127,6 +175,27 @@ class Method:
             if importlib.util.find_spec(mod) is None:
                 return f"package {mod!r} is not installed"
         return None
+
+
+def private_copy(model: nn.Module) -> nn.Module:
+    """An eval-mode copy to quantize: the user's module keeps its weights, mode and requires_grad."""
+    from quantrack.errors import QuantrackError, first_line
+
+    try:
+        return copy.deepcopy(model).eval()
+    except Exception as e:
+        raise QuantrackError(f"cannot copy the model ({type(e).__name__}: {first_line(e)}); quantrack quantizes "
+                             "a copy so that yours stays as it is") from None
+
+
+@contextlib.contextmanager
+def quiet_warnings():
+    """Warnings off for the block: torch.ao and friends warn about deprecation on every call."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        yield
 
 
 @contextlib.contextmanager

@@ -15,7 +15,7 @@ from torch import nn
 from quantrack.models import count_params
 from pathlib import Path
 
-from quantrack.quantize.base import (Method, MethodUnavailable, QuantContext, TorchVariant, load_state_dict_file,
+from quantrack.methods.base import (Method, MethodUnavailable, QuantContext, TorchVariant, load_state_dict_file,
                                     weight_payload)
 
 

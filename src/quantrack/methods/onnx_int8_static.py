@@ -2,34 +2,37 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 from torch import nn
 
 from quantrack.models import count_params
-from quantrack.quantize import onnx_common as oc
-from quantrack.quantize.base import Method, QuantContext
+from quantrack.methods import onnx_common as oc
+from quantrack.methods.base import Inputs, Method, QuantContext, as_inputs, rows_of
 
 NAME = "onnx-int8-static"
 
 
 class _Rows:
-    """A CalibrationDataReader over training rows, in batches (ORT's reader protocol: get_next/None)."""
+    """A CalibrationDataReader over calibration rows, in batches (ORT's reader protocol: get_next/None)."""
 
-    def __init__(self, X: np.ndarray, batch_size: int = 128, max_rows: int = 1024) -> None:
-        X = np.ascontiguousarray(X[:max_rows], dtype=np.float32)
-        self._batches = iter([X[lo:lo + batch_size] for lo in range(0, len(X), batch_size)])
+    def __init__(self, feed: Callable[[Inputs], dict[str, np.ndarray]], calibration: Inputs, batch_size: int = 128,
+                 max_rows: int = 1024) -> None:
+        n = min(len(calibration[0]), max_rows)
+        self._batches = iter([feed(rows_of(calibration, slice(lo, min(lo + batch_size, n))))
+                              for lo in range(0, n, batch_size)])
 
     def get_next(self) -> dict[str, np.ndarray] | None:
-        batch = next(self._batches, None)
-        return None if batch is None else {oc.INPUT: batch}
+        return next(self._batches, None)
 
 
-def quantize(model_bytes: bytes, X_calib: np.ndarray) -> bytes:
+def quantize(model_bytes: bytes, calibration: Inputs) -> bytes:
     from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
 
-    reader = type("Reader", (_Rows, CalibrationDataReader), {})(X_calib)
+    feed = oc.OnnxVariant("float", model_bytes, 0).feed  # the graph's own input names and types
+    reader = type("Reader", (_Rows, CalibrationDataReader), {})(feed, as_inputs(calibration))
     with oc.scratch() as d, oc.quiet():
         src, dst = d / "float.onnx", d / "int8.onnx"
         src.write_bytes(model_bytes)
@@ -39,7 +42,8 @@ def quantize(model_bytes: bytes, X_calib: np.ndarray) -> bytes:
 
 
 def apply(ctx: QuantContext) -> oc.OnnxVariant:
-    model_bytes = quantize(oc.export(ctx.float_copy(), ctx.X_train.shape[1]), ctx.X_train)
+    calibration = ctx.require_calibration(NAME)
+    model_bytes = quantize(oc.export(ctx.float_copy(), ctx.example), calibration)
     return oc.OnnxVariant(NAME, model_bytes, count_params(ctx.model), ctx.threads)
 
 

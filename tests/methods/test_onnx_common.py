@@ -7,8 +7,8 @@ import onnx
 import pytest
 
 from quantrack.models import build_model
-from quantrack.quantize import onnx_common as oc
-from quantrack.quantize.base import float_payload
+from quantrack.methods import onnx_common as oc
+from quantrack.methods.base import float_payload
 
 
 @pytest.fixture(scope="module")
@@ -26,7 +26,7 @@ def _run(model_bytes: bytes, x: np.ndarray) -> np.ndarray:
 def test_export_has_a_dynamic_batch_axis_and_matches_torch(mlp):
     import torch
 
-    model_bytes = oc.export(mlp, 64)
+    model_bytes = oc.export(mlp, np.zeros((2, 64), np.float32))
     dim0 = onnx.load_from_string(model_bytes).graph.input[0].type.tensor_type.shape.dim[0]
     assert dim0.dim_param and not dim0.dim_value
     x = np.random.default_rng(0).standard_normal((7, 64)).astype(np.float32)
@@ -36,7 +36,7 @@ def test_export_has_a_dynamic_batch_axis_and_matches_torch(mlp):
 
 
 def test_gemm_to_matmul_keeps_outputs_and_removes_every_gemm(mlp):
-    before = oc.export(mlp, 64)
+    before = oc.export(mlp, np.zeros((2, 64), np.float32))
     after = oc.gemm_to_matmul(before)
     ops = [n.op_type for n in onnx.load_from_string(after).graph.node]
     assert "Gemm" not in ops and ops.count("MatMul") == 2 and ops.count("Add") == 2
@@ -49,14 +49,14 @@ def test_gemm_to_matmul_keeps_outputs_and_removes_every_gemm(mlp):
 def test_payload_of_float_export_equals_the_torch_formula(kind):
     # The CNN's graph holds int64 reshape shapes: they are not parameters and must not count.
     model = build_model(kind, 64, 10, (16,), (8, 8)).eval()
-    assert oc.onnx_payload(oc.export(model, 64)) == float_payload(model)
+    assert oc.onnx_payload(oc.export(model, np.zeros((2, 64), np.float32))) == float_payload(model)
 
 
 def test_payload_skips_scales_and_zero_points_of_dynamic_quantization():
-    from quantrack.quantize.onnx_int8_dynamic import quantize
+    from quantrack.methods.onnx_int8_dynamic import quantize
 
     model = build_model("logreg", 64, 10).eval()
-    quantized = quantize(oc.export(model, 64))
+    quantized = quantize(oc.export(model, np.zeros((2, 64), np.float32)))
     names = {i.name for i in onnx.load_from_string(quantized).graph.initializer}
     assert any(n.endswith("_scale") for n in names) and any(n.endswith("_zero_point") for n in names)
     assert oc.onnx_payload(quantized) == 64 * 10 * 1 + 10 * 4
@@ -74,7 +74,7 @@ def test_falls_back_to_the_dynamo_exporter_quietly(mlp, monkeypatch, capfd):
         return real_export(*args, dynamo=dynamo, **kwargs)
 
     monkeypatch.setattr(torch.onnx, "export", no_torchscript)
-    model_bytes = oc.export(mlp, 64)
+    model_bytes = oc.export(mlp, np.zeros((2, 64), np.float32))
     x = np.random.default_rng(2).standard_normal((3, 64)).astype(np.float32)
     with torch.no_grad():
         np.testing.assert_allclose(_run(model_bytes, x), mlp(torch.from_numpy(x)).numpy(), rtol=1e-5, atol=1e-5)

@@ -2,6 +2,6 @@
 
 import torch
 
-from quantrack.quantize._half import method
+from quantrack.methods._half import method
 
 METHOD = method("bf16", torch.bfloat16, "bfloat16 copy of every parameter; inputs cast to bfloat16")

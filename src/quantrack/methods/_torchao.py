@@ -14,7 +14,7 @@ from typing import Any
 from torch import nn
 
 from quantrack.models import count_params
-from quantrack.quantize.base import (MethodUnavailable, TorchVariant, load_state_dict_file, quiet_libraries,
+from quantrack.methods.base import (MethodUnavailable, TorchVariant, load_state_dict_file, quiet_libraries,
                                     weight_payload)
 
 

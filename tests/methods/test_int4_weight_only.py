@@ -5,8 +5,8 @@ from __future__ import annotations
 import torch
 
 from quantrack.models import build_model
-from quantrack.quantize import int4_weight_only as int4
-from quantrack.quantize._torchao import quantize_copy
+from quantrack.methods import int4_weight_only as int4
+from quantrack.methods._torchao import quantize_copy
 
 
 def test_groups_of_32_when_every_width_allows_it_else_one_scale_per_row():

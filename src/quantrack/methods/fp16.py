@@ -2,6 +2,6 @@
 
 import torch
 
-from quantrack.quantize._half import method
+from quantrack.methods._half import method
 
 METHOD = method("fp16", torch.float16, "float16 copy of every parameter; inputs cast to float16")

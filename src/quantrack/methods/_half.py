@@ -12,7 +12,7 @@ import torch
 from torch import nn
 
 from quantrack.models import count_params
-from quantrack.quantize.base import Method, QuantContext, TorchVariant, float_payload, load_state_dict_file
+from quantrack.methods.base import Method, QuantContext, TorchVariant, float_payload, load_state_dict_file
 
 
 def _variant(name: str, model: nn.Module, dtype: torch.dtype) -> TorchVariant:

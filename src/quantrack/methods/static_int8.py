@@ -11,16 +11,17 @@ from pathlib import Path
 
 from torch import nn
 
-from quantrack.quantize import _eager
-from quantrack.quantize.base import Method, QuantContext, TorchVariant
+from quantrack.methods import _eager
+from quantrack.methods.base import Method, QuantContext, TorchVariant
 
 NAME = "static-int8"
 
 
 def apply(ctx: QuantContext) -> TorchVariant:
+    rows = _eager.float_rows(ctx, NAME)
     prepared = _eager.prepare(ctx.model, qat=False)  # prepare() works on its own copy
-    _eager.calibrate(prepared, ctx.X_train)
-    return _eager.variant(NAME, ctx.model, _eager.convert(prepared))
+    _eager.calibrate(prepared, rows)
+    return _eager.variant(NAME, ctx.model, _eager.convert(prepared), rows)
 
 
 def load(path: Path, fresh: nn.Module) -> TorchVariant:

@@ -6,8 +6,8 @@ import numpy as np
 import torch
 
 from quantrack.models import build_model
-from quantrack.quantize import _eager
-from quantrack.quantize.qat_int8 import fine_tune
+from quantrack.methods import _eager
+from quantrack.methods.qat_int8 import fine_tune
 
 
 def test_fine_tune_lowers_the_loss_of_a_fake_quantized_model():

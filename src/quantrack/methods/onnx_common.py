@@ -18,7 +18,8 @@ from typing import Any
 import numpy as np
 from torch import nn
 
-from quantrack.quantize.base import MethodUnavailable, Variant, quiet_libraries
+from quantrack.errors import first_line
+from quantrack.methods.base import Inputs, MethodUnavailable, Variant, as_inputs, quiet_libraries
 
 INPUT, OUTPUT = "x", "logits"
 
@@ -47,23 +48,48 @@ def requirements() -> None:
             raise MethodUnavailable(f"package {mod!r} is not importable: {e}") from None
 
 
-def export(model: nn.Module, n_features: int) -> bytes:
-    """The float model as ONNX bytes, batch axis dynamic."""
+def input_names(model: nn.Module, n_inputs: int) -> list[str]:
+    """The graph's input names: the forward's own parameter names where it has them
+    (``input_ids``, ``attention_mask``), so a user's feed dict reads like their code."""
+    import inspect
+
+    try:
+        params = [p.name for p in inspect.signature(model.forward).parameters.values()
+                  if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    except (TypeError, ValueError):
+        params = []
+    if n_inputs == 1 and (not params or params[0] in ("x", "input")):
+        return [INPUT]  # quantrack's own models: the name served models and old files use
+    return params[:n_inputs] if len(params) >= n_inputs else [f"input_{i}" for i in range(n_inputs)]
+
+
+def export(model: nn.Module, example: np.ndarray | Inputs) -> bytes:
+    """The float model as ONNX bytes: one named input per model input, batch axis dynamic.
+
+    ``example``: real input rows (two are used); their dtypes are kept, so token ids stay int64.
+    """
     import torch
 
     requirements()
     model = model.eval()
-    example = torch.zeros(2, n_features)
+    inputs = as_inputs(example)
+    tensors = tuple(torch.from_numpy(np.ascontiguousarray(a[:2])) for a in inputs)
+    names = input_names(model, len(tensors))
     buf = io.BytesIO()
     with quiet():
         try:
-            torch.onnx.export(model, (example,), buf, dynamo=False, input_names=[INPUT], output_names=[OUTPUT],
-                              dynamic_axes={INPUT: {0: "batch"}, OUTPUT: {0: "batch"}}, opset_version=17)
+            torch.onnx.export(model, tensors, buf, dynamo=False, input_names=names, output_names=[OUTPUT],
+                              dynamic_axes={**{n: {0: "batch"} for n in names}, OUTPUT: {0: "batch"}},
+                              opset_version=17)
         except Exception:  # the TorchScript exporter is gone or failed: use the dynamo one
             buf = io.BytesIO()
-            program = torch.onnx.export(model, (example,), dynamo=True, input_names=[INPUT], output_names=[OUTPUT],
-                                        dynamic_shapes=({0: torch.export.Dim("batch")},), verbose=False)
-            program.save(buf)
+            batch = torch.export.Dim("batch")
+            try:
+                program = torch.onnx.export(model, tensors, dynamo=True, input_names=names, output_names=[OUTPUT],
+                                            dynamic_shapes=tuple({0: batch} for _ in tensors), verbose=False)
+                program.save(buf)
+            except Exception as e:
+                raise MethodUnavailable(f"ONNX export failed: {type(e).__name__}: {first_line(e)}") from None
     return buf.getvalue()
 
 
@@ -151,18 +177,23 @@ class OnnxVariant(Variant):
         self.payload_bytes = onnx_payload(model_bytes)
         self.threads = threads
         self._session = session(model_bytes, threads)
+        self._inputs = self._session.get_inputs()
 
-    @staticmethod
-    def _input(x: np.ndarray) -> np.ndarray:
-        return np.ascontiguousarray(x, dtype=np.float32)
+    def feed(self, x: np.ndarray | Inputs) -> dict[str, np.ndarray]:
+        """Inputs by the graph's names; float inputs as float32 (the graph's type), others as they are."""
+        arrays = as_inputs(x)
+        if len(arrays) != len(self._inputs):
+            raise ValueError(f"{self.name} takes {len(self._inputs)} inputs, got {len(arrays)}")
+        return {meta.name: np.ascontiguousarray(a, dtype=np.float32 if meta.type == "tensor(float)" else None)
+                for meta, a in zip(self._inputs, arrays, strict=True)}
 
-    def runner(self, x: np.ndarray) -> Callable[[], Any]:
-        feed = {INPUT: self._input(x)}
+    def runner(self, x: np.ndarray | Inputs) -> Callable[[], Any]:
+        feed = self.feed(x)
         run = self._session.run
         return lambda: run(None, feed)
 
-    def predict_logits(self, x: np.ndarray) -> np.ndarray:
-        return self._session.run(None, {INPUT: self._input(x)})[0]
+    def outputs(self, x: np.ndarray | Inputs) -> np.ndarray:
+        return np.asarray(self._session.run(None, self.feed(x))[0], dtype=np.float32)
 
     def save(self, directory: Path) -> Path:
         path = Path(directory) / f"{self.name}.onnx"

@@ -15,8 +15,8 @@ import torch
 from torch import nn
 
 from quantrack.models import count_params
-from quantrack.quantize import _torchao
-from quantrack.quantize.base import Method, QuantContext, TorchVariant, weight_payload
+from quantrack.methods import _torchao
+from quantrack.methods.base import Method, QuantContext, TorchVariant, weight_payload
 
 NAME = "int4-weight-only"
 GROUP = 32  # inputs per scale; layers whose width it does not divide get one scale per output row
@@ -34,7 +34,7 @@ def granularity(model: nn.Module):
 def config(model: nn.Module):
     tq = _torchao.import_torchao()
     if not hasattr(tq, "IntxWeightOnlyConfig"):
-        from quantrack.quantize.base import MethodUnavailable
+        from quantrack.methods.base import MethodUnavailable
 
         raise MethodUnavailable("torchao.quantization.IntxWeightOnlyConfig is not available in this torchao")
     return tq.IntxWeightOnlyConfig(weight_dtype=torch.int4, granularity=granularity(model))

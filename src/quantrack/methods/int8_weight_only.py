@@ -10,8 +10,8 @@ from pathlib import Path
 from torch import nn
 
 from quantrack.models import count_params
-from quantrack.quantize import _torchao
-from quantrack.quantize.base import Method, QuantContext, TorchVariant, weight_payload
+from quantrack.methods import _torchao
+from quantrack.methods.base import Method, QuantContext, TorchVariant, weight_payload
 
 NAME = "int8-weight-only"
 

@@ -13,8 +13,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from quantrack.quantize import _eager
-from quantrack.quantize.base import Method, QuantContext, TorchVariant
+from quantrack.methods import _eager
+from quantrack.methods.base import Method, MethodUnavailable, QuantContext, TorchVariant
 
 NAME = "qat-int8"
 # A few epochs are enough to adapt to the rounding: the weights start from the float optimum.
@@ -46,10 +46,13 @@ def fine_tune(prepared: nn.Module, X: np.ndarray, y: np.ndarray, *, epochs: int,
 
 
 def apply(ctx: QuantContext) -> TorchVariant:
+    rows = _eager.float_rows(ctx, NAME)
+    if ctx.labels is None:
+        raise MethodUnavailable(f"{NAME} fine-tunes with cross-entropy, so it needs labels: pass calibration=(X, y)")
     prepared = _eager.prepare(ctx.model, qat=True)  # its own copy: ctx.model keeps its weights
-    fine_tune(prepared, ctx.X_train, ctx.y_train, epochs=int(ctx.extra.get("qat_epochs", DEFAULT_EPOCHS)),
+    fine_tune(prepared, rows, ctx.labels, epochs=int(ctx.extra.get("qat_epochs", DEFAULT_EPOCHS)),
               lr=ctx.lr, batch_size=ctx.batch_size, seed=ctx.seed)
-    return _eager.variant(NAME, ctx.model, _eager.convert(prepared))
+    return _eager.variant(NAME, ctx.model, _eager.convert(prepared), rows)
 
 
 def load(path: Path, fresh: nn.Module) -> TorchVariant:

@@ -7,8 +7,8 @@ from pathlib import Path
 from torch import nn
 
 from quantrack.models import count_params
-from quantrack.quantize import onnx_common as oc
-from quantrack.quantize.base import Method, QuantContext
+from quantrack.methods import onnx_common as oc
+from quantrack.methods.base import Method, QuantContext
 
 NAME = "onnx-int8-dynamic"
 
@@ -26,7 +26,7 @@ def quantize(model_bytes: bytes) -> bytes:
 
 
 def apply(ctx: QuantContext) -> oc.OnnxVariant:
-    model_bytes = quantize(oc.export(ctx.float_copy(), ctx.X_train.shape[1]))
+    model_bytes = quantize(oc.export(ctx.float_copy(), ctx.example))
     return oc.OnnxVariant(NAME, model_bytes, count_params(ctx.model), ctx.threads)
 
 

@@ -7,14 +7,14 @@ from pathlib import Path
 from torch import nn
 
 from quantrack.models import count_params
-from quantrack.quantize import onnx_common as oc
-from quantrack.quantize.base import Method, QuantContext
+from quantrack.methods import onnx_common as oc
+from quantrack.methods.base import Method, QuantContext
 
 NAME = "onnx-fp32"
 
 
 def apply(ctx: QuantContext) -> oc.OnnxVariant:
-    model_bytes = oc.export(ctx.float_copy(), ctx.X_train.shape[1])
+    model_bytes = oc.export(ctx.float_copy(), ctx.example)
     return oc.OnnxVariant(NAME, model_bytes, count_params(ctx.model), ctx.threads)
 
 

@@ -1,0 +1,33 @@
+"""The float32 baseline: the registry's first entry, a Variant like any other.
+
+Its "quantization" is the identity on a private copy, so every other method is measured
+against exactly the model the user gave.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from torch import nn
+
+from quantrack.models import count_params
+from quantrack.methods.base import Method, QuantContext, TorchVariant, float_payload, load_state_dict_file
+
+NAME = "fp32"
+
+
+def fp32_variant(model: nn.Module) -> TorchVariant:
+    return TorchVariant(NAME, model, count_params(model), float_payload(model, 4))
+
+
+def apply(ctx: QuantContext) -> TorchVariant:
+    return fp32_variant(ctx.float_copy())
+
+
+def load_fp32(path: Path, fresh: nn.Module) -> TorchVariant:
+    fresh.load_state_dict(load_state_dict_file(path))
+    return fp32_variant(fresh.eval())
+
+
+METHOD = Method(name=NAME, summary="the float32 model as given: the baseline every variant is measured against",
+                apply=apply, load=load_fp32)
