@@ -2,43 +2,77 @@
 
 There is always an answer. A variant displaces fp32 only on a difference that was
 actually measured: a smaller file for ``prefer=size``, a "faster" verdict (side-by-side
-windows against fp32, see measure.py) for ``prefer=latency``. Ties are broken by the other figure, then by name,
-so the same measurements always give the same champion.
+windows against fp32, see timing.py) for ``prefer=latency``. Ties are broken by the other figure,
+then by name, so the same measurements always give the same champion.
+
+"Within budget" has two readings, and the champion says which one let it through:
+
+- ``confident`` (a ``confidence`` is given): the upper end of the variant's paired drop interval
+  (``VariantResult.stats``, from stats.paired_stats at that confidence) is within the budget;
+- ``point-estimate`` (``confidence=None``): the measured drop alone is within it.
+
+When intervals are asked for and none is within budget although some point estimates are, the
+evaluation set is too small to tell: fp32 is shipped, and the reason names those variants with
+the rows that would settle them.
 """
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 from quantrack.config import PREFER_CHOICES
+from quantrack.evaluate.results import BASELINE, CONFIDENT, POINT_ESTIMATE, VariantResult
 from quantrack.evaluate.timing import FASTER
-from quantrack.evaluate.results import VariantResult
+
+_EPS = 1e-12  # float noise: 343/360 vs 346/360 with a 1-point budget is within it
+
+
+class Champion(NamedTuple):
+    name: str
+    reason: str  # one sentence
+    rule: str  # CONFIDENT, POINT_ESTIMATE, or BASELINE when fp32 is shipped because nothing qualified
 
 
 def _points(x: float) -> str:
     return f"{x:g} point" + ("" if x == 1 else "s")
 
 
-def choose_champion(variants: list[VariantResult], *, max_accuracy_drop: float, prefer: str,
-                    batch_size: int) -> tuple[str, str]:
-    """Return (champion name, one-sentence reason). ``max_accuracy_drop`` is in points."""
+def choose_champion(variants: list[VariantResult], *, max_accuracy_drop: float, prefer: str, batch_size: int,
+                    confidence: float | None) -> Champion:
+    """``max_accuracy_drop`` is in points (1.0 = 0.01 accuracy). ``confidence``: the level every
+    variant's ``stats`` were computed at, or None to judge on point estimates alone."""
     if prefer not in PREFER_CHOICES:
         raise ValueError(f"prefer must be one of {PREFER_CHOICES}, got {prefer!r}")
     base = next((v for v in variants if v.name == "fp32"), None)
     if base is None or not base.available or base.accuracy is None:
         raise ValueError("choosing a champion needs a measured fp32 baseline")
-    budget = _points(max_accuracy_drop)
-    floor = base.accuracy - max_accuracy_drop / 100.0
+    budget, limit = _points(max_accuracy_drop), max_accuracy_drop / 100.0
     others = [v for v in variants if v.name != "fp32"]
     usable = [v for v in others if v.available and v.accuracy is not None]
     if not others:
-        return "fp32", "only fp32 was measured, so fp32 is shipped"
+        return Champion("fp32", "only fp32 was measured, so fp32 is shipped", BASELINE)
     if not usable:
-        return "fp32", "no quantized variant could run, so fp32 is shipped"
-    # The tolerance absorbs float noise: 343/360 vs 346/360 with a 1-point budget is within it.
-    within = [v for v in usable if v.accuracy >= floor - 1e-12]
+        return Champion("fp32", "no quantized variant could run, so fp32 is shipped", BASELINE)
+    on_point = [v for v in usable if base.accuracy - v.accuracy <= limit + _EPS]
+    if confidence is None:
+        within, rule = on_point, POINT_ESTIMATE
+    else:
+        missing = [v.name for v in usable if v.stats is None or v.stats.drop_ci is None]
+        if missing:
+            raise ValueError(f"the confidence rule needs paired stats for every variant; missing: {missing}")
+        wrong = [v.name for v in usable if abs(v.stats.confidence - confidence) > 1e-9]
+        if wrong:
+            raise ValueError(f"stats of {wrong} were computed at another confidence than {confidence}")
+        within, rule = [v for v in usable if v.stats.drop_ci[1] <= limit + _EPS], CONFIDENT
     if not within:
+        if rule == CONFIDENT and on_point:
+            return Champion("fp32", _too_small_to_tell(on_point, max_accuracy_drop, confidence), BASELINE)
         best = max(usable, key=lambda v: (v.accuracy, v.name))
-        return "fp32", (f"no variant stays within {budget} of fp32's accuracy "
-                        f"(best: {best.name} at {100 * best.accuracy:.2f}% vs {100 * base.accuracy:.2f}%)")
+        return Champion("fp32", f"no variant stays within {budget} of fp32's accuracy "
+                                f"(best: {best.name} at {100 * best.accuracy:.2f}% vs {100 * base.accuracy:.2f}%)",
+                        BASELINE)
+    shown = f"shown within {budget} of fp32 at {_pct(confidence)} confidence" if rule == CONFIDENT \
+        else f"within {budget} of fp32"
 
     def p50(v: VariantResult) -> float:
         lat = v.latency_at(batch_size)
@@ -47,21 +81,44 @@ def choose_champion(variants: list[VariantResult], *, max_accuracy_drop: float, 
     def size(v: VariantResult) -> float:
         return v.file_bytes if v.file_bytes is not None else float("inf")
 
-    accuracy = f"accuracy {{:.2f}}% vs {100 * base.accuracy:.2f}%"
+    def accuracy(v: VariantResult) -> str:
+        text = f"accuracy {100 * v.accuracy:.2f}% vs {100 * base.accuracy:.2f}%"
+        if rule == CONFIDENT:
+            text += f", drop at most {100 * v.stats.drop_ci[1]:.2f} points ({_pct(confidence)} interval)"
+        return text
+
     if prefer == "latency":
         faster = [v for v in within if (lat := v.latency_at(batch_size)) is not None and lat.verdict == FASTER]
         if not faster:
-            return "fp32", f"no variant within {budget} of fp32 is measurably faster than fp32 at batch {batch_size}"
+            return Champion("fp32", f"no variant {shown} is measurably faster than fp32 at batch {batch_size}",
+                            BASELINE)
         pick = min(faster, key=lambda v: (p50(v), size(v), v.name))
         lat = pick.latency_at(batch_size)
         base_lat = base.latency_at(batch_size)
         speedup = lat.speedup if lat.speedup is not None else (base_lat.p50_us / lat.p50_us if base_lat else None)
         how = f"{speedup:.2f}x" if speedup is not None else f"p50 {lat.p50_us:,.1f} µs"
-        return pick.name, (f"fastest within {budget} of fp32: {how} at batch {batch_size}, "
-                           + accuracy.format(100 * pick.accuracy))
+        return Champion(pick.name, f"fastest {shown}: {how} at batch {batch_size}, " + accuracy(pick), rule)
     smaller = [v for v in within if v.file_bytes is not None and base.file_bytes and v.file_bytes < base.file_bytes]
     if not smaller:
-        return "fp32", f"no variant within {budget} of fp32 has a smaller file"
+        return Champion("fp32", f"no variant {shown} has a smaller file", BASELINE)
     pick = min(smaller, key=lambda v: (size(v), p50(v), v.name))
-    return pick.name, (f"smallest file within {budget} of fp32: {pick.file_bytes} B "
-                       f"({pick.file_bytes / base.file_bytes:.2f}x of fp32), " + accuracy.format(100 * pick.accuracy))
+    return Champion(pick.name, f"smallest file {shown}: {pick.file_bytes} B "
+                               f"({pick.file_bytes / base.file_bytes:.2f}x of fp32), " + accuracy(pick), rule)
+
+
+def _pct(confidence: float | None) -> str:
+    return f"{100 * confidence:g}%" if confidence is not None else ""
+
+
+def _too_small_to_tell(candidates: list[VariantResult], max_accuracy_drop: float, confidence: float) -> str:
+    rows = candidates[0].stats.rows
+    named = []
+    for v in sorted(candidates, key=lambda v: (v.stats.drop, v.name)):
+        lo, hi = v.stats.drop_ci
+        need = v.stats.rows_to_settle(max_accuracy_drop / 100.0)
+        settle = f"about {need:,} rows would settle it" if need else "no number of rows settles a drop this close"
+        named.append(f"{v.name} (drop {100 * v.stats.drop:.2f} points, interval {100 * lo:.2f} to {100 * hi:.2f}; "
+                     f"{settle})")
+    return (f"the evaluation set is too small to tell: no variant can be shown within {_points(max_accuracy_drop)} "
+            f"of fp32 at {_pct(confidence)} confidence on {rows:,} rows, so fp32 is shipped; within budget on the "
+            f"point estimate alone: " + "; ".join(named))
