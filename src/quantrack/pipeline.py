@@ -97,7 +97,8 @@ def _run_checked(config: RunConfig, tracker, plotter, progress: Progress) -> Rep
 
     progress.stage(f"loading {config.dataset}")
     data = prepare(load_table(config.dataset, target=config.target, impute=config.impute),
-                   test_size=config.test_size, seed=config.seed)
+                   test_size=config.test_size, seed=config.seed,
+                   val_size=config.val_size if config.checkpoint_on == "val" else 0.0)
     import torch
 
     torch.manual_seed(config.seed)  # the initial weights too, so a seed reproduces the whole run
@@ -150,32 +151,38 @@ def _run_tracked(config: RunConfig, data, model, tracker, plotter, out_dir: Path
 
     from quantrack.training import train
 
-    def on_epoch(epoch: int, train_loss: float, test_loss: float) -> None:
-        tracker.log_metrics({"train_loss": train_loss, "test_loss": test_loss}, step=epoch)
-        progress.epoch(epoch, config.epochs, train_loss, test_loss)
+    on = config.checkpoint_on  # the rows the checkpoint is chosen on: "val", or "test" as the assignment did
+
+    def on_epoch(epoch: int, train_loss: float, held_out_loss: float) -> None:
+        tracker.log_metrics({"train_loss": train_loss, f"{on}_loss": held_out_loss}, step=epoch)
+        progress.epoch(epoch, config.epochs, train_loss, held_out_loss)
 
     progress.stage("training")
     torch.set_num_threads(config.threads)
-    result = train(model, data.X_train, data.y_train, data.X_test, data.y_test, epochs=config.epochs,
+    X_check, y_check = (data.X_val, data.y_val) if on == "val" else (data.X_test, data.y_test)
+    result = train(model, data.X_train, data.y_train, X_check, y_check, epochs=config.epochs,
                    lr=config.lr, batch_size=config.batch_size, seed=config.seed, on_epoch=on_epoch)
-    tracker.log_metrics({"best_epoch": result.best_epoch, "best_test_loss": result.best_test_loss,
+    tracker.log_metrics({"best_epoch": result.best_epoch, f"best_{on}_loss": result.best_test_loss,
                          "train_seconds": result.seconds})
     tracker.flush()
     if not tracker.online:
         progress.notice(f"MLflow server unreachable ({tracker.offline_reason}); going on, the run is kept locally")
 
-    variants = _variants(config, data, model, out_dir, progress)
+    environment = _environment(config)
+    variants = _variants(config, data, model, out_dir, progress, environment["cpu"])
     from quantrack.evaluate.champion import choose_champion
 
     batch_sizes = [1, len(data.X_test)]
-    champion, why = choose_champion(variants, max_accuracy_drop=config.max_accuracy_drop, prefer=config.prefer,
-                                    batch_size=batch_sizes[-1])
+    champion, why, rule = choose_champion(variants, max_accuracy_drop=config.max_accuracy_drop, prefer=config.prefer,
+                                          batch_size=batch_sizes[-1], confidence=config.confidence or None)
     report = Report(
         config=_params(config), dataset={"name": data.name, **data.fingerprint}, best_epoch=result.best_epoch,
-        train_seconds=round(result.seconds, 4), train_loss=result.train_losses, test_loss=result.test_losses,
+        train_seconds=round(result.seconds, 4), train_loss=result.train_losses,
+        test_loss=result.test_losses if on == "test" else [], val_loss=result.test_losses if on == "val" else [],
         variants=variants, champion=champion, champion_reason=why, class_names=data.class_names,
-        batch_sizes=batch_sizes, mlflow=tracker.info, environment=_environment(config), out_dir=str(final_dir),
+        batch_sizes=batch_sizes, mlflow=tracker.info, environment=environment, out_dir=str(final_dir),
         registered_model=config.registered_model_name if config.register else None,
+        split=data.split, champion_rule=rule,
     )
     from quantrack.report.writers import PLOTS_DIR, write_all
 
@@ -193,14 +200,20 @@ def _run_tracked(config: RunConfig, data, model, tracker, plotter, out_dir: Path
     progress.stage("writing the report")
     files = write_all(report, out_dir, plots=plotter.result())
     tracker.log_metrics(_variant_metrics(variants))
-    tracker.set_tags({"champion": champion, "champion_reason": why})
+    from quantrack.evaluate.hardware import mlflow_tags
+
+    tracker.set_tags({"champion": champion, "champion_reason": why, "champion_rule": rule,
+                      **mlflow_tags(environment["cpu"])})
     for f in files:  # keep report.md's relative links (plots/*.png) valid among the artifacts
         tracker.log_artifact(f, str(Path("report", f.relative_to(out_dir).parent)))
     tracker.log_artifacts(out_dir / "models", "models")
     return report
 
 
-def _variants(config: RunConfig, data, model, out_dir: Path, progress: Progress) -> list[VariantResult]:
+def _variants(config: RunConfig, data, model, out_dir: Path, progress: Progress,
+              cpu: dict[str, Any]) -> list[VariantResult]:
+    from quantrack.evaluate.hardware import explain
+    from quantrack.evaluate.stats import paired_stats
     from quantrack.evaluate.timing import accuracy, agreement, thread_limit
     from quantrack.quantize.base import MethodUnavailable, QuantContext
     from quantrack.quantize.fp32 import fp32_variant
@@ -251,11 +264,15 @@ def _variants(config: RunConfig, data, model, out_dir: Path, progress: Progress)
             continue
         if base_pred is None:
             base_pred = pred
+        # Intervals at --confidence; with --confidence 0 (point estimates decide) they are still shown, at 95 %.
+        stats = paired_stats(base_pred == data.y_test, None if name == "fp32" else pred == data.y_test,
+                             confidence=config.confidence or 0.95)
         results.append(VariantResult(
             name=name, accuracy=accuracy(pred, data.y_test), agreement=agreement(pred, base_pred),
             params=variant.params, payload_bytes=variant.payload_bytes, file_bytes=path.stat().st_size,
             artifact=path.name, latency=latencies, seconds_to_quantize=round(quantize_s, 4),
-            confusion=_confusion(data.y_test, pred, data.n_classes),
+            confusion=_confusion(data.y_test, pred, data.n_classes), stats=stats,
+            why=explain(name, latencies, cpu, fp32.params),
         ))
     fp32 = results[0]
     for r in results:
@@ -300,19 +317,29 @@ def _confusion(truth: np.ndarray, pred: np.ndarray, n_classes: int) -> list[list
 
 def _variant_metrics(variants: list[VariantResult]) -> dict[str, float]:
     """Each variant's figures as MLflow metrics named <variant>.<figure>."""
+    from quantrack.evaluate.timing import MIN_CALLS_FOR_P99
+
     out: dict[str, float] = {}
     for v in variants:
         if not v.available:
             continue
-        for key in ("accuracy", "agreement", "params", "payload_bytes", "file_bytes", "file_ratio"):
+        for key in ("accuracy", "agreement", "params", "payload_bytes", "file_bytes", "file_ratio", "p_value"):
             val = getattr(v, key)
             if val is not None:
                 out[f"{v.name}.{key}"] = float(val)
+        for key in ("accuracy_ci", "drop_ci"):
+            if (ci := getattr(v, key)) is not None:
+                out[f"{v.name}.{key}_lo"], out[f"{v.name}.{key}_hi"] = float(ci[0]), float(ci[1])
         for lat in v.latency:
-            for fig in ("p50_us", "p90_us", "p99_us", "speedup"):
+            figs = ["p50_us", "p90_us", "speedup", "baseline_p50_us"]
+            figs += ["p99_us"] if lat.samples >= MIN_CALLS_FOR_P99 else []  # fewer calls: no percentile to speak of
+            for fig in figs:
                 val = getattr(lat, fig)
                 if val is not None:
                     out[f"{v.name}.latency_b{lat.batch_size}_{fig}"] = float(val)
+            if lat.speedup_ci:
+                out[f"{v.name}.latency_b{lat.batch_size}_speedup_ci_lo"] = float(lat.speedup_ci[0])
+                out[f"{v.name}.latency_b{lat.batch_size}_speedup_ci_hi"] = float(lat.speedup_ci[1])
     return out
 
 
@@ -321,5 +348,7 @@ def _environment(config: RunConfig) -> dict[str, Any]:
 
     import torch
 
+    from quantrack.evaluate.hardware import cpu_facts
+
     return {"python": platform.python_version(), "torch": torch.__version__, "platform": platform.platform(),
-            "cpus": os.cpu_count(), "threads": config.threads}
+            "cpus": os.cpu_count(), "threads": config.threads, "cpu": cpu_facts(config.threads)}

@@ -6,7 +6,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from quantrack.report.writers import TABLE_HEADERS, table_rows
+from quantrack.report.writers import STATS_RULE, TABLE_HEADERS, rule_text, split_text, table_rows
 from quantrack.evaluate.results import Report
 
 # Progress goes to stderr so stdout holds only the result.
@@ -43,7 +43,8 @@ class RichProgress:
     def epoch(self, epoch: int, epochs: int, train_loss: float, test_loss: float) -> None:
         if self._task is None:
             self._task = self._bar.add_task("training", total=epochs, losses="")
-        self._bar.update(self._task, completed=epoch, losses=f"train {train_loss:.4f} test {test_loss:.4f}")
+        # The held-out loss is the one the checkpoint is chosen on: validation, or test (--checkpoint-on test).
+        self._bar.update(self._task, completed=epoch, losses=f"train {train_loss:.4f} held-out {test_loss:.4f}")
 
 
 def print_report(report: Report) -> None:
@@ -55,11 +56,22 @@ def print_report(report: Report) -> None:
         table.add_row(*row)
     _out.print(table)
     b = report.batch_sizes
+    _out.print(f"split: {split_text(report)}", highlight=False)
+    _out.print(STATS_RULE, highlight=False)
     _out.print(f"latency: median of repeated single calls, {report.environment.get('threads')} thread(s), "
-               f"batch sizes {', '.join(map(str, b))}; each variant timed side by side with fp32, and "
-               f"a verdict needs the p25–p75 of its speed-ups beyond 5 % (so the speed-up can differ from the ratio of "
-               f"p50 columns timed at other moments).")
-    _out.print(f"[bold]champion: {report.champion}[/bold] — {report.champion_reason}")
+               f"batch sizes {', '.join(map(str, b))}; each variant timed side by side with fp32 (its p50 is shown "
+               f"beside fp32's from the same windows), the speed-up with its 95 % interval, and a verdict needs the "
+               f"p25–p75 of its speed-ups beyond 5 %.", highlight=False)
+    cpu = report.environment.get("cpu")
+    if cpu:
+        from quantrack.evaluate.hardware import cpu_line
+
+        _out.print(f"CPU: {cpu_line(cpu)}", highlight=False)
+    for v in report.variants:
+        if v.why:
+            _out.print(f"why not faster — {v.name}: {v.why}", highlight=False)
+    _out.print(f"[bold]champion: {report.champion}[/bold] ({rule_text(report)}) — {report.champion_reason}",
+               highlight=False)
     if report.out_dir:
         _out.print(f"report: {report.out_dir}/report.md")
     if report.mlflow.get("spooled_to"):
