@@ -221,13 +221,13 @@ def test_confident_rule_takes_a_variant_whose_whole_drop_interval_is_within_budg
 def test_too_few_rows_to_tell_ships_fp32_and_names_the_point_estimate_candidates():
     n = 30  # iris-sized: one row is 3.3 points
     base = paired("fp32", n, 0, 0, 4453, verdict=None)
-    same = paired("same", n, 0, 0, 1000)
+    same, twin = paired("same", n, 0, 0, 1000), paired("twin", n, 0, 0, 1100)
     worse = paired("one-row-worse", n, 1, 0, 900)
-    name, why, rule = choose_confident([base, same, worse])
+    name, why, rule = choose_confident([base, same, twin, worse])
     assert (name, rule) == ("fp32", "baseline")
     assert why.startswith("the evaluation set is too small to tell: no variant can be shown within 1 point of fp32 "
                           "at 95% confidence on 30 rows, so fp32 is shipped; within budget on the point estimate "
-                          "alone: same (drop 0.00 points")
+                          "alone: same, twin (each: drop 0.00 points")
     assert "one-row-worse" not in why  # 3.3 points below fp32: over budget even on the point estimate
     need = same.stats.rows_to_settle(0.01)
     assert f"about {need:,} rows would settle it" in why and need > n

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -56,8 +57,8 @@ def print_report(report: Report) -> None:
         table.add_row(*row)
     _out.print(table)
     b = report.batch_sizes
-    _out.print(f"split: {split_text(report)}", highlight=False)
-    _out.print(STATS_RULE, highlight=False)
+    _out.print(f"split: {split_text(report)}", highlight=False, markup=False)
+    _out.print(STATS_RULE, highlight=False, markup=False)
     _out.print(f"latency: median of repeated single calls, {report.environment.get('threads')} thread(s), "
                f"batch sizes {', '.join(map(str, b))}; each variant timed side by side with fp32 (its p50 is shown "
                f"beside fp32's from the same windows), the speed-up with its 95 % interval, and a verdict needs the "
@@ -66,12 +67,12 @@ def print_report(report: Report) -> None:
     if cpu:
         from quantrack.evaluate.hardware import cpu_line
 
-        _out.print(f"CPU: {cpu_line(cpu)}", highlight=False)
+        _out.print(f"CPU: {cpu_line(cpu)}", highlight=False, markup=False)
     for v in report.variants:
         if v.why:
-            _out.print(f"why not faster — {v.name}: {v.why}", highlight=False)
-    _out.print(f"[bold]champion: {report.champion}[/bold] ({rule_text(report)}) — {report.champion_reason}",
-               highlight=False)
+            _out.print(f"why not faster — {v.name}: {v.why}", highlight=False, markup=False)
+    _out.print(f"[bold]champion: {escape(report.champion)}[/bold] ({escape(rule_text(report))}) — "
+               f"{escape(report.champion_reason)}", highlight=False)
     if report.out_dir:
         _out.print(f"report: {report.out_dir}/report.md")
     if report.mlflow.get("spooled_to"):

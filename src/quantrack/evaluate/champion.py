@@ -112,13 +112,14 @@ def _pct(confidence: float | None) -> str:
 
 def _too_small_to_tell(candidates: list[VariantResult], max_accuracy_drop: float, confidence: float) -> str:
     rows = candidates[0].stats.rows
-    named = []
+    groups: dict[str, list[str]] = {}  # variants with the same figures (often identical predictions) share a line
     for v in sorted(candidates, key=lambda v: (v.stats.drop, v.name)):
         lo, hi = v.stats.drop_ci
         need = v.stats.rows_to_settle(max_accuracy_drop / 100.0)
         settle = f"about {need:,} rows would settle it" if need else "no number of rows settles a drop this close"
-        named.append(f"{v.name} (drop {100 * v.stats.drop:.2f} points, interval {100 * lo:.2f} to {100 * hi:.2f}; "
-                     f"{settle})")
+        figures = f"drop {100 * v.stats.drop:.2f} points, interval {100 * lo:.2f} to {100 * hi:.2f}; {settle}"
+        groups.setdefault(figures, []).append(v.name)
+    named = [f"{', '.join(names)} ({'each: ' if len(names) > 1 else ''}{figures})" for figures, names in groups.items()]
     return (f"the evaluation set is too small to tell: no variant can be shown within {_points(max_accuracy_drop)} "
             f"of fp32 at {_pct(confidence)} confidence on {rows:,} rows, so fp32 is shipped; within budget on the "
             f"point estimate alone: " + "; ".join(named))

@@ -109,27 +109,27 @@ def explain(method: str, latency: Iterable[Latency], cpu: dict[str, Any], params
     reasons = []
     if method in _INT8_COMPUTE and flags_known and not flags & set(INT8_DOT):
         base = "AVX-512" if "avx512f" in flags else "AVX2"
-        reasons.append(f"no VNNI here (no {', '.join(INT8_DOT)}), so int8 matmuls run on {base} multiply-adds "
-                       "that widen every product, with little gain over fp32")
+        reasons.append(f"no VNNI here (no {', '.join(INT8_DOT)}), so int8 matmuls run on plain {base}, with little "
+                       "gain over fp32")
     if method in _WEIGHT_ONLY:
-        reasons.append(f"{_WEIGHT_ONLY[method]} weight-only keeps float arithmetic: each call turns the weights back "
-                       "into float before the matmul, which saves memory, not compute")
+        reasons.append(f"{_WEIGHT_ONLY[method]} weight-only turns the weights back into float on every call and "
+                       "multiplies in float: it saves memory, not compute")
     if method == "fp16" and flags_known and not flags & set(FP16_NATIVE):
-        reasons.append(f"fp16 has no native CPU kernel here (no {', '.join(FP16_NATIVE)}): values are converted "
-                       "to fp32 around each op")
+        reasons.append(f"fp16 has no native CPU kernel here (no {', '.join(FP16_NATIVE)}), so values are "
+                       "converted to fp32 around each op")
     if method == "bf16" and flags_known and not flags & set(BF16_NATIVE):
-        reasons.append(f"bf16 has no native CPU kernel here (no {', '.join(BF16_NATIVE)}): values are converted "
-                       "to fp32 around each op")
+        reasons.append(f"bf16 has no native CPU kernel here (no {', '.join(BF16_NATIVE)}), so values are "
+                       "converted to fp32 around each op")
     if method == "onnx-fp32":
         reasons.append("the same fp32 arithmetic in another runtime: only per-call overhead can differ")
     # The largest batch that was not faster: if fp32 is quick even there, fixed costs dominate everywhere below it.
     big = max(not_faster, key=lambda lat: lat.batch_size)
     if big.baseline_p50_us is not None and big.baseline_p50_us < SMALL_CALL_US:
         cost = _INT8_COMPUTE.get(method, "dispatch and conversions")
-        size = f"{params:,} parameters" if params else "the model"
-        reasons.append(f"the model is too small to pay for per-call overhead: fp32 needs only "
-                       f"{big.baseline_p50_us:,.1f} µs a call at batch {big.batch_size} ({size}), so fixed "
-                       f"costs ({cost}) weigh as much as the arithmetic saved")
+        size = f", {params:,} parameters" if params else ""
+        reasons.append(f"too small a model for per-call overhead to pay off: fp32 takes {big.baseline_p50_us:,.1f} µs "
+                       f"a call at batch {big.batch_size}{size}, so fixed costs ({cost}) weigh as much as the "
+                       "arithmetic saved")
     if not reasons:
         reasons.append("none of the facts recorded here (instruction sets, model size, per-call time) explains it")
     return f"{verdicts}: " + "; ".join(reasons)
