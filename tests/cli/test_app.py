@@ -202,3 +202,40 @@ def test_a_diverging_run_is_refused_and_marked_failed(workdir, sqlite_uri, monke
     client = MlflowClient(sqlite_uri)
     (run,) = client.search_runs([client.get_experiment_by_name("quantrack").experiment_id])
     assert run.info.status == "FAILED"
+
+
+@pytest.mark.slow
+def test_a_set_too_small_to_tell_says_so_and_ships_fp32(workdir, sqlite_uri, capsys):
+    # iris: 30 test rows, one row is 3.3 points; no interval can be within a 1-point budget.
+    (workdir / "fast.toml").write_text("latency_budget_s = 0.05  # timing is not under test here\n")
+    code = run_main("run", "--dataset", "iris", "--epochs", "30", "--lr", "0.1", "--methods", "fp16,dynamic-int8",
+                    "--config", "fast.toml", "--no-register", "--tracking-uri", sqlite_uri, "--out", "out")
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    (run_dir,) = (workdir / "out").iterdir()
+    report = json.loads((run_dir / "report.json").read_text())
+    assert report["split"] == {"train": 108, "val": 12, "test": 30}
+    assert (report["champion"], report["champion_rule"]) == ("fp32", "baseline")
+    assert report["champion_reason"].startswith(
+        "the evaluation set is too small to tell: no variant can be shown within 1 point of fp32 at 95% confidence on "
+        "30 rows, so fp32 is shipped; within budget on the point estimate alone: ")
+    assert "rows would settle it" in report["champion_reason"]
+    assert "too small to tell" in " ".join(out.split())
+    html = (run_dir / "report.html").read_text()
+    assert "too small to tell" in html and "rule: baseline" in html
+
+
+@pytest.mark.slow
+def test_checkpoint_on_test_reproduces_the_assignment_and_says_so(workdir, sqlite_uri, capsys):
+    (workdir / "fast.toml").write_text("latency_budget_s = 0.05  # timing is not under test here\n")
+    code = run_main("run", "--epochs", "5", "--methods", "dynamic-int8", "--checkpoint-on", "test", "--confidence",
+                    "0", "--config", "fast.toml", "--no-register", "--tracking-uri", sqlite_uri, "--out", "out")
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    (run_dir,) = (workdir / "out").iterdir()
+    report = json.loads((run_dir / "report.json").read_text())
+    assert report["split"] == {"train": 1437, "val": 0, "test": 360} and report["val_loss"] == []
+    assert report["test_loss"][report["best_epoch"] - 1] == min(report["test_loss"])
+    assert report["champion_rule"] in ("point-estimate", "baseline")  # --confidence 0: point estimates decide
+    md = (run_dir / "report.md").read_text()
+    assert "checkpoint chosen on the test rows (--checkpoint-on test, the assignment's way)" in md
