@@ -120,6 +120,20 @@ def test_rows_to_settle_is_the_first_row_count_that_settles():
     assert over.rows_to_settle(0.01) is None  # the point estimate itself is over budget
 
 
+@settings(max_examples=60, deadline=None)
+@given(cells=st.tuples(st.integers(50, 400), st.integers(0, 3), st.integers(0, 3), st.integers(0, 40)),
+       budget=st.sampled_from([0.005, 0.01, 0.02]))
+def test_rows_to_settle_is_the_smallest_count_at_the_same_rates(cells, budget):
+    s = paired_stats(*rows(*cells))
+    need = s.rows_to_settle(budget)
+    if need is None:  # already settled, or over budget on the point estimate
+        assert s.drop_ci[1] <= budget or s.drop >= budget
+        return
+    assert need > s.rows
+    shares = np.array(cells) / sum(cells)
+    assert newcombe_paired(*(shares * need))[1] <= budget < newcombe_paired(*(shares * (need - 1)))[1]
+
+
 def test_rows_to_settle_for_a_bootstrapped_score_scales_as_one_over_root_n():
     s = PairedStats(100, 0.95, 0.8, (0.7, 0.9), drop=0.0, drop_ci=(-0.02, 0.02), p_value=1.0, test="bootstrap")
     assert s.rows_to_settle(0.01) == 400

@@ -83,7 +83,8 @@ def rule_text(report: Report) -> str:
     """How the champion got through, for the line that names it."""
     conf = report.config.get("confidence")
     if report.champion_rule == CONFIDENT:
-        return f"rule: confident, its whole {100 * conf:g}% drop interval is within the budget"
+        level = f"{100 * conf:g}% " if conf else ""
+        return f"rule: confident, its whole {level}drop interval is within the budget"
     if report.champion_rule == POINT_ESTIMATE:
         return "rule: point estimate, the measured drop is within the budget (intervals not used)"
     return "rule: baseline, fp32 ships because no variant qualified"
