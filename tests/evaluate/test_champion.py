@@ -37,7 +37,7 @@ def choose(variants, drop=1.0, prefer="size", batch_size=ALL):
 def test_size_picks_the_smallest_file_within_the_budget():
     name, why = choose([FP32, variant("a", 345, 3300), variant("b", 343, 2000), variant("c", 330, 700)])
     assert name == "b"  # c is smaller still but 4.4 points below fp32
-    assert why == "smallest file within 1 point of fp32: 2000 B (0.45x of fp32), accuracy 95.28% vs 96.11%"
+    assert why == "smallest file within 1 point of fp32: 2,000 B (0.45x of fp32), accuracy 95.28% vs 96.11%"
 
 
 def test_a_variant_just_outside_the_budget_is_refused():
@@ -93,7 +93,7 @@ def test_only_fp32_measured_keeps_fp32():
 
 def test_the_ratio_in_the_reason_comes_from_the_bytes():
     pick = variant("a", 346, 1113, file_ratio=None)  # ratios are filled in late by the pipeline
-    assert "1113 B (0.25x of fp32)" in choose([FP32, pick])[1]
+    assert "1,113 B (0.25x of fp32)" in choose([FP32, pick])[1]
 
 
 def test_budget_wording_is_plural_when_it_should_be():

@@ -63,5 +63,5 @@ def choose_champion(variants: list[VariantResult], *, max_accuracy_drop: float, 
     if not smaller:
         return "fp32", f"no variant within {budget} of fp32 has a smaller file"
     pick = min(smaller, key=lambda v: (size(v), p50(v), v.name))
-    return pick.name, (f"smallest file within {budget} of fp32: {pick.file_bytes} B "
+    return pick.name, (f"smallest file within {budget} of fp32: {pick.file_bytes:,} B "
                        f"({pick.file_bytes / base.file_bytes:.2f}x of fp32), " + accuracy.format(100 * pick.accuracy))
