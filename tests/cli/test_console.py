@@ -8,30 +8,11 @@ import pytest
 from rich.console import Console
 
 from quantrack.cli.console import print_report
-from quantrack.quantize import METHOD_NAMES
+from wide_report import every_method_report
 
 
 def _every_method_report(synthetic_report):
-    """The synthetic report with a measured variant for every method, the champion being the longest name."""
-    import copy
-
-    from quantrack.evaluate.timing import FASTER, SAME
-
-    report = synthetic_report
-    template = report.variant("dynamic-int8")
-    variants = [report.variant("fp32")]
-    for i, name in enumerate(METHOD_NAMES):
-        v = copy.deepcopy(template)
-        v.name = name
-        v.file_bytes = 100_000 + i
-        for lat in v.latency:
-            lat.verdict = (FASTER, SAME)[i % 2]
-        variants.append(v)
-    variants[-1].available, variants[-1].reason = False, "needs a calibration set " * 4
-    report.variants = variants
-    report.champion = "onnx-int8-dynamic"
-    report.champion_reason = "smallest file within 1 point of fp32: 100,008 B (0.74x of fp32), accuracy 95.83% vs 96.11%"
-    return report
+    return every_method_report(synthetic_report)
 
 
 def _render(report, width: int) -> str:

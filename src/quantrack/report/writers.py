@@ -126,27 +126,35 @@ def write_markdown(report: Report, path: Path, plots: Sequence[tuple[str, str]] 
     return path
 
 
+# Fluid from 800 px up (and inside MLflow's artifact viewer, an iframe often narrower): no page
+# width cap, headers and long cells wrap, numbers never break; a table still too wide scrolls
+# inside its own frame, whose scrollbar stays visible, rather than hiding its last columns.
 _CSS = """
 body{font:15px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,"DejaVu Sans",sans-serif;color:#1d1d1f;
  background:#fff;margin:0}
-main{max-width:1200px;margin:0 auto;padding:24px 28px 48px}
+main{padding:20px clamp(10px,2.5vw,32px) 48px}
 h1{font-size:26px;margin:0 0 12px}h2{font-size:20px;margin:32px 0 10px;border-bottom:1px solid #ddd;padding-bottom:4px}
-dl.summary{display:grid;grid-template-columns:max-content 1fr;gap:4px 18px;margin:0}
-dl.summary dt{font-weight:600;color:#555}dl.summary dd{margin:0}
+dl.summary{display:grid;grid-template-columns:max-content 1fr;gap:4px 18px;margin:0;max-width:1100px}
+dl.summary dt{font-weight:600;color:#555}dl.summary dd{margin:0;min-width:0;overflow-wrap:anywhere}
 code{font:13px/1.3 ui-monospace,"DejaVu Sans Mono",monospace;background:#f3f3f3;padding:1px 4px;border-radius:3px;
  word-break:break-all}
-.champion-box{border-left:5px solid #ff7f0e;background:#fff6ec;padding:10px 14px;margin:16px 0}
-.table-wrap{overflow-x:auto}
-table{border-collapse:collapse;font-size:13.5px;white-space:nowrap}
-th,td{border:1px solid #ddd;padding:4px 9px;text-align:right}
-th{background:#f5f5f7;text-align:center}td:first-child,th:first-child{text-align:left}
+.champion-box{border-left:5px solid #ff7f0e;background:#fff6ec;padding:10px 14px;margin:16px 0;max-width:1100px}
+.table-wrap{overflow-x:auto;max-width:100%}
+.table-wrap::-webkit-scrollbar{height:10px}.table-wrap::-webkit-scrollbar-thumb{background:#bbb;border-radius:5px}
+table{border-collapse:collapse;font-size:13.5px}
+th,td{border:1px solid #ddd;padding:4px 8px;text-align:right;white-space:nowrap}
+th{background:#f5f5f7;text-align:center;white-space:normal;vertical-align:bottom}
+td:first-child,th:first-child{text-align:left}
+td.wrap{white-space:normal}
 tr.champion td{background:#fff6ec;font-weight:600}
 tr.unavailable td{color:#888;font-style:italic}td.reason{text-align:left;white-space:normal}
+.verdict-faster,.verdict-slower,.verdict-same,.verdict-baseline{text-align:left;white-space:normal}
 .verdict-faster{color:#1a7f1a;font-weight:600}.verdict-slower{color:#c62828;font-weight:600}
 .verdict-same{color:#666}.verdict-baseline{color:#1f5fa8}
-figure{margin:18px 0 28px}figure img{max-width:100%;height:auto;border:1px solid #eee}
+figure{margin:18px 0 28px;max-width:1100px}figure img{max-width:100%;height:auto;border:1px solid #eee}
 figcaption{color:#555;font-size:13px;margin-top:4px}
 p.note{color:#555;font-size:13px;max-width:900px}
+@media (max-width:1100px){table{font-size:12.5px}th,td{padding:3px 4px}}
 """
 
 _VERDICT_CLASS = {"faster": "verdict-faster", "slower": "verdict-slower", "no measurable difference": "verdict-same"}
@@ -154,6 +162,15 @@ _VERDICT_CLASS = {"faster": "verdict-faster", "slower": "verdict-slower", "no me
 
 def _e(x: object) -> str:
     return escape(str(x), quote=True)
+
+
+# Soft hyphens let the longest header words break at 800 px instead of widening their columns.
+_HEADER_BREAKS = {"accuracy": "accu\u00adracy", "agreement": "agree\u00adment", "payload": "pay\u00adload",
+                  "samples": "sam\u00adples", "threads": "threads"}
+
+
+def _th(header: str) -> str:
+    return "<th>" + " ".join(_HEADER_BREAKS.get(w, w) for w in _e(header).split(" ")) + "</th>"
 
 
 def _verdict_cell(verdict: str) -> str:
@@ -189,7 +206,7 @@ def _html_summary(report: Report) -> list[str]:
 
 def _html_variants(report: Report) -> list[str]:
     out = ['<section id="variants">', "<h2>Variants</h2>", '<div class="table-wrap"><table>',
-           "<thead><tr>" + "".join(f"<th>{_e(h)}</th>" for h in TABLE_HEADERS) + "</tr></thead>", "<tbody>"]
+           "<thead><tr>" + "".join(_th(h) for h in TABLE_HEADERS) + "</tr></thead>", "<tbody>"]
     for v, row in zip(report.variants, table_rows(report), strict=True):
         if not v.available:
             out.append(f'<tr class="unavailable"><td>{_e(row[0])}</td>'
@@ -210,7 +227,7 @@ def _html_latency(report: Report) -> list[str]:
              "stable", "speed-up", "verdict"]
     out = ['<section id="latency">', "<h2>Latency</h2>",
            f'<p class="note">{VERDICT_RULE}</p>', '<div class="table-wrap"><table>',
-           "<thead><tr>" + "".join(f"<th>{_e(h)}</th>" for h in heads) + "</tr></thead>", "<tbody>"]
+           "<thead><tr>" + "".join(_th(h) for h in heads) + "</tr></thead>", "<tbody>"]
     for v in report.variants:
         cls = ' class="champion"' if v.name == report.champion else ""
         for lat in v.latency:
@@ -218,7 +235,9 @@ def _html_latency(report: Report) -> list[str]:
                      f"{lat.p99_us:,.1f}", f"{lat.p25_us:,.1f}–{lat.p75_us:,.1f}",
                      f"{lat.p10_us:,.1f}–{lat.p90_us:,.1f}", "yes" if lat.stable else "no (budget ran out)",
                      _speedup_text(lat)]
-            out.append(f"<tr{cls}>" + "".join(f"<td>{_e(c)}</td>" for c in cells)
+            # ranges, "no (budget ran out)" and "0.57x (0.54–0.60)" may break after their dash or space
+            out.append(f"<tr{cls}>" + "".join(f'<td class="wrap">{_e(c)}</td>' if i >= 7 else f"<td>{_e(c)}</td>"
+                                              for i, c in enumerate(cells))
                        + _verdict_cell(lat.verdict or "baseline") + "</tr>")
     out += ["</tbody></table></div>", "</section>"]
     return out
