@@ -55,7 +55,7 @@ def test_a_second_run_moves_champion_only_when_better_or_asked(tmp_path, run_cli
     client = MlflowClient(uri)
 
     def alias(name: str) -> str:
-        return client.get_model_version_by_alias(NAME, name).version
+        return str(client.get_model_version_by_alias(NAME, name).version)
 
     assert run_cli("run", "--epochs", "30", *common) == 0
     out = capsys.readouterr().out
@@ -66,7 +66,7 @@ def test_a_second_run_moves_champion_only_when_better_or_asked(tmp_path, run_cli
     assert run_cli("run", "--epochs", "2", *common) == 0
     out = capsys.readouterr().out
     assert "registered: models:/quantrack-digits-logreg@challenger = version 2" in out
-    assert "@champion stays at version 1: it does not beat version 1" in out
+    assert "@champion stays at version 1: it loses more than 1 point to version 1" in out
     assert f"quantrack promote {NAME} 2" in out
     assert alias("champion") == "1" and alias("challenger") == "2"
     assert len(client.search_model_versions(f"name='{NAME}'")) == 2  # one version per run

@@ -82,11 +82,11 @@ def beats(new: Candidate, old: Candidate) -> tuple[bool, str]:
                        f"this run {new.fingerprint[:12]}…), so the two cannot be compared")
     if (new.prefer, new.max_accuracy_drop) != (old.prefer, old.max_accuracy_drop):
         return False, (f"version {old.version} was chosen under another rule (prefer {old.prefer}, "
-                       f"{old.max_accuracy_drop:g} points; this run: prefer {new.prefer}, "
-                       f"{new.max_accuracy_drop:g} points), so the two cannot be compared")
+                       f"{_points(old.max_accuracy_drop)}; this run: prefer {new.prefer}, "
+                       f"{_points(new.max_accuracy_drop)}), so the two cannot be compared")
     acc = f"accuracy {100 * new.accuracy:.2f}% vs {100 * old.accuracy:.2f}%"
     if new.accuracy < old.accuracy - new.max_accuracy_drop / 100.0 - _EPS:
-        return False, f"it loses more than {new.max_accuracy_drop:g} points to version {old.version} ({acc})"
+        return False, f"it loses more than {_points(new.max_accuracy_drop)} to version {old.version} ({acc})"
     if new.prefer == "size":
         a, b = new.file_bytes, old.file_bytes
         if a is None or b is None:
@@ -103,6 +103,10 @@ def beats(new: Candidate, old: Candidate) -> tuple[bool, str]:
     if not worse and new.accuracy > old.accuracy + _EPS:
         return True, f"it beats version {old.version}: {figure}, higher {acc}"
     return False, f"it does not beat version {old.version} ({figure}, {acc})"
+
+
+def _points(x: float) -> str:
+    return f"{x:g} point" + ("" if x == 1 else "s")
 
 
 def candidate_tags(entry: dict[str, Any], intent: dict[str, Any]) -> dict[str, str]:
