@@ -80,7 +80,9 @@ def test_server_lost_mid_run_then_sync_uploads_every_point_once(server, tmp_path
     assert client.get_run(run_id).info.status == "RUNNING"  # the server never heard the end
 
     assert run_cli("sync", "--out", str(out)) == 0
-    assert f"synced run {run_id}" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert f"synced run {run_id}" in err
+    assert "registry quantrack-digits-logreg: @champion moved to version 1: there was no @champion yet" in err
     assert not entry.exists()
 
     run = client.get_run(run_id)
