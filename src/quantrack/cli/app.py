@@ -130,8 +130,8 @@ def sync(
 
 @app.command()
 def promote(
-    name: Annotated[str, typer.Argument(help="Registered model name, e.g. quantrack-digits-logreg.")],
-    version: Annotated[int, typer.Argument(help="The version to point @champion at.", min=1)],
+    name: Annotated[str, typer.Argument(metavar="NAME", help="Registered model name, e.g. quantrack-digits-logreg.")],
+    version: Annotated[int, typer.Argument(metavar="VERSION", help="The version to point @champion at.", min=1)],
     tracking_uri: Annotated[Optional[str], Opt(help="Registry (else MLFLOW_TRACKING_URI, else ./mlflow.db).")] = None,
 ) -> None:
     """Point the 'champion' alias at a version on purpose (a run moves it only when its pick is better)."""
