@@ -93,3 +93,23 @@ def test_every_column_is_on_screen_and_the_verdict_is_drawn(page, width):
         cell = pixels[y:y + h, x:x + w]
         red = (np.abs(cell - SLOWER_RED).sum(axis=2) < 60).sum()
         assert red > 15, (width, x, y)  # the word "slower" in its red, visible on screen
+
+
+def test_below_760_px_each_row_is_a_card_with_every_figure_labelled(page):
+    """MLflow's artifact viewer beside its side panels, or a phone: no column may drop out of sight."""
+    html = (page / "report.html").read_text(encoding="utf-8")
+    probe_page = page / "probe-cards.html"
+    script = PROBE.replace(
+        "document.body.append(out);",
+        "out.dataset.verdict = getComputedStyle(document.querySelector('#variants tbody td:last-child'), '::before')"
+        ".content; document.body.append(out);")
+    probe_page.write_text(html.replace(CSP, CSP + "; script-src 'unsafe-inline'").replace("</body>", script + "</body>"),
+                          encoding="utf-8")
+    dom = chromium(page, probe_page, 560, 1200, "--dump-dom").stdout
+    probe = json.loads(re.search(r'<pre id="probe"[^>]*>(.*?)</pre>', dom, re.S).group(1).replace("&quot;", '"'))
+    assert probe["page"] <= probe["width"]
+    for table in probe["tables"]:
+        assert table["scroll"] <= table["client"], table
+    assert re.search(r'data-verdict="&quot;verdict \(b=all\): &quot;"', dom)  # the verdict, labelled, on each card
+    for x, _, w, _ in probe["tables"][0]["slower"]:
+        assert x + w <= 560

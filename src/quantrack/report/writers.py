@@ -157,6 +157,27 @@ p.note{color:#555;font-size:13px;max-width:900px}
 @media (max-width:1100px){table{font-size:12.5px}th,td{padding:3px 4px}}
 """
 
+_LATENCY_HEADERS = ["variant", "batch", "threads", "samples", "p50 µs", "p90 µs", "p99 µs", "p25–p75 µs", "p10–p90 µs",
+                    "stable", "speed-up", "verdict"]
+
+
+def _cards_css() -> str:
+    """Below 760 px (a phone, or MLflow's artifact viewer beside its side panels) each row becomes a card
+    of "header: value" lines, so no column is ever out of sight. The labels come from the headers, in CSS:
+    the table markup stays the same at every width."""
+    rules = [".table-wrap table,.table-wrap tbody,.table-wrap tr{display:block}.table-wrap thead{display:none}",
+             ".table-wrap tr{display:grid;grid-template-columns:repeat(auto-fill,minmax(170px,1fr));"
+             "border:1px solid #ddd;border-radius:4px;margin:0 0 8px;padding:4px 0}",
+             ".table-wrap td{border:none;text-align:left;white-space:normal;padding:1px 8px}",
+             ".table-wrap td:first-child{grid-column:1/-1;font-weight:600}",
+             ".table-wrap td::before{color:#666;font-weight:400}"]
+    for section, headers in (("variants", TABLE_HEADERS), ("latency", _LATENCY_HEADERS)):
+        rules += [f"#{section} td:nth-child({i})::before{{content:'{h}: '}}"
+                  for i, h in enumerate(headers, start=1) if i > 1]
+    rules.append("#variants td.reason{grid-column:1/-1}#variants td.reason::before{content:none}")  # after the labels
+    return "@media (max-width:759px){" + "".join(rules) + "}\n"
+
+
 _VERDICT_CLASS = {"faster": "verdict-faster", "slower": "verdict-slower", "no measurable difference": "verdict-same"}
 
 
@@ -223,8 +244,7 @@ def _html_variants(report: Report) -> list[str]:
 
 
 def _html_latency(report: Report) -> list[str]:
-    heads = ["variant", "batch", "threads", "samples", "p50 µs", "p90 µs", "p99 µs", "p25–p75 µs", "p10–p90 µs",
-             "stable", "speed-up", "verdict"]
+    heads = _LATENCY_HEADERS
     out = ['<section id="latency">', "<h2>Latency</h2>",
            f'<p class="note">{VERDICT_RULE}</p>', '<div class="table-wrap"><table>',
            "<thead><tr>" + "".join(_th(h) for h in heads) + "</tr></thead>", "<tbody>"]
@@ -272,7 +292,7 @@ def to_html(report: Report, plots: Sequence[Plot] = ()) -> str:
     parts = ["<!DOCTYPE html>", '<html lang="en">', "<head>", '<meta charset="utf-8">',
              f'<meta http-equiv="Content-Security-Policy" content="{csp}">',
              '<meta name="viewport" content="width=device-width, initial-scale=1">',
-             f"<title>{_e(title)}</title>", f"<style>{_CSS}</style>", "</head>", "<body>", "<main>",
+             f"<title>{_e(title)}</title>", f"<style>{_CSS}{_cards_css()}</style>", "</head>", "<body>", "<main>",
              f"<h1>{_e(title)}</h1>"]
     parts += _html_summary(report) + _html_variants(report) + _html_latency(report)
     parts += _html_unavailable(report) + _html_plots(plots)
