@@ -51,3 +51,12 @@ def test_a_half_uploaded_set_of_children_is_completed_exactly_once(synthetic_rep
             assert len(client.get_metric_history(r.info.run_id, key)) == 1, (r.data.tags["quantrack.variant"], key)
     fp32 = client.get_run(first.info.run_id)
     assert set(fp32.data.metrics) == set(records[0]["metrics"]) and fp32.data.params["method"] == "fp32"
+
+
+def test_run_links_never_carry_credentials():
+    from quantrack.tracking.mlflow_ui import run_link
+
+    assert run_link("https://user:secret@dagshub.com/u/r.mlflow", "3", "abc") == \
+        "https://dagshub.com/u/r.mlflow/#/experiments/3/runs/abc"
+    assert run_link("http://127.0.0.1:5000/", "1", "abc") == "http://127.0.0.1:5000/#/experiments/1/runs/abc"
+    assert run_link("sqlite:///mlflow.db", "1", "abc") == "runs:/abc"

@@ -188,10 +188,15 @@ def register(client, run_id: str, artifact_uri: str, intent: dict[str, Any]) -> 
             continue
         mv = client.create_model_version(name, source=f"{artifact_uri.rstrip('/')}/{entry['artifact_path']}",
                                          run_id=run_id, tags=version_tags(entry, intent, run_id),
-                                         run_link=intent.get("run_link"),
+                                         run_link=_http_link(intent.get("run_link")),
                                          description=version_description(entry, intent, run_id))
         versions[variant] = str(mv.version)
     return versions  # aliases: promotion.update_aliases, called after this
+
+
+def _http_link(link: str | None) -> str | None:
+    """MLflow's UI renders a version's run_link as a hyperlink: only a web page qualifies (the tag keeps runs:/...)."""
+    return link if link and link.startswith(("http://", "https://")) else None
 
 
 def check_model_name(name: str) -> None:
