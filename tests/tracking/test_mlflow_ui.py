@@ -26,6 +26,7 @@ pytestmark = [
 ]
 CHAMPION_BOX = np.array([0xFF, 0xF6, 0xEC])  # .champion-box background in report.html
 CHAMPION_BORDER = np.array([0xFF, 0x7F, 0x0E])
+BASELINE_BLUE = np.array([0x1F, 0x5F, 0xA8])
 
 
 def _chromium(tmp: Path, url: str, *args: str, size: str = "1600,1400") -> str:
@@ -99,3 +100,6 @@ def test_report_html_previews_in_the_artifact_viewer(ui):
 
     assert count(CHAMPION_BOX) > 5000  # the champion box (and row), drawn below the title and summary
     assert count(CHAMPION_BORDER) > 100  # its orange rule
+    # fp32's verdict is always "baseline", in its blue: the verdict column is on screen (the other verdicts
+    # are measured, so their colours are not known in advance).
+    assert count(BASELINE_BLUE) > 15

@@ -169,7 +169,7 @@ def _cards_css() -> str:
              ".table-wrap tr{display:grid;grid-template-columns:repeat(auto-fill,minmax(170px,1fr));"
              "border:1px solid #ddd;border-radius:4px;margin:0 0 8px;padding:4px 0}",
              ".table-wrap td{border:none;text-align:left;white-space:normal;padding:1px 8px}",
-             ".table-wrap td:first-child{grid-column:1/-1;font-weight:600}",
+             ".table-wrap td:first-child{grid-column:1/-1;font-weight:600}.table-wrap tr.champion{background:#fff6ec}",
              ".table-wrap td::before{color:#666;font-weight:400}"]
     for section, headers in (("variants", TABLE_HEADERS), ("latency", _LATENCY_HEADERS)):
         rules += [f"#{section} td:nth-child({i})::before{{content:'{h}: '}}"
