@@ -37,7 +37,7 @@ class NoProgress:
 
 def run(config: RunConfig, progress: Progress | None = None) -> Report:
     progress = progress or NoProgress()
-    if config.register:
+    if config.registers:
         from quantrack.mlflow_models.registration import check_model_name
 
         check_model_name(config.registered_model_name)
@@ -120,7 +120,7 @@ def _run_checked(config: RunConfig, data, tracker, plotter, progress: Progress) 
     spool_root = out_root / "spool"  # runs whose server was gone at the end; see spool.py
     staging = out_root / f".partial-{time.strftime('%Y%m%d-%H%M%S')}-{id(tracker):x}"
     try:
-        tracker.start(config.run_name, _params(config), tags=_data_tags(data.fingerprint))
+        tracker.start(config.run_name, _mlflow_params(config), tags=_data_tags(data.fingerprint))
         tracker.log_dataset(data.name, data.fingerprint, data.feature_names)
         staging.mkdir(parents=True, exist_ok=False)
         final = out_root / f"{time.strftime('%Y%m%d-%H%M%S')}-{data.name}-{config.model}-{tracker.run_id[:8]}"
@@ -146,6 +146,11 @@ def _params(config: RunConfig) -> dict[str, Any]:
     params["tracking_uri"] = redact(params["tracking_uri"])  # a URI may embed user:password
     params["methods"] = ",".join(config.method_list)
     return params
+
+
+def _mlflow_params(config: RunConfig) -> dict[str, Any]:
+    """Only the options that apply to this run (no MLP sizes for logreg, nothing unset)."""
+    return {k: v for k, v in _params(config).items() if k in config.applicable_params()}
 
 
 def _data_tags(fp: dict[str, Any]) -> dict[str, str]:
@@ -197,29 +202,30 @@ def _run_tracked(config: RunConfig, data, model, tracker, plotter, out_dir: Path
         split=data.split, champion_rule=compared.champion_rule,
         class_names=data.class_names, batch_sizes=compared.batch_sizes, mlflow=tracker.info,
         environment=compared.environment, out_dir=str(final_dir), model_summary=compared.model_summary,
-        registered_model=config.registered_model_name if config.register else None,
+        registered_model=config.registered_model_name if config.registers else None,
     )
-    from quantrack.evaluate.compare import variant_metrics
     from quantrack.report.writers import PLOTS_DIR, write_all
 
     plotter.submit(report, out_dir / PLOTS_DIR)  # the figures need no registry facts: drawn meanwhile
-    if config.register:
-        progress.stage(f"registering the variants as {config.registered_model_name}")
+    if config.registers:
+        progress.stage(f"registering {'the variants' if config.register == 'all' else champion} as "
+                       f"{config.registered_model_name}")
         from quantrack.mlflow_models.registration import PYFUNC_DIR, build_models
 
         intent = build_models(config, data, variants, out_dir / "models", out_dir / PYFUNC_DIR, champion,
                               config.max_accuracy_drop)
         tracker.log_artifacts(out_dir / PYFUNC_DIR, PYFUNC_DIR)
         versions = tracker.register(intent)
-        report.mlflow.update(model_versions=versions, alias=intent["alias"],
-                             alias_version=versions.get(champion) if intent["alias"] else None)
+        report.mlflow.update(model_versions=versions, aliases=tracker.aliases)
     progress.stage("writing the report")
     files = write_all(report, out_dir, plots=plotter.result())
-    tracker.log_metrics(variant_metrics(variants))
     from quantrack.evaluate.hardware import mlflow_tags
+    from quantrack.tracking.variant_runs import note
 
+    tracker.log_children(report)  # one child run per variant, with the same metric names
     tracker.set_tags({"champion": champion, "champion_reason": compared.champion_reason,
-                      "champion_rule": compared.champion_rule, **mlflow_tags(compared.environment["cpu"])})
+                      "champion_rule": compared.champion_rule, "mlflow.note.content": note(report),
+                      **mlflow_tags(compared.environment["cpu"])})
     for f in files:  # keep report.md's relative links (plots/*.png) valid among the artifacts
         tracker.log_artifact(f, str(Path("report", f.relative_to(out_dir).parent)))
     tracker.log_artifacts(out_dir / "models", "models")

@@ -31,7 +31,7 @@ def registered(tmp_path_factory):
 
     root = tmp_path_factory.mktemp("registry")
     uri = f"sqlite:///{root / 'mlflow.db'}"
-    cfg = build_config(epochs=3, methods=_methods(), tracking_uri=uri, out=str(root / "runs"))
+    cfg = build_config(epochs=3, methods=_methods(), tracking_uri=uri, out=str(root / "runs"), register="all")
     report = pipeline.run(cfg)
     data = prepare(load_table("digits"), test_size=cfg.test_size, seed=cfg.seed)
     previous = mlflow.get_tracking_uri()
@@ -78,7 +78,8 @@ def test_every_available_variant_is_a_version_that_loads(registered):
         acc = _accuracy(model.predict(data.X_test_raw.astype(np.float64)), data)
         assert acc == pytest.approx(v.accuracy, abs=1.5 / len(data.y_test)), v.name
     assert client.get_model_version_by_alias(NAME, "champion").version == versions[report.champion].version
-    assert report.mlflow["alias_version"] == str(versions[report.champion].version)
+    assert report.mlflow["aliases"]["champion"] == str(versions[report.champion].version)
+    assert client.get_model_version_by_alias(NAME, "challenger").version == versions[report.champion].version
     assert report.mlflow["model_versions"] == {k: str(v.version) for k, v in versions.items()}
 
 
@@ -117,6 +118,7 @@ def test_registering_again_reuses_the_versions(registered):
                            for v in report.variants if v.available]}
     versions = register(client, run.info.run_id, run.info.artifact_uri, intent)
     assert len(client.search_model_versions(f"name='{NAME}'")) == len(before)
+    assert versions == report.mlflow["model_versions"]
     assert versions[report.champion] == str(client.get_model_version_by_alias(NAME, "champion").version)
 
 

@@ -164,3 +164,21 @@ def test_a_port_in_use_is_one_line_before_anything_starts(run_cli, capsys, tmp_p
         assert run_cli("serve", "--model-uri", str(model), "--port", str(port)) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and f"cannot listen on 127.0.0.1:{port}" in err[0]
+
+
+def test_serving_and_loading_print_no_mlflow_notice(served):
+    """MLflow says "Add type hints to the `predict` method..." for a predict without them, on every load."""
+    url, _, data, uri = served
+    assert _post(url, {"inputs": data.X_test_raw[:1].tolist()})[0] == 200
+    root = Path(uri[len("sqlite:///"):]).parent
+    log = (root / "serve.log").read_text(errors="replace")
+    assert "/invocations" in log or "Uvicorn" in log or "uvicorn" in log, log[-2000:]  # the log is the server's
+    assert "type hint" not in log.lower(), log[-2000:]
+    code = ("import mlflow, numpy as np, warnings; warnings.simplefilter('always'); "
+            f"mlflow.set_tracking_uri({uri!r}); m = mlflow.pyfunc.load_model('models:/{NAME}@champion'); "
+            "print(m.predict(np.zeros((1, 64))))")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
+    env.update(PYTHONPATH=SRC, MLFLOW_DISABLE_TELEMETRY="true")
+    done = subprocess.run([sys.executable, "-c", code], env=env, cwd=root, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "type hint" not in (done.stderr + done.stdout).lower(), done.stderr[-2000:]

@@ -41,32 +41,51 @@ def _root(
     """quantrack: should I quantize this model, how, and what does it cost me?"""
 
 
+def _default(name: str) -> str:
+    """'[default: X]' from RunConfig itself, so help never disagrees with the code."""
+    from quantrack.config import RunConfig
+
+    value = RunConfig.__dataclass_fields__[name].default
+    if isinstance(value, tuple):
+        value = ",".join(map(str, value))
+    return f"[default: {value}]"
+
+
+def _methods_help() -> str:
+    from quantrack.methods import METHOD_NAMES  # names only: no torch
+
+    return f"Comma-separated quantization methods, or all: {', '.join(METHOD_NAMES)}. {_default('methods')}"
+
+
 @app.command()
 def run(
-    config: Annotated[Optional[Path], Opt("--config", help="TOML file of options; flags override it.")] = None,
-    dataset: Annotated[Optional[str], Opt(help="digits, iris, wine, breast_cancer, or a .csv/.parquet path.")] = None,
-    target: Annotated[Optional[str], Opt(help="Label column of a CSV/Parquet file (default: the last).")] = None,
-    impute: Annotated[Optional[str], Opt(help="none (refuse NaN/inf) or mean.")] = None,
-    model: Annotated[Optional[str], Opt(help="logreg (the assignment's), mlp or cnn.")] = None,
-    hidden: Annotated[Optional[str], Opt(help="MLP layer sizes, e.g. 1024,1024.")] = None,
-    epochs: Annotated[Optional[int], Opt(help="Training epochs [default: 100].")] = None,
-    lr: Annotated[Optional[float], Opt(help="SGD learning rate [default: 0.01].")] = None,
-    batch_size: Annotated[Optional[int], Opt(help="Mini-batch size [default: 32].")] = None,
-    seed: Annotated[Optional[int], Opt(help="Seed of the split, the shuffles and the weights [default: 42].")] = None,
-    val_size: Annotated[Optional[float], Opt(help="Share of the training rows held out to choose the checkpoint on [default: 0.1].")] = None,
-    checkpoint_on: Annotated[Optional[str], Opt(help="Choose the checkpoint on val (default) or test (the assignment's way, biased).")] = None,
-    methods: Annotated[Optional[str], Opt(help="Comma-separated quantization methods, or all [default: all].")] = None,
-    max_accuracy_drop: Annotated[Optional[float], Opt(help="Accuracy budget in points below fp32 [default: 1.0].")] = None,
-    confidence: Annotated[Optional[float], Opt(help="Within budget means the upper end of the paired drop interval at this level is [default: 0.95]; 0 judges on point estimates.")] = None,
-    prefer: Annotated[Optional[str], Opt(help="What the champion optimizes within the budget: size or latency.")] = None,
-    threads: Annotated[Optional[int], Opt(help="Torch/ONNX Runtime threads for training and inference timing [default: 1].")] = None,
-    out: Annotated[Optional[str], Opt(help="Directory that receives a new folder per run [default: runs].")] = None,
-    tracking_uri: Annotated[Optional[str], Opt(help="MLflow tracking URI (else MLFLOW_TRACKING_URI, else ./mlflow.db).")] = None,
-    experiment: Annotated[Optional[str], Opt(help="MLflow experiment name [default: quantrack].")] = None,
-    model_name: Annotated[Optional[str], Opt(help="Registered model name [default: quantrack-<dataset>-<model>].")] = None,
-    run_name: Annotated[Optional[str], Opt(help="MLflow run name.")] = None,
-    register: Annotated[Optional[bool], Opt("--register/--no-register",
-                                            help="Register the variants and move the 'champion' alias [default: register].")] = None,
+    config: Annotated[Optional[Path], Opt("--config", help="TOML file of options (see README); flags override it.")] = None,
+    dataset: Annotated[Optional[str], Opt(help=f"digits, iris, wine, breast_cancer, or a .csv/.parquet path. {_default('dataset')}")] = None,
+    target: Annotated[Optional[str], Opt(help="Label column of a CSV/Parquet file. [default: the last column]")] = None,
+    impute: Annotated[Optional[str], Opt(help=f"none (refuse NaN/inf) or mean. {_default('impute')}")] = None,
+    model: Annotated[Optional[str], Opt(help=f"logreg (the assignment's), mlp or cnn. {_default('model')}")] = None,
+    hidden: Annotated[Optional[str], Opt(help=f"MLP layer sizes (--model mlp only). {_default('hidden')}")] = None,
+    epochs: Annotated[Optional[int], Opt(help=f"Training epochs. {_default('epochs')}")] = None,
+    lr: Annotated[Optional[float], Opt(help=f"SGD learning rate. {_default('lr')}")] = None,
+    batch_size: Annotated[Optional[int], Opt(help=f"Mini-batch size. {_default('batch_size')}")] = None,
+    seed: Annotated[Optional[int], Opt(help=f"Seed of the split, the shuffles and the weights. {_default('seed')}")] = None,
+    val_size: Annotated[Optional[float], Opt(help=f"Share of the training rows held out to choose the checkpoint on. {_default('val_size')}")] = None,
+    checkpoint_on: Annotated[Optional[str], Opt(help=f"Choose the checkpoint on val or test (the assignment's way, biased). {_default('checkpoint_on')}")] = None,
+    methods: Annotated[Optional[str], Opt(help=_methods_help())] = None,
+    max_accuracy_drop: Annotated[Optional[float], Opt(help=f"Accuracy budget in points below fp32. {_default('max_accuracy_drop')}")] = None,
+    confidence: Annotated[Optional[float], Opt(help=f"Confidence of the intervals and the champion rule; 0 judges on point estimates. {_default('confidence')}")] = None,
+    prefer: Annotated[Optional[str], Opt(help=f"What the champion optimizes within the budget: size or latency. {_default('prefer')}")] = None,
+    threads: Annotated[Optional[int], Opt(help=f"Torch/ONNX Runtime threads for training and inference timing. {_default('threads')}")] = None,
+    out: Annotated[Optional[str], Opt(help=f"Directory that receives a new folder per run. {_default('out')}")] = None,
+    tracking_uri: Annotated[Optional[str], Opt(help="MLflow tracking URI. [default: MLFLOW_TRACKING_URI, else sqlite:///mlflow.db]")] = None,
+    experiment: Annotated[Optional[str], Opt(help=f"MLflow experiment name. {_default('experiment')}")] = None,
+    model_name: Annotated[Optional[str], Opt(help="Registered model name. [default: quantrack-<dataset>-<model>]")] = None,
+    run_name: Annotated[Optional[str], Opt(help="MLflow run name. [default: MLflow's generated name]")] = None,
+    register: Annotated[Optional[str], Opt(help="What to register: champion (this run's pick, as @challenger), all "
+                                                "(every variant) or none. " + _default("register"))] = None,
+    no_register: Annotated[bool, Opt("--no-register", help="Same as --register none.")] = False,
+    promote: Annotated[Optional[bool], Opt("--promote", help="Move @champion to this run's pick even if it does not "
+                                                             "beat the current one. [default: only if it beats it]")] = None,
 ) -> None:
     """Train, track, quantize with every method, measure, and name the champion."""
     from quantrack.config import build_config, load_toml
@@ -77,7 +96,7 @@ def run(
         batch_size=batch_size, seed=seed, methods=methods, max_accuracy_drop=max_accuracy_drop, prefer=prefer,
         val_size=val_size, checkpoint_on=checkpoint_on, confidence=confidence,
         threads=threads, out=out, tracking_uri=tracking_uri, experiment=experiment, model_name=model_name,
-        run_name=run_name, register=register,
+        run_name=run_name, register="none" if no_register else register, promote=promote,
     )
     from quantrack import pipeline
     from quantrack.cli.console import RichProgress, print_report
@@ -104,13 +123,28 @@ def serve(
 
 @app.command()
 def sync(
-    out: Annotated[str, Opt(help="The --out folder of the runs whose spool to upload [default: runs].")] = "runs",
+    out: Annotated[str, Opt(help="The --out folder of the runs whose spool to upload.")] = "runs",
     tracking_uri: Annotated[Optional[str], Opt(help="Upload there instead of each run's own tracking URI.")] = None,
 ) -> None:
     """Upload runs spooled while the tracking server was unreachable, exactly once."""
     from quantrack.tracking.sync import sync as sync_spool
 
     sync_spool(Path(out) / "spool", tracking_uri, say=lambda line: typer.echo(f"quantrack: {line}", err=True))
+
+
+@app.command()
+def promote(
+    name: Annotated[str, typer.Argument(metavar="NAME", help="Registered model name, e.g. quantrack-digits-logreg.")],
+    version: Annotated[int, typer.Argument(metavar="VERSION", help="The version to point @champion at.", min=1)],
+    tracking_uri: Annotated[Optional[str], Opt(help="Registry (else MLFLOW_TRACKING_URI, else ./mlflow.db).")] = None,
+) -> None:
+    """Point the 'champion' alias at a version on purpose (a run moves it only when its pick is better)."""
+    from quantrack.mlflow_models.promotion import promote as move_champion
+    from quantrack.tracking.tracker import Tracker
+
+    tracker = Tracker(tracking_uri, "quantrack")  # for its bounded, checked client; no run is started
+    tracker.check()
+    typer.echo(move_champion(tracker.client, name, str(version)))
 
 
 def main(argv: list[str] | None = None) -> None:

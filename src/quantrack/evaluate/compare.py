@@ -15,7 +15,7 @@ import contextlib
 import math
 import tempfile
 import time
-from collections.abc import Callable, Collection, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -368,8 +368,13 @@ def _track(report: Report, tracking: bool | str, experiment: str, out) -> None:
     tracker.check()
     tracker.start(None, report.config, tags={"quantrack.kind": "compare"})
     try:
-        tracker.log_metrics(variant_metrics(report.variants))
-        tracker.set_tags({"champion": report.champion, "champion_reason": report.champion_reason})
+        from quantrack.evaluate.hardware import mlflow_tags
+        from quantrack.tracking.variant_runs import note
+
+        tracker.log_children(report)  # one child run per variant, with the same metric names (as `quantrack run`)
+        tracker.set_tags({"champion": report.champion, "champion_reason": report.champion_reason,
+                          "champion_rule": report.champion_rule, "mlflow.note.content": note(report),
+                          **mlflow_tags(report.environment["cpu"])})
         with contextlib.ExitStack() as stack:
             folder = Path(out) if out is not None else Path(stack.enter_context(
                 tempfile.TemporaryDirectory(prefix="quantrack-report-")))
@@ -383,32 +388,3 @@ def _track(report: Report, tracking: bool | str, experiment: str, out) -> None:
         tracker.fail()
         raise
     report.mlflow = tracker.info
-
-
-def variant_metrics(variants: Collection[VariantResult]) -> dict[str, float]:
-    """Each variant's figures as MLflow metrics named <variant>.<figure>."""
-    from quantrack.evaluate.timing import MIN_CALLS_FOR_P99
-
-    out: dict[str, float] = {}
-    for v in variants:
-        if not v.available:
-            continue
-        for key in ("score", "accuracy", "agreement", "params", "payload_bytes", "file_bytes", "file_ratio",
-                    "p_value"):
-            val = getattr(v, key)
-            if val is not None:
-                out[f"{v.name}.{key}"] = float(val)
-        for key in ("accuracy_ci", "drop_ci"):
-            if (ci := getattr(v, key)) is not None:
-                out[f"{v.name}.{key}_lo"], out[f"{v.name}.{key}_hi"] = float(ci[0]), float(ci[1])
-        for lat in v.latency:
-            figs = ["p50_us", "p90_us", "speedup", "baseline_p50_us"]
-            figs += ["p99_us"] if lat.samples >= MIN_CALLS_FOR_P99 else []  # fewer calls: no percentile to speak of
-            for fig in figs:
-                val = getattr(lat, fig)
-                if val is not None:
-                    out[f"{v.name}.latency_b{lat.batch_size}_{fig}"] = float(val)
-            if lat.speedup_ci:
-                out[f"{v.name}.latency_b{lat.batch_size}_speedup_ci_lo"] = float(lat.speedup_ci[0])
-                out[f"{v.name}.latency_b{lat.batch_size}_speedup_ci_hi"] = float(lat.speedup_ci[1])
-    return out

@@ -61,6 +61,9 @@ def upload(client, journal: dict[str, Any], base_dir: Path | None) -> str:
 
     run_id = _find_or_create_run(client, journal)
     run = client.get_run(run_id)
+    from quantrack.tracking.mlflow_ui import ensure_experiment_kind
+
+    ensure_experiment_kind(client, run.info.experiment_id)
     have_params = run.data.params
     params = [Param(k, v) for k, v in journal["params"].items() if k not in have_params]
     for i in range(0, len(params), 100):
@@ -90,10 +93,19 @@ def upload(client, journal: dict[str, Any], base_dir: Path | None) -> str:
             client.log_artifacts(run_id, str(path), artifact_path)
         else:
             client.log_artifact(run_id, str(path), artifact_path)
+    if journal.get("children"):
+        from quantrack.tracking.variant_runs import upload_children
+
+        upload_children(client, run.info.experiment_id, run_id, journal["children"],
+                        int(journal.get("children_time") or journal.get("start_time") or 0))
     if journal.get("registry"):
+        from quantrack.mlflow_models.promotion import update_aliases
         from quantrack.mlflow_models.registration import register
 
-        register(client, run_id, run.info.artifact_uri, journal["registry"])
+        versions = register(client, run_id, run.info.artifact_uri, journal["registry"])
+        decision = update_aliases(client, journal["registry"], versions)
+        if decision is not None:
+            journal["aliases"] = decision.to_dict()  # for sync to tell the user what happened
     client.set_terminated(run_id, status=journal.get("status", "FINISHED"))
     return run_id
 
@@ -146,6 +158,11 @@ def read_entry(entry: Path) -> dict[str, Any]:
             if not (isinstance(item, list) and len(item) == 3 and (entry / str(item[0])).exists()):
                 problems.append(f"artifact {str(item)[:80]} is missing from the entry")
                 break
+        children = journal.get("children", [])
+        if not (isinstance(children, list) and all(
+                isinstance(c, dict) and isinstance(c.get("variant"), str) and isinstance(c.get("metrics"), dict)
+                and isinstance(c.get("tags"), dict) and isinstance(c.get("params"), dict) for c in children)):
+            problems.append("'children' is not a list of variant runs")
     if problems:
         raise QuantrackError(f"{RECORD} is damaged: {'; '.join(problems)}")
     return journal

@@ -53,6 +53,8 @@ def sync(root: Path, tracking_uri: str | None = None, say=print) -> list[tuple[s
         shutil.rmtree(claimed)
         say(f"synced run {journal['run_id']} to {redact(uri)}" +
             (f" (recreated as {run_id})" if run_id != journal["run_id"] else ""))
+        if (journal.get("aliases") or {}).get("why"):  # set by upload: what the registry's aliases did
+            say(f"registry {journal['registry']['name']}: {journal['aliases']['why']}")
         done.append((journal["run_id"], run_id))
     if broken:
         raise QuantrackError(f"{len(broken)} spooled run(s) could not be read and stay in {root}; "

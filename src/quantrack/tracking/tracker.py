@@ -27,6 +27,7 @@ from quantrack.errors import TrackingError, first_line
 from quantrack.tracking.connection import (CHECK_LIMITS, bound_http, env_override, explain, is_unreachable, redact,
                                            resolve_tracking_uri, short_reason)
 from quantrack.tracking.dataset_input import dataset_input
+from quantrack.tracking.mlflow_ui import ensure_experiment_kind, run_link, ui_tags
 
 _MAX_METRICS_PER_BATCH = 1000  # MLflow's log_batch limits
 _MAX_PARAMS_PER_BATCH = 100
@@ -67,7 +68,9 @@ class Tracker:
         self.offline_reason: str | None = None  # set at the first network failure after the start
         self.spooled_to: Path | None = None
         self.versions: dict[str, str] = {}
+        self.aliases: dict[str, Any] | None = None  # promotion.AliasDecision as a dict, once registered
         self._checked = False
+        self._experiment_tags: dict[str, str] = {}
 
     @property
     def online(self) -> bool:
@@ -87,6 +90,7 @@ class Tracker:
             raise TrackingError(f"cannot use the tracking URI {redact(self.tracking_uri)}: "
                                 f"{redact(first_line(e))}") from None
         self.experiment_id = exp.experiment_id if exp else None
+        self._experiment_tags = dict(exp.tags or {}) if exp else {}
         self._checked = True
 
     def start(self, run_name: str | None, params: dict[str, Any], tags: dict[str, str] | None = None) -> str:
@@ -98,14 +102,16 @@ class Tracker:
         try:
             if self.experiment_id is None:
                 self.experiment_id = self.client.create_experiment(self.experiment_name)
+            ensure_experiment_kind(self.client, self.experiment_id, self._experiment_tags)
+            tags = {**ui_tags(), **(tags or {})}
             run = self.client.create_run(self.experiment_id, run_name=run_name,
-                                         tags={k: str(v) for k, v in (tags or {}).items()})
+                                         tags={k: str(v) for k, v in tags.items()})
             self.run_id = run.info.run_id
             self.artifact_uri = run.info.artifact_uri
             self.journal.update(run_name=run.info.run_name, experiment_name=self.experiment_name,
                                 experiment_id=self.experiment_id, run_id=self.run_id,
                                 tracking_uri=redact(self.tracking_uri), start_time=run.info.start_time)
-            self.journal["tags"].update({k: str(v) for k, v in (tags or {}).items()})
+            self.journal["tags"].update({k: str(v) for k, v in tags.items()})
             values = {k: _param_value(v) for k, v in params.items()}
             self.journal["params"].update(values)
             items = [Param(k, v) for k, v in values.items()]
@@ -240,12 +246,27 @@ class Tracker:
             if a[0] == old_s or a[0].startswith(old_s + os.sep):
                 a[0] = new_s + a[0][len(old_s):]
 
+    def log_children(self, report) -> None:
+        """Each variant as a child run (variant_runs.py); journaled, so a spooled run gets them on sync."""
+        from quantrack.tracking.variant_runs import child_records, upload_children
+
+        children = child_records(report, ui_tags())
+        self.journal["children"] = children
+        self.journal["children_time"] = int(time.time() * 1000)
+        self._send(upload_children, self.client, self.experiment_id, self.run_id, children,
+                   self.journal["children_time"])
+
     def register(self, intent: dict[str, Any]) -> dict[str, str]:
-        """Register the run's pyfunc variants (see registry.py); recorded for replay when offline."""
+        """Register the run's pick (or every variant) and update the aliases; recorded for replay when offline."""
+        from quantrack.mlflow_models.promotion import update_aliases
         from quantrack.mlflow_models.registration import register
 
+        intent = {**intent, "run_link": run_link(self.tracking_uri, self.experiment_id, self.run_id)}
         self.journal["registry"] = intent
         self.versions = self._send(register, self.client, self.run_id, self.artifact_uri, intent) or {}
+        if self.versions:
+            decision = self._send(update_aliases, self.client, intent, self.versions)
+            self.aliases = decision.to_dict() if decision else None
         return self.versions
 
     @property
