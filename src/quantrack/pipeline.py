@@ -115,9 +115,12 @@ def _run_checked(config: RunConfig, tracker, plotter, progress: Progress) -> Rep
         tracker.log_dataset(data.name, data.fingerprint, data.feature_names)
         staging.mkdir(parents=True, exist_ok=False)
         final = out_root / f"{time.strftime('%Y%m%d-%H%M%S')}-{data.name}-{config.model}-{tracker.run_id[:8]}"
-        report = _run_tracked(config, data, model, tracker, plotter, staging, progress, final_dir=final)
+        report, intent = _run_tracked(config, data, model, tracker, plotter, staging, progress, final_dir=final)
         staging.rename(final)
         tracker.relocate(staging, final)
+        staging = final  # from here on, a failure removes the run's folder under its final name
+        if intent is not None:  # the registry changes last: every other step has succeeded
+            _register(config, tracker, report, intent, final, progress)
         if tracker.end("FINISHED", spool_root=spool_root) == "spooled":
             progress.notice(f"MLflow server still unreachable ({tracker.offline_reason}): the whole run is saved in "
                            f"{tracker.spooled_to}; upload it later with `quantrack sync --out {out_root}`")
@@ -125,6 +128,9 @@ def _run_checked(config: RunConfig, tracker, plotter, progress: Progress) -> Rep
         return report
     except BaseException:
         plotter.close()  # first: it may still be drawing into the folder removed below
+        problem = tracker.unregister()  # versions this run created are deleted, aliases put back
+        if problem:
+            progress.notice(problem)
         tracker.fail(spool_root)
         shutil.rmtree(staging, ignore_errors=True)
         raise
@@ -145,7 +151,8 @@ def _data_tags(fp: dict[str, Any]) -> dict[str, str]:
 
 
 def _run_tracked(config: RunConfig, data, model, tracker, plotter, out_dir: Path, progress: Progress,
-                 final_dir: Path) -> Report:
+                 final_dir: Path) -> tuple[Report, dict[str, Any] | None]:
+    """Everything but the registry; returns the report and the registry intent (None: --no-register)."""
     import torch
 
     from quantrack.training import train
@@ -180,16 +187,14 @@ def _run_tracked(config: RunConfig, data, model, tracker, plotter, out_dir: Path
     from quantrack.report.writers import PLOTS_DIR, write_all
 
     plotter.submit(report, out_dir / PLOTS_DIR)  # the figures need no registry facts: drawn meanwhile
-    if config.register:
-        progress.stage(f"registering the variants as {config.registered_model_name}")
+    intent = None
+    if config.register:  # packaged and uploaded now; registered by the caller, after everything else
+        progress.stage("packaging the variants for the registry")
         from quantrack.mlflow_models.registration import PYFUNC_DIR, build_models
 
         intent = build_models(config, data, variants, out_dir / "models", out_dir / PYFUNC_DIR, champion,
                               config.max_accuracy_drop)
         tracker.log_artifacts(out_dir / PYFUNC_DIR, PYFUNC_DIR)
-        versions = tracker.register(intent)
-        report.mlflow.update(model_versions=versions, alias=intent["alias"],
-                             alias_version=versions.get(champion) if intent["alias"] else None)
     progress.stage("writing the report")
     files = write_all(report, out_dir, plots=plotter.result())
     tracker.log_metrics(_variant_metrics(variants))
@@ -197,7 +202,25 @@ def _run_tracked(config: RunConfig, data, model, tracker, plotter, out_dir: Path
     for f in files:  # keep report.md's relative links (plots/*.png) valid among the artifacts
         tracker.log_artifact(f, str(Path("report", f.relative_to(out_dir).parent)))
     tracker.log_artifacts(out_dir / "models", "models")
-    return report
+    return report, intent
+
+
+def _register(config: RunConfig, tracker, report: Report, intent: dict[str, Any], run_dir: Path,
+              progress: Progress) -> None:
+    """The last step of a run: register the variants, move the alias, and add the versions to
+    report.json (replaced whole, so it is never half-written). A failure here or later is undone
+    by ``tracker.unregister()``."""
+    import os
+
+    from quantrack.report.writers import write_json
+
+    progress.stage(f"registering the variants as {config.registered_model_name}")
+    versions = tracker.register(intent)
+    report.mlflow.update(model_versions=versions, alias=intent["alias"],
+                         alias_version=versions.get(intent["champion"]) if intent["alias"] else None)
+    tmp = write_json(report, run_dir / ".report.json.tmp")
+    os.replace(tmp, run_dir / "report.json")
+    tracker.log_artifact(run_dir / "report.json", "report")
 
 
 def _variants(config: RunConfig, data, model, out_dir: Path, progress: Progress) -> list[VariantResult]:

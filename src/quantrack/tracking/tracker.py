@@ -67,6 +67,7 @@ class Tracker:
         self.offline_reason: str | None = None  # set at the first network failure after the start
         self.spooled_to: Path | None = None
         self.versions: dict[str, str] = {}
+        self._registry_before: tuple[str, dict[str, Any]] | None = None  # for unregister()
         self._checked = False
 
     @property
@@ -241,12 +242,39 @@ class Tracker:
                 a[0] = new_s + a[0][len(old_s):]
 
     def register(self, intent: dict[str, Any]) -> dict[str, str]:
-        """Register the run's pyfunc variants (see registry.py); recorded for replay when offline."""
-        from quantrack.mlflow_models.registration import register
+        """Register the run's pyfunc variants (see registry.py); recorded for replay when offline.
+
+        The registry's state is noted first, so that :meth:`unregister` can undo a registration
+        that fails half-way, or a run that fails after it (the registry changes last, or not at all).
+        """
+        from quantrack.mlflow_models.registration import register, registry_state
 
         self.journal["registry"] = intent
-        self.versions = self._send(register, self.client, self.run_id, self.artifact_uri, intent) or {}
+        before = self._send(registry_state, self.client, intent["name"])
+        if before is None:  # offline: nothing is registered now; sync registers from the journal
+            return {}
+        self._registry_before = (intent["name"], before)
+        try:
+            self.versions = self._send(register, self.client, self.run_id, self.artifact_uri, intent) or {}
+        except BaseException:
+            self.unregister()
+            raise
         return self.versions
+
+    def unregister(self) -> str | None:
+        """Undo this run's registration, if one started; best effort. Returns a line to show on failure."""
+        if self._registry_before is None or not self.online:
+            return None
+        from quantrack.mlflow_models.registration import rollback
+
+        name, before = self._registry_before
+        self._registry_before = None
+        try:
+            rollback(self.client, name, self.run_id, before)
+        except Exception as e:
+            return f"could not undo the registration of {name}: {redact(first_line(e))}"
+        self.versions = {}
+        return None
 
     @property
     def info(self) -> dict[str, str | None]:
