@@ -136,8 +136,9 @@ def _find_or_create_run(client, journal: dict[str, Any]) -> str:
         if e.error_code != "RESOURCE_DOES_NOT_EXIST":
             raise
     # The server lost the run (a new store): recreate it once, marked with the original id.
-    exp = client.get_experiment_by_name(journal["experiment_name"])
-    exp_id = exp.experiment_id if exp else client.create_experiment(journal["experiment_name"])
+    from quantrack.tracking.experiments import experiment_id
+
+    exp_id = experiment_id(client, journal["experiment_name"])
     found = client.search_runs([exp_id], f"tags.`quantrack.original_run_id` = '{journal['run_id']}'", max_results=1)
     if found:
         return found[0].info.run_id

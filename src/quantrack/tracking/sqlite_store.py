@@ -26,6 +26,33 @@ def is_sqlite_file(uri: str | None) -> bool:
     return uri.startswith("sqlite:///") and ":memory:" not in uri
 
 
+def creation_lock(uri: str | None):
+    """A lock held while MLflow opens a SQLite store (and creates its tables if it is new).
+
+    Two processes opening a fresh store at once would both create the schema and one would fail
+    with "table ... already exists"; the lock is on the store's folder, so a second process waits
+    (a few seconds: one migration) and then finds the tables made. Other stores: no lock.
+    """
+    import contextlib
+    from pathlib import Path
+
+    if not is_sqlite_file(uri):
+        return contextlib.nullcontext()
+    if uri is None:
+        import mlflow
+
+        uri = os.environ.get("MLFLOW_TRACKING_URI") or mlflow.get_tracking_uri()
+    path = Path(uri[len("sqlite:///"):].split("?", 1)[0])
+    folder = path.parent if str(path.parent) else Path(".")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)  # MLflow would make it too
+    except OSError:
+        return contextlib.nullcontext()  # MLflow meets the same problem and says so
+    from quantrack.tracking.locks import directory_lock
+
+    return directory_lock(folder, timeout_s=WAIT_S)
+
+
 class StoreWarmup:
     """A child that creates the store; ``wait()`` before using it, ``close()`` whatever happens."""
 
@@ -73,7 +100,8 @@ def _create(uri: str) -> int:
     uri = uri or mlflow.get_tracking_uri()
     if not is_sqlite_file(uri):
         return 0
-    MlflowClient(tracking_uri=uri).search_experiments(max_results=1)
+    with creation_lock(uri):
+        MlflowClient(tracking_uri=uri).search_experiments(max_results=1)
     return 0
 
 

@@ -24,9 +24,11 @@ from pathlib import Path
 from typing import Any
 
 from quantrack.errors import TrackingError, first_line
-from quantrack.tracking.connection import (CHECK_LIMITS, bound_http, env_override, explain, is_unreachable, redact,
-                                           resolve_tracking_uri, short_reason)
+from quantrack.tracking.connection import (CHECK_LIMITS, bound_http, check_database, env_override, explain,
+                                           is_unreachable, redact, resolve_tracking_uri, short_reason)
 from quantrack.tracking.dataset_input import dataset_input
+from quantrack.tracking.experiments import experiment_id
+from quantrack.tracking.sqlite_store import creation_lock
 
 _MAX_METRICS_PER_BATCH = 1000  # MLflow's log_batch limits
 _MAX_PARAMS_PER_BATCH = 100
@@ -52,8 +54,11 @@ class Tracker:
         if self.tracking_uri.rstrip("/") in ("sqlite:", "sqlite:///:memory:"):
             raise TrackingError("an in-memory SQLite tracking store would vanish with the run; "
                                 "name a file, e.g. sqlite:///mlflow.db")
+        check_database(self.tracking_uri)  # seconds, not MLflow's ~100 s of retries
         try:
-            self.client = MlflowClient(tracking_uri=self.tracking_uri)
+            # MLflow opens the store here, creating a new SQLite store's tables: one process at a time.
+            with creation_lock(self.tracking_uri):
+                self.client = MlflowClient(tracking_uri=self.tracking_uri)
         except Exception as e:  # an unknown scheme, a store MLflow no longer supports
             raise TrackingError(f"cannot use the tracking URI {redact(self.tracking_uri)}: "
                                 f"{redact(first_line(e))}") from None
@@ -98,7 +103,7 @@ class Tracker:
             self.check()
         try:
             if self.experiment_id is None:
-                self.experiment_id = self.client.create_experiment(self.experiment_name)
+                self.experiment_id = experiment_id(self.client, self.experiment_name)
             run = self.client.create_run(self.experiment_id, run_name=run_name,
                                          tags={k: str(v) for k, v in (tags or {}).items()})
             self.run_id = run.info.run_id
