@@ -81,6 +81,8 @@ def explain(e: BaseException, uri: str) -> str:
                 f"MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD (or ~/.netrc) to an account it accepts")
     if is_unreachable(e):
         return f"cannot reach the MLflow server at {where}: {short_reason(e)}"
+    if "readonly database" in str(e):  # SQLite: "attempt to write a readonly database"
+        return f"the tracking store {where} is read-only; give a store you can write to with --tracking-uri"
     return f"MLflow at {where} refused the request: {redact(first_line(e))}"
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 WAIT_S = 120.0  # creating a store takes ~3 s; past this something is wrong and the parent takes over
 
@@ -34,16 +35,11 @@ def creation_lock(uri: str | None):
     (a few seconds: one migration) and then finds the tables made. Other stores: no lock.
     """
     import contextlib
-    from pathlib import Path
 
-    if not is_sqlite_file(uri):
+    path = sqlite_path(uri)
+    if path is None:
         return contextlib.nullcontext()
-    if uri is None:
-        import mlflow
-
-        uri = os.environ.get("MLFLOW_TRACKING_URI") or mlflow.get_tracking_uri()
-    path = Path(uri[len("sqlite:///"):].split("?", 1)[0])
-    folder = path.parent if str(path.parent) else Path(".")
+    folder = path.parent
     try:
         folder.mkdir(parents=True, exist_ok=True)  # MLflow would make it too
     except OSError:
@@ -51,6 +47,20 @@ def creation_lock(uri: str | None):
     from quantrack.tracking.locks import directory_lock
 
     return directory_lock(folder, timeout_s=WAIT_S)
+
+
+def sqlite_path(uri: str | None) -> Path | None:
+    """The database file of a SQLite tracking URI (``sqlite:///x.db``, ``sqlite:///file:x.db?mode=ro&uri=true``), else None."""
+    if not is_sqlite_file(uri):
+        return None
+    if uri is None:
+        import mlflow
+
+        uri = os.environ.get("MLFLOW_TRACKING_URI") or mlflow.get_tracking_uri()
+    name = uri[len("sqlite:///"):].split("?", 1)[0]
+    if name.startswith("file:"):  # SQLite's own URI form
+        name = name[len("file:"):]
+    return Path(name)
 
 
 class StoreWarmup:

@@ -48,6 +48,9 @@ class Tracker:
 
         # MLflow's INFO lines (database migrations, run links) would interleave with our output.
         logging.getLogger("mlflow").setLevel(logging.WARNING)
+        # MLflow logs every failed database statement with its traceback (89 lines for a read-only
+        # store) before raising; quantrack reports the error itself, in one line.
+        logging.getLogger("mlflow.store.db.utils").setLevel(logging.CRITICAL)
 
         self.tracking_uri = resolve_tracking_uri(tracking_uri)
         self.experiment_name = experiment
@@ -93,6 +96,7 @@ class Tracker:
             raise TrackingError(f"cannot use the tracking URI {redact(self.tracking_uri)}: "
                                 f"{redact(first_line(e))}") from None
         self.experiment_id = exp.experiment_id if exp else None
+        _check_writable(self.tracking_uri)
         self._checked = True
 
     def start(self, run_name: str | None, params: dict[str, Any], tags: dict[str, str] | None = None) -> str:
@@ -284,6 +288,20 @@ class Tracker:
     @property
     def info(self) -> dict[str, str | None]:
         return {"tracking_uri": redact(self.tracking_uri), "experiment_id": self.experiment_id, "run_id": self.run_id}
+
+
+def _check_writable(uri: str) -> None:
+    """A SQLite store we may read but not write would fail at the first write, after the data is loaded."""
+    from quantrack.tracking.sqlite_store import sqlite_path
+
+    path = sqlite_path(uri)
+    if path is None or not path.exists():
+        return
+    # SQLite writes a journal next to the database, so its folder must be writable too.
+    for p in (path, path.parent):
+        if not os.access(p, os.W_OK):
+            raise TrackingError(f"the tracking store {redact(uri)} is read-only ({p} is not writable); "
+                                "give a store you can write to with --tracking-uri")
 
 
 def _param_value(v: Any) -> str:
