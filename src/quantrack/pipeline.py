@@ -112,7 +112,9 @@ def _run_checked(config: RunConfig, tracker, plotter, progress: Progress) -> Rep
     staging = out_root / f".partial-{time.strftime('%Y%m%d-%H%M%S')}-{id(tracker):x}"
     try:
         tracker.start(config.run_name, _params(config), tags=_data_tags(data.fingerprint))
-        tracker.log_dataset(data.name, data.fingerprint, data.feature_names)
+        shortened = tracker.log_dataset(data.name, data.fingerprint, data.feature_names)
+        if shortened:  # a very wide table: its schema is cut to MLflow's limit, and the user told
+            progress.notice(shortened)
         staging.mkdir(parents=True, exist_ok=False)
         final = out_root / f"{time.strftime('%Y%m%d-%H%M%S')}-{data.name}-{config.model}-{tracker.run_id[:8]}"
         report, intent = _run_tracked(config, data, model, tracker, plotter, staging, progress, final_dir=final)

@@ -222,18 +222,26 @@ class Tracker:
         self._send(self.client.log_batch, self.run_id, tags=[RunTag(k, v) for k, v in values.items()])
 
     def log_dataset(self, name: str, fingerprint: dict[str, Any], feature_names: list[str],
-                    context: str = "training") -> None:
+                    context: str = "training") -> str | None:
         """Record the run's input table with MLflow's dataset tracking (what ``mlflow.log_input`` does).
 
         Journaled like everything else, so a spooled run gets its dataset input on ``sync``.
+        Returns a line for the user when the schema had to be shortened to fit MLflow's limit.
         """
         from mlflow.exceptions import MlflowException
+
+        from quantrack.tracking.dataset_input import schema_columns
 
         self.journal["datasets"].append([name, fingerprint, list(feature_names), context])
         try:
             self._send(self.client.log_inputs, self.run_id, datasets=[dataset_input(name, fingerprint, feature_names, context)])
         except MlflowException as e:
             raise TrackingError(f"MLflow at {redact(self.tracking_uri)} refused the dataset input: {redact(first_line(e))}") from None
+        kept = schema_columns(list(feature_names), fingerprint.get("target", "label"))
+        if kept < len(feature_names):
+            return (f"the MLflow dataset input lists the first {kept} of {len(feature_names)} columns in its schema "
+                    "(MLflow takes at most 1 MB of schema); the data.sha256 fingerprint covers them all")
+        return None
 
     def log_artifacts(self, local_dir: str | Path, artifact_path: str | None = None) -> None:
         self.journal["artifacts"].append([str(Path(local_dir).resolve()), artifact_path, "dir"])
