@@ -109,7 +109,11 @@ def _run_checked(config: RunConfig, tracker, plotter, progress: Progress) -> Rep
     except OSError as e:
         raise QuantrackError(f"cannot create the output directory {out_root}: {e.strerror}") from None
     spool_root = out_root / "spool"  # runs whose server was gone at the end; see spool.py
-    staging = out_root / f".partial-{time.strftime('%Y%m%d-%H%M%S')}-{id(tracker):x}"
+    _clean_leftovers(tracker, out_root, spool_root, progress)
+    from quantrack.tracking.leftovers import owner_suffix
+
+    # The owner in the name: if this process is killed outright, the next run removes the folder.
+    staging = out_root / f".partial-{time.strftime('%Y%m%d-%H%M%S')}-{id(tracker):x}{owner_suffix()}"
     try:
         tracker.start(config.run_name, _params(config), tags=_data_tags(data.fingerprint))
         shortened = tracker.log_dataset(data.name, data.fingerprint, data.feature_names)
@@ -136,6 +140,19 @@ def _run_checked(config: RunConfig, tracker, plotter, progress: Progress) -> Rep
         tracker.fail(spool_root)
         shutil.rmtree(staging, ignore_errors=True)
         raise
+
+
+def _clean_leftovers(tracker, out_root: Path, spool_root: Path, progress: Progress) -> None:
+    """Runs and unfinished folders a killed quantrack left in this store and --out (see leftovers.py)."""
+    from quantrack.tracking.leftovers import describe, mark_dead_runs_killed, remove_dead_folders
+
+    try:
+        killed = mark_dead_runs_killed(tracker.client, tracker.experiment_id, spool_root)
+    except Exception:  # a server that refuses the search must not stop this run
+        killed = []
+    line = describe(killed, remove_dead_folders(out_root, spool_root))
+    if line:
+        progress.notice(line)
 
 
 def _params(config: RunConfig) -> dict[str, Any]:

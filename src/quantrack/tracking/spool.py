@@ -30,7 +30,9 @@ RECORD = "run.json"
 def write(journal: dict[str, Any], root: Path) -> Path:
     """Save the journal and copies of its artifacts under ``root/<run_id>``; return that folder."""
     entry = Path(root) / journal["run_id"]
-    tmp = Path(root) / f".partial-{journal['run_id']}-{os.getpid()}"
+    from quantrack.tracking.leftovers import owner_suffix
+
+    tmp = Path(root) / f".partial-{journal['run_id']}{owner_suffix()}"  # found and removed if we are killed
     shutil.rmtree(tmp, ignore_errors=True)
     (tmp / "artifacts").mkdir(parents=True)
     record = dict(journal)

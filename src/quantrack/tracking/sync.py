@@ -17,6 +17,7 @@ from pathlib import Path
 
 from quantrack.errors import Interrupted, QuantrackError, TrackingError
 from quantrack.tracking.connection import bound_http, explain, redact
+from quantrack.tracking.leftovers import describe, mark_dead_runs_killed, remove_dead_folders
 from quantrack.tracking.locks import directory_lock
 from quantrack.tracking.spool import entries, read_entry, remove, upload
 from quantrack.tracking.tracker import Tracker
@@ -37,6 +38,9 @@ def sync(root: Path, tracking_uri: str | None = None, say=print) -> list[tuple[s
     with directory_lock(root, on_wait=lambda: say(f"another quantrack sync is uploading {root}; waiting for it")):
         try:
             _recover(root, say)
+            line = describe([], remove_dead_folders(root.parent, root))
+            if line:
+                say(line)
             return _sync_entries(root, tracking_uri, say)
         except KeyboardInterrupt:  # between uploads: nothing was half-sent
             raise Interrupted(f"interrupted; the runs not yet synced stay in {root} for the next "
@@ -78,6 +82,9 @@ def _sync_entries(root: Path, tracking_uri: str | None, say) -> list[tuple[str, 
                                  "and was not stored)")
         tracker = Tracker(uri, journal["experiment_name"])
         tracker.check()  # one line and exit 2 when the server is still gone or refuses us
+        line = describe(mark_dead_runs_killed(tracker.client, tracker.experiment_id, root), [])
+        if line:
+            say(line)
         try:
             run_id = upload(tracker.client, journal, base_dir=entry)
         except KeyboardInterrupt:

@@ -103,8 +103,12 @@ class Tracker:
         from mlflow.entities import Param
         from mlflow.exceptions import MlflowException
 
+        from quantrack.tracking.leftovers import owner_tags
+
         if not self._checked:
             self.check()
+        # Who runs it: if this process is killed outright, the next one can tell and mark the run KILLED.
+        tags = {**(tags or {}), **owner_tags()}
         try:
             if self.experiment_id is None:
                 self.experiment_id = experiment_id(self.client, self.experiment_name)
