@@ -147,3 +147,18 @@ def test_two_syncs_at_once_upload_each_run_once(tmp_path, sqlite_uri):
         assert len(client.get_metric_history(run_id, "loss")) == POINTS
     assert sorted(v.run_id for v in client.search_model_versions("name='sync-model'")) == sorted(runs)
     assert list((tmp_path / "runs" / "spool").iterdir()) == []
+
+
+def test_a_run_that_failed_while_offline_registers_nothing_at_sync(tmp_path, sqlite_uri, run_cli, capsys):
+    from quantrack.tracking.tracker import Tracker
+
+    tracker = Tracker(sqlite_uri, EXPERIMENT)
+    run_id = tracker.start("f", {})
+    tracker.offline_reason = "simulated outage"
+    tracker.register({"name": "sync-model", "champion": "fp32", "alias": "champion",
+                      "versions": [{"variant": "fp32", "artifact_path": "models", "accuracy": 0.9}]})
+    tracker.fail(spool_root=tmp_path / "runs" / "spool")  # e.g. the disk filled up after that
+    assert run_cli("sync", "--out", str(tmp_path / "runs")) == 0
+    client = _client(sqlite_uri)
+    assert client.get_run(run_id).info.status == "FAILED"
+    assert client.search_registered_models() == []

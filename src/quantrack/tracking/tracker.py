@@ -194,6 +194,7 @@ class Tracker:
                 from quantrack.tracking.spool import write
 
                 self.journal["status"] = "FAILED"
+                self.journal["registry"] = None  # a failed run registers nothing, not even at sync
                 self.spooled_to = write(self.journal, Path(spool_root or "runs/spool"))
             except Exception:
                 pass
