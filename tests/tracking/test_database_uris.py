@@ -42,3 +42,25 @@ def test_a_database_uri_without_its_driver_says_what_to_install(run_cli, capsys)
     code = run_cli("run", "--tracking-uri", f"mssql+nosuchdriver://u:pw@127.0.0.1:{free_port()}/db")
     err = capsys.readouterr().err
     assert code == 2 and err.count("\n") == 1 and "cannot use the tracking URI" in err and "pw@" not in err, err
+
+
+def test_https_to_a_plain_http_server_says_so_in_one_line(tmp_path):
+    import http.server
+    import threading
+
+    from quantrack.errors import TrackingError
+    from quantrack.tracking.tracker import Tracker
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), http.server.BaseHTTPRequestHandler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        started = time.perf_counter()
+        with pytest.raises(TrackingError) as e:
+            Tracker(f"https://127.0.0.1:{server.server_address[1]}", "x").check()
+        assert time.perf_counter() - started < LIMIT_S
+    finally:
+        server.shutdown()
+        server.server_close()
+    message = str(e.value)
+    assert "does not answer in TLS (an http:// server?)" in message and "\n" not in message, message

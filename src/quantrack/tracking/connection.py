@@ -88,7 +88,9 @@ def explain(e: BaseException, uri: str) -> str:
 
 def short_reason(e: BaseException) -> str:
     text = str(e)
-    for marker, reason in (("Connection refused", "connection refused"), ("timed out", "timed out"),
+    for marker, reason in (("WRONG_VERSION_NUMBER", "it does not answer in TLS (an http:// server?)"),
+                           ("CERTIFICATE_VERIFY_FAILED", "its TLS certificate failed verification"),
+                           ("Connection refused", "connection refused"), ("timed out", "timed out"),
                            ("Name or service not known", "unknown host"), ("Failed to resolve", "unknown host"),
                            ("too many", "the server answers with errors")):
         if marker in text:
