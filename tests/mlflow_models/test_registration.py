@@ -179,3 +179,19 @@ def test_a_model_trained_with_impute_mean_fills_holes_in_served_rows(tmp_path):
         mlflow.set_tracking_uri(previous)
     labels = model.predict(np.array([[2.0, np.nan, 0.0], [-2.0, np.nan, 0.0]]))
     assert list(labels) == ["up", "down"]
+
+
+@pytest.mark.parametrize("name", ["a:b", "team/model", "model@v2", "a'b", "what?", "a#b", "50%", " padded", "..",
+                                  "tab\there", "x" * 300])
+def test_a_name_mlflow_or_a_models_uri_cannot_take_is_refused_up_front(run_cli, capsys, tmp_path, name):
+    assert run_cli("run", "--model-name", name, "--tracking-uri", f"sqlite:///{tmp_path / 'x.db'}") == 2
+    err = capsys.readouterr().err
+    assert err.startswith("quantrack: error: --model-name") and err.count("\n") == 1
+    assert not (tmp_path / "x.db").exists()
+
+
+@pytest.mark.parametrize("name", ["quantrack-digits-logreg", "My Model v2.1", "modèle_ünïcode"])
+def test_ordinary_names_pass(name):
+    from quantrack.mlflow_models.registration import check_model_name
+
+    check_model_name(name)

@@ -160,7 +160,7 @@ def main(argv: list[str] | None = None) -> None:
     try:
         code = app(args=args, prog_name="quantrack", standalone_mode=False)
     except QuantrackError as e:
-        _fail(str(e))
+        _fail(str(e), code=getattr(e, "exit_code", 2))
     except TyperException as e:  # usage errors: unknown option, a value of the wrong type
         _fail(e.format_message())
     except (typer.Abort, KeyboardInterrupt):

@@ -199,6 +199,59 @@ def _http_link(link: str | None) -> str | None:
     return link if link and link.startswith(("http://", "https://")) else None
 
 
+# What a registered-model name cannot hold: MLflow refuses "/" and ":"; "@" would split
+# ``models:/<name>@<alias>`` in the wrong place; "'" breaks the registry's search filters;
+# "?", "#" and "%" change what a ``models:/`` URI means; control characters are invisible.
+_BAD_NAME_CHARS = "/:@'\"?#%"
+_MAX_NAME_LENGTH = 256  # the registry's name column
+
+
 def check_model_name(name: str) -> None:
-    if not name.strip() or "'" in name or "/" in name:
-        raise QuantrackError(f"--model-name must be a non-empty name without quotes or slashes, got {name!r}")
+    """Refuse, before the run starts, a registered-model name MLflow or a ``models:/`` URI cannot take."""
+    bad = sorted({c for c in name if c in _BAD_NAME_CHARS or not c.isprintable()})
+    if not name.strip() or name != name.strip() or name in (".", "..") or bad or len(name) > _MAX_NAME_LENGTH:
+        shown = "".join(bad).encode("unicode_escape").decode()
+        why = (f"it holds {shown!r}" if bad else "it is too long" if len(name) > _MAX_NAME_LENGTH
+               else "it is empty, '.', '..' or starts or ends with spaces")
+        raise QuantrackError(f"--model-name {name!r} cannot name a registered model: {why}; use letters, digits, "
+                             f"'-', '_' and '.' (at most {_MAX_NAME_LENGTH} characters), e.g. quantrack-digits-logreg")
+
+
+def registry_state(client, name: str) -> dict[str, Any]:
+    """What a rollback must restore: whether the registered model existed and where its aliases pointed."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        model = client.get_registered_model(name)
+    except MlflowException as e:
+        if e.error_code != "RESOURCE_DOES_NOT_EXIST":
+            raise
+        return {"existed": False, "aliases": {}}
+    return {"existed": True, "aliases": {a: str(v) for a, v in (model.aliases or {}).items()}}
+
+
+def rollback(client, name: str, run_id: str, before: dict[str, Any]) -> list[str]:
+    """Undo a run's registration: delete the versions it created, put every alias back where it was,
+    and delete the registered model if the run created it. Returns the deleted versions."""
+    from mlflow.exceptions import MlflowException
+
+    deleted = []
+    for mv in client.search_model_versions(f"name='{name}' and run_id='{run_id}'"):
+        client.delete_model_version(name, mv.version)  # also drops any alias that pointed at it
+        deleted.append(str(mv.version))
+    try:
+        now = client.get_registered_model(name)
+    except MlflowException as e:
+        if e.error_code == "RESOURCE_DOES_NOT_EXIST":
+            return deleted
+        raise
+    current = {a: str(v) for a, v in (now.aliases or {}).items()}
+    for alias, version in current.items():
+        if alias not in before["aliases"]:
+            client.delete_registered_model_alias(name, alias)
+    for alias, version in before["aliases"].items():
+        if current.get(alias) != version:
+            client.set_registered_model_alias(name, alias, version)
+    if not before["existed"] and not client.search_model_versions(f"name='{name}'"):
+        client.delete_registered_model(name)
+    return deleted
