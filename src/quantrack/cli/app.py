@@ -84,6 +84,37 @@ def run(
 
 
 @app.command()
+def compare(
+    model_file: Annotated[str, typer.Argument(metavar="MODEL.onnx", help="An ONNX model file (read as data: no code runs).")],
+    dataset: Annotated[str, Opt(help="CSV/Parquet file of rows; features go to the model as they are, in file order.")],
+    target: Annotated[Optional[str], Opt(help="Label column (default: the last); integers are output indices.")] = None,
+    class_names: Annotated[Optional[str], Opt(help="Label names in the model's output order, e.g. a,b,c.")] = None,
+    calibration: Annotated[Optional[str], Opt(help="CSV/Parquet rows for static int8 calibration (same columns).")] = None,
+    calibration_rows: Annotated[int, Opt(help="Without --calibration: a seeded sample of this many dataset rows.")] = 256,
+    methods: Annotated[str, Opt(help="Comma-separated methods, or all.")] = "all",
+    max_accuracy_drop: Annotated[float, Opt(help="Accuracy budget in points below the given model.")] = 1.0,
+    prefer: Annotated[str, Opt(help="What the champion optimizes within the budget: size or latency.")] = "size",
+    threads: Annotated[int, Opt(help="ONNX Runtime threads for inference timing.")] = 1,
+    seed: Annotated[int, Opt(help="Seed of the calibration sample.")] = 0,
+    out: Annotated[str, Opt(help="Directory that receives a new folder per comparison.")] = "runs",
+    tracking_uri: Annotated[Optional[str], Opt(help="MLflow tracking URI (else MLFLOW_TRACKING_URI, else ./mlflow.db).")] = None,
+    experiment: Annotated[str, Opt(help="MLflow experiment name.")] = "quantrack",
+) -> None:
+    """Measure an ONNX model and its ONNX Runtime int8 variants on your labelled rows; name the champion."""
+    from quantrack import compare_onnx
+    from quantrack.cli.console import RichProgress, print_report
+
+    names = [c.strip() for c in class_names.split(",")] if class_names else None
+    with RichProgress() as progress:
+        report = compare_onnx.run(model_file, dataset, target=target, class_names=names, calibration=calibration,
+                                  n_calibration=calibration_rows, methods=methods,
+                                  max_drop=max_accuracy_drop / 100, prefer=prefer, threads=threads, out=out,
+                                  tracking_uri=tracking_uri, experiment=experiment, seed=seed, progress=progress)
+    print_report(report)
+    typer.echo(f"calibration: {report.config['calibration_source']}")
+
+
+@app.command()
 def serve(
     model_uri: Annotated[str, Opt("--model-uri", help="What to serve, e.g. models:/quantrack-digits-logreg@champion.")],
     port: Annotated[int, Opt(help="Port to listen on.")] = 5001,

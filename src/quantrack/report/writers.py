@@ -118,6 +118,8 @@ def to_markdown(report: ReportData, plots: Sequence[tuple[str, str]] = ()) -> st
         lines.append(f"- dataset: **{_md(ds.get('name'))}** ({ds.get('rows')} rows x {ds.get('columns')} columns, "
                      f"sha256 `{str(ds.get('sha256', ''))[:16]}…`)")
     lines.append(f"- model: **{_md(_model_line(report))}**")
+    if cfg.get("calibration_source"):  # quantrack compare MODEL.onnx: where static int8's calibration rows came from
+        lines.append(f"- calibration: {_md(cfg['calibration_source'])}")
     if report.best_epoch is not None:
         lines.append(f"- best epoch (lowest test loss): **{report.best_epoch}**, training took "
                      f"{report.train_seconds:.2f} s")
