@@ -72,6 +72,9 @@ def run(model_path: str, dataset: str, *, target: str | None = None, class_names
         raise QuantrackError(f"{Path(model_path).name} takes {graph.n_inputs} inputs; a CSV/Parquet file feeds "
                              "one (use quantrack.compare() from Python for several)")
     table = load_file(dataset, target=target)
+    from quantrack.tracking.tracker import Tracker
+
+    Tracker(tracking_uri, experiment).check()  # a missing server or wrong password: now, not after the measuring
     y = labels_as_indices(table.labels, class_names, dataset)
     calib, calib_source = calibration_rows(table.features, calibration, target, n_calibration, seed)
     chosen = [m.strip() for m in methods.split(",") if m.strip()] or ["all"]
