@@ -38,7 +38,7 @@ def test_missing_file(tmp_path):
 
 def test_missing_name_without_extension_mentions_the_bundled_sets():
     message = error_of("iriss")
-    assert "data file not found: iriss" in message and "not a bundled dataset (digits, iris, wine, breast_cancer)" in message
+    assert "data file not found: iriss" in message and "not a bundled dataset (digits, iris, wine, breast_cancer, mnist)" in message
 
 
 def test_directory(tmp_path):

@@ -60,7 +60,7 @@ def _methods_help() -> str:
 @app.command()
 def run(
     config: Annotated[Optional[Path], Opt("--config", help="TOML file of options (see README); flags override it.")] = None,
-    dataset: Annotated[Optional[str], Opt(help=f"digits, iris, wine, breast_cancer, or a .csv/.parquet path. {_default('dataset')}")] = None,
+    dataset: Annotated[Optional[str], Opt(help=f"digits, iris, wine, breast_cancer, mnist, or a .csv/.parquet path. {_default('dataset')}")] = None,
     target: Annotated[Optional[str], Opt(help="Label column of a CSV/Parquet file. [default: the last column]")] = None,
     impute: Annotated[Optional[str], Opt(help=f"none (refuse NaN/inf) or mean. {_default('impute')}")] = None,
     model: Annotated[Optional[str], Opt(help=f"logreg (the assignment's), mlp or cnn. {_default('model')}")] = None,
@@ -104,6 +104,37 @@ def run(
     with RichProgress() as progress:
         report = pipeline.run(cfg, progress)
     print_report(report)
+
+
+@app.command()
+def compare(
+    model_file: Annotated[str, typer.Argument(metavar="MODEL.onnx", help="An ONNX model file (read as data: no code runs).")],
+    dataset: Annotated[str, Opt(help="CSV/Parquet file of rows; features go to the model as they are, in file order.")],
+    target: Annotated[Optional[str], Opt(help="Label column (default: the last); integers are output indices.")] = None,
+    class_names: Annotated[Optional[str], Opt(help="Label names in the model's output order, e.g. a,b,c.")] = None,
+    calibration: Annotated[Optional[str], Opt(help="CSV/Parquet rows for static int8 calibration (same columns).")] = None,
+    calibration_rows: Annotated[int, Opt(help="Without --calibration: a seeded sample of this many dataset rows.")] = 256,
+    methods: Annotated[str, Opt(help="Comma-separated methods, or all.")] = "all",
+    max_accuracy_drop: Annotated[float, Opt(help="Accuracy budget in points below the given model.")] = 1.0,
+    prefer: Annotated[str, Opt(help="What the champion optimizes within the budget: size or latency.")] = "size",
+    threads: Annotated[int, Opt(help="ONNX Runtime threads for inference timing.")] = 1,
+    seed: Annotated[int, Opt(help="Seed of the calibration sample.")] = 0,
+    out: Annotated[str, Opt(help="Directory that receives a new folder per comparison.")] = "runs",
+    tracking_uri: Annotated[Optional[str], Opt(help="MLflow tracking URI (else MLFLOW_TRACKING_URI, else ./mlflow.db).")] = None,
+    experiment: Annotated[str, Opt(help="MLflow experiment name.")] = "quantrack",
+) -> None:
+    """Measure an ONNX model and its ONNX Runtime int8 variants on your labelled rows; name the champion."""
+    from quantrack import compare_onnx
+    from quantrack.cli.console import RichProgress, print_report
+
+    names = [c.strip() for c in class_names.split(",")] if class_names else None
+    with RichProgress() as progress:
+        report = compare_onnx.run(model_file, dataset, target=target, class_names=names, calibration=calibration,
+                                  n_calibration=calibration_rows, methods=methods,
+                                  max_drop=max_accuracy_drop / 100, prefer=prefer, threads=threads, out=out,
+                                  tracking_uri=tracking_uri, experiment=experiment, seed=seed, progress=progress)
+    print_report(report)
+    typer.echo(f"calibration: {report.config['calibration_source']}")
 
 
 @app.command()

@@ -201,6 +201,8 @@ def to_markdown(report: ReportData, plots: Sequence[tuple[str, str]] = ()) -> st
     lines.append(f"- model: **{_md(_model_line(report))}**")
     if report.split:
         lines.append(f"- split: {_md(split_text(report))}")
+    if cfg.get("calibration_source"):  # quantrack compare MODEL.onnx: where static int8's calibration rows came from
+        lines.append(f"- calibration: {_md(cfg['calibration_source'])}")
     if report.best_epoch is not None:
         lines.append(f"- best epoch (lowest {_md(cfg.get('checkpoint_on', 'test'))} loss): **{report.best_epoch}**, "
                      f"training took {report.train_seconds:.2f} s")
