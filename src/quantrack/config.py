@@ -126,20 +126,28 @@ def parse_methods(text: str | list | tuple) -> tuple[str, ...]:
     return tuple(m.strip() for m in items if str(m).strip())
 
 
-def load_toml(path: str | Path) -> dict[str, Any]:
-    """Read a config file; keys are the long option names (dashes or underscores)."""
+def read_toml(path: str | Path) -> dict[str, Any]:
+    """The whole TOML file as a dict, or one clear error."""
     p = Path(path)
     if not p.is_file():
         raise QuantrackError(f"config file not found: {p}")
     try:
-        raw = tomllib.loads(p.read_text(encoding="utf-8"))
+        return tomllib.loads(p.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
         raise QuantrackError(f"config file {p} is not valid TOML: {e}") from None
+
+
+def load_toml(path: str | Path) -> dict[str, Any]:
+    """Read a config file; keys are the long option names (dashes or underscores)."""
+    p = Path(path)
+    raw = read_toml(p)
     # Allow either a flat file or a [run] table, so one file can hold other sections later.
     table = raw.get("run", raw) if isinstance(raw.get("run"), dict) else raw
     out: dict[str, Any] = {}
     for key, value in table.items():
         name = key.replace("-", "_")
+        if name == "sweep" and isinstance(value, dict):
+            continue  # `quantrack sweep`'s table (sweep/space.py reads it); `run` ignores it
         if name not in _FIELDS:
             raise QuantrackError(f"config file {p}: unknown key {key!r}")
         out[name] = value

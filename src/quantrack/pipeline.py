@@ -7,6 +7,7 @@ half-written output directory.
 
 from __future__ import annotations
 
+import contextlib
 import platform
 import shutil
 import time
@@ -28,6 +29,12 @@ class Progress(Protocol):
     def epoch(self, epoch: int, epochs: int, train_loss: float, test_loss: float) -> None: ...
 
 
+class TimingGate(Protocol):
+    """A zero-argument callable returning a context manager (see sweep/gate.py)."""
+
+    def __call__(self) -> contextlib.AbstractContextManager: ...
+
+
 class NoProgress:
     def stage(self, text: str) -> None:
         pass
@@ -39,7 +46,10 @@ class NoProgress:
         pass
 
 
-def run(config: RunConfig, progress: Progress | None = None) -> Report:
+def run(config: RunConfig, progress: Progress | None = None, *, parent_run_id: str | None = None,
+        timing_gate: TimingGate | None = None) -> Report:
+    """``parent_run_id`` makes the run a child run (a sweep's trial); ``timing_gate`` is entered around
+    each latency measurement, so concurrent runs on one machine never time inference at once."""
     progress = progress or NoProgress()
     if config.register:
         from quantrack.mlflow_models.registration import check_model_name
@@ -56,7 +66,8 @@ def run(config: RunConfig, progress: Progress | None = None) -> Report:
 
     plotter = PlotWorker()  # started now, so its matplotlib import overlaps ours of torch
     try:
-        return _run_checked(config, tracker, plotter, progress)
+        return _run_checked(config, tracker, plotter, progress, parent_run_id=parent_run_id,
+                            timing_gate=timing_gate or contextlib.nullcontext)
     finally:
         plotter.close()
 
@@ -90,7 +101,8 @@ def _store_child_helps(imported: Collection[str], cores: int) -> bool:
     return cores >= 2 and not {"torch", "mlflow.store.tracking.sqlalchemy_store"} & set(imported)
 
 
-def _run_checked(config: RunConfig, tracker, plotter, progress: Progress) -> Report:
+def _run_checked(config: RunConfig, tracker, plotter, progress: Progress, *, parent_run_id: str | None = None,
+                 timing_gate: TimingGate = contextlib.nullcontext) -> Report:
     from quantrack.data.load import load_table
     from quantrack.data.prepare import prepare
     from quantrack.models import build_model
@@ -111,11 +123,15 @@ def _run_checked(config: RunConfig, tracker, plotter, progress: Progress) -> Rep
     spool_root = out_root / "spool"  # runs whose server was gone at the end; see spool.py
     staging = out_root / f".partial-{time.strftime('%Y%m%d-%H%M%S')}-{id(tracker):x}"
     try:
-        tracker.start(config.run_name, _params(config), tags=_data_tags(data.fingerprint))
+        tags = _data_tags(data.fingerprint)
+        if parent_run_id:
+            tags["mlflow.parentRunId"] = parent_run_id  # MLflow's own link: the UI nests the run under it
+        tracker.start(config.run_name, _params(config), tags=tags)
         tracker.log_dataset(data.name, data.fingerprint, data.feature_names)
         staging.mkdir(parents=True, exist_ok=False)
         final = out_root / f"{time.strftime('%Y%m%d-%H%M%S')}-{data.name}-{config.model}-{tracker.run_id[:8]}"
-        report = _run_tracked(config, data, model, tracker, plotter, staging, progress, final_dir=final)
+        report = _run_tracked(config, data, model, tracker, plotter, staging, progress, final_dir=final,
+                              timing_gate=timing_gate)
         staging.rename(final)
         tracker.relocate(staging, final)
         if tracker.end("FINISHED", spool_root=spool_root) == "spooled":
@@ -145,7 +161,7 @@ def _data_tags(fp: dict[str, Any]) -> dict[str, str]:
 
 
 def _run_tracked(config: RunConfig, data, model, tracker, plotter, out_dir: Path, progress: Progress,
-                 final_dir: Path) -> Report:
+                 final_dir: Path, timing_gate: TimingGate = contextlib.nullcontext) -> Report:
     import torch
 
     from quantrack.training import train
@@ -164,7 +180,7 @@ def _run_tracked(config: RunConfig, data, model, tracker, plotter, out_dir: Path
     if not tracker.online:
         progress.notice(f"MLflow server unreachable ({tracker.offline_reason}); going on, the run is kept locally")
 
-    variants = _variants(config, data, model, out_dir, progress)
+    variants = _variants(config, data, model, out_dir, progress, timing_gate=timing_gate)
     from quantrack.evaluate.champion import choose_champion
 
     batch_sizes = [1, len(data.X_test)]
@@ -200,7 +216,8 @@ def _run_tracked(config: RunConfig, data, model, tracker, plotter, out_dir: Path
     return report
 
 
-def _variants(config: RunConfig, data, model, out_dir: Path, progress: Progress) -> list[VariantResult]:
+def _variants(config: RunConfig, data, model, out_dir: Path, progress: Progress,
+              timing_gate: TimingGate = contextlib.nullcontext) -> list[VariantResult]:
     from quantrack.evaluate.timing import accuracy, agreement, thread_limit
     from quantrack.quantize.base import MethodUnavailable, QuantContext
     from quantrack.quantize.fp32 import fp32_variant
@@ -234,7 +251,10 @@ def _variants(config: RunConfig, data, model, out_dir: Path, progress: Progress)
             path = variant.save(models_dir)
             with thread_limit(config.threads):
                 pred = variant.predict(data.X_test)
-                latencies = [_latency(variant, fp32, data.X_test[:bs], bs, config) for bs in batch_sizes]
+                latencies = []
+                for bs in batch_sizes:
+                    with timing_gate():
+                        latencies.append(_latency(variant, fp32, data.X_test[:bs], bs, config))
         except Exception as e:
             if name == "fp32":
                 raise
@@ -277,8 +297,6 @@ def _method_or_reason(name: str):
 
 def _latency(variant, fp32, x: np.ndarray, batch_size: int, config: RunConfig):
     """fp32 alone; any other variant side by side with fp32 (measure.time_against)."""
-    import contextlib
-
     from quantrack.evaluate.timing import time_against, time_calls
 
     with contextlib.ExitStack() as stack:
