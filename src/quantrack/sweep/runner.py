@@ -60,8 +60,11 @@ def _data_payload(cfg) -> tuple[str, bytes] | None:
 
 def run_sweep(base: dict[str, Any], space: Space, *, search: str = "grid", samples: int | None = None,
               max_concurrent: int | None = None, ray_address: str | None = None, seed: int = 0,
-              say: Callable[[str], None] = lambda line: None) -> SweepResult:
-    """Run a sweep; ``base`` holds the fixed options (as for build_config), ``space`` the varying ones."""
+              num_cpus: int | None = None, say: Callable[[str], None] = lambda line: None) -> SweepResult:
+    """Run a sweep; ``base`` holds the fixed options (as for build_config), ``space`` the varying ones.
+
+    ``num_cpus`` sizes a local Ray runtime (default: the CPUs this process may use).
+    """
     from quantrack.config import build_config
 
     check_settings(search, samples, max_concurrent)
@@ -101,9 +104,9 @@ def run_sweep(base: dict[str, Any], space: Space, *, search: str = "grid", sampl
     timing: dict[str, float] = {}
     t0 = time.perf_counter()
     try:
+        started_ray = _start_ray(ray_address, timing, num_cpus)
         import ray
 
-        started_ray = _start_ray(ray_address, timing)
         say(f"sweep: Ray {'started' if started_ray else 'joined at ' + ray_address} in {timing['ray_start_s']:.1f} s, "
             f"{int(ray.cluster_resources().get('CPU', 0))} CPUs")
         from quantrack.sweep.gate import TimingGate
@@ -146,7 +149,7 @@ def _parent_params(definition: dict[str, Any]) -> dict[str, Any]:
     return params
 
 
-def _start_ray(address: str | None, timing: dict[str, float]) -> bool:
+def _start_ray(address: str | None, timing: dict[str, float], num_cpus: int | None = None) -> bool:
     """Join ``address`` or start a local runtime sized to the machine; True when we started it."""
     import logging
 
@@ -157,6 +160,12 @@ def _start_ray(address: str | None, timing: dict[str, float]) -> bool:
     os.environ.setdefault("TUNE_DISABLE_SIGINT_HANDLER", "1")
     # Tune's own experiment tables would interleave with quantrack's lines (verbose=0 silences the old output).
     os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
+    if address and "RAY_AUTH_MODE" not in os.environ and (
+            os.environ.get("RAY_AUTH_TOKEN") or os.environ.get("RAY_AUTH_TOKEN_PATH")
+            or (Path.home() / ".ray" / "auth_token").is_file()):
+        # `ray start --head` (2.60) turns token authentication on when a token exists, but a driver
+        # joining with ray.init(address=...) sends its token only in token mode (read when ray is imported).
+        os.environ["RAY_AUTH_MODE"] = "token"
     import ray
 
     t = time.perf_counter()
@@ -164,8 +173,11 @@ def _start_ray(address: str | None, timing: dict[str, float]) -> bool:
         if address:
             ray.init(address=address, log_to_driver=False, logging_level=logging.ERROR)
         else:
-            cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-            ray.init(num_cpus=cpus, include_dashboard=False, log_to_driver=False, logging_level=logging.ERROR)
+            cpus = num_cpus or (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
+            # "local": a new runtime even when a `ray start --head` cluster runs on this machine
+            # (plain ray.init() would join that one).
+            ray.init(address="local", num_cpus=cpus, include_dashboard=False, log_to_driver=False,
+                     logging_level=logging.ERROR)
     except (ConnectionError, RuntimeError, ValueError) as e:
         where = f"the Ray cluster at {address}" if address else "a local Ray runtime"
         raise QuantrackError(f"cannot start or join {where}: {first_line(e)}") from None
@@ -215,6 +227,12 @@ def _fit(base, space, combos, n_trials, search, max_concurrent, parent_run_id, g
         def on_trial_error(self, iteration, trials, trial, **info):
             say(f"sweep: {trial_name(trial.trial_id)} FAILED")
 
+    import logging
+
+    # Tune logs a failed trial's whole traceback at ERROR; the sweep reports it as one line instead.
+    tune_log = logging.getLogger("ray.tune")
+    level = tune_log.level
+    tune_log.setLevel(logging.CRITICAL)
     try:
         tuner = tune.Tuner(trainable, param_space=param_space, tune_config=tune_config,
                            run_config=tune.RunConfig(name="quantrack-sweep", storage_path=storage, verbose=0,
@@ -222,6 +240,7 @@ def _fit(base, space, combos, n_trials, search, max_concurrent, parent_run_id, g
                                                      callbacks=[Say()]))
         return tuner.fit()
     finally:
+        tune_log.setLevel(level)
         shutil.rmtree(storage, ignore_errors=True)
 
 
