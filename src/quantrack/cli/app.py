@@ -127,7 +127,10 @@ def sweep(
     from quantrack.cli.sweep_console import print_sweep, say
     from quantrack.sweep.runner import run_sweep
 
-    result = run_sweep(base, space, say=say, **settings)
+    try:
+        result = run_sweep(base, space, say=say, **settings)
+    except KeyboardInterrupt:
+        _fail("interrupted; the unfinished trials and the sweep's parent run are marked KILLED", code=130)
     print_sweep(result)
 
 

@@ -68,6 +68,7 @@ def run_sweep(base: dict[str, Any], space: Space, *, search: str = "grid", sampl
     from quantrack.config import build_config
 
     check_settings(search, samples, max_concurrent)
+    _check_installed(search)
     cfg = build_config(base)
     # One answer per sweep: every trial registers its variants under the same model name.
     model_name = _registered_name(cfg, space)
@@ -132,6 +133,15 @@ def run_sweep(base: dict[str, Any], space: Space, *, search: str = "grid", sampl
         _stop_ray(started_ray)
     timing["wall_s"] = round(time.perf_counter() - t0, 3)
     return _finish(parent, definition, trials, cfg, model_name, timing, stamp, say)
+
+
+def _check_installed(search: str) -> None:
+    import importlib.util
+
+    needed = ["ray"] + (["optuna"] if search == "optuna" else [])
+    for name in needed:
+        if importlib.util.find_spec(name) is None:
+            raise QuantrackError(f"quantrack sweep needs {name}: pip install 'quantrack[sweep]'")
 
 
 def _check_data(cfg) -> None:

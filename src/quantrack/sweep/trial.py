@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from quantrack.errors import first_line
-from quantrack.sweep.results import FAILED, Candidate, TrialResult
+from quantrack.sweep.results import FAILED, KILLED, Candidate, TrialResult
 
 FAILURE_TAG = "quantrack.failure"  # the reason a trial's child run is FAILED or KILLED
 TRIAL_TAG = "quantrack.trial"  # the trial's name on its child run
@@ -65,9 +65,12 @@ def run_trial(tune_config: dict[str, Any], *, base: dict[str, Any], parent_run_i
             from quantrack.config import build_config
 
             report = pipeline.run(build_config(None, **values), parent_run_id=parent_run_id, timing_gate=gate)
-        except Exception as e:
-            reason = f"{type(e).__name__}: {first_line(e)}"
-            mark_failed(base.get("tracking_uri"), base.get("experiment", "quantrack"), parent_run_id, name, reason)
+        except BaseException as e:
+            # Ctrl-C at a terminal reaches the workers too: their runs are KILLED, not FAILED.
+            interrupted = isinstance(e, KeyboardInterrupt)
+            reason = "interrupted (Ctrl-C)" if interrupted else f"{type(e).__name__}: {first_line(e)}"
+            mark_failed(base.get("tracking_uri"), base.get("experiment", "quantrack"), parent_run_id, name, reason,
+                        status=KILLED if interrupted else FAILED)
             raise
         seconds = time.perf_counter() - started
         result = summarize(report, name, combo, seconds)
@@ -107,7 +110,8 @@ def child_run(client, experiment_id: str, parent_run_id: str, name: str):
     return runs[0] if runs else None
 
 
-def mark_failed(tracking_uri: str | None, experiment: str, parent_run_id: str, name: str, reason: str) -> None:
+def mark_failed(tracking_uri: str | None, experiment: str, parent_run_id: str, name: str, reason: str,
+                status: str = FAILED) -> None:
     """Give the trial's child run its reason (pipeline.run already marked it FAILED); a trial that
     failed before its run started gets a FAILED child run of its own, so every trial has one."""
     try:
@@ -124,7 +128,7 @@ def mark_failed(tracking_uri: str | None, experiment: str, parent_run_id: str, n
             run = client.create_run(exp.experiment_id, run_name=name,
                                     tags={"mlflow.parentRunId": parent_run_id, TRIAL_TAG: name})
         client.set_tag(run.info.run_id, FAILURE_TAG, reason[:5000])
-        if run.info.status != FAILED:
-            client.set_terminated(run.info.run_id, status=FAILED)
+        if run.info.status != status:
+            client.set_terminated(run.info.run_id, status=status)
     except Exception:
         pass  # the trial's own error is what Tune must report; this is bookkeeping
