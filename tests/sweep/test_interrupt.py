@@ -46,6 +46,8 @@ def test_ctrl_c_kills_unfinished_trials_and_shuts_ray_down(tmp_path):
     from mlflow.tracking import MlflowClient
 
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    client = MlflowClient(uri)
+    client.search_experiments()  # the store exists before the sweep: our polling never races its creation
     env = dict(os.environ, RAY_USAGE_STATS_ENABLED="0",
                PYTHONPATH=str(Path(__file__).resolve().parents[2] / "src") + os.pathsep + os.environ.get("PYTHONPATH", ""))
     # Long trials (2000 epochs), so the interrupt lands while they train.
@@ -54,13 +56,12 @@ def test_ctrl_c_kills_unfinished_trials_and_shuts_ray_down(tmp_path):
                              "--max-concurrent", "2"], cwd=tmp_path, env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, start_new_session=True)
     try:
-        client = MlflowClient(uri)
         deadline = time.monotonic() + 120
         running = []
         while time.monotonic() < deadline and len(running) < 2:
             time.sleep(1)
             assert proc.poll() is None, proc.stderr.read()[-3000:]
-            exp = client.get_experiment_by_name("quantrack") if (tmp_path / "mlflow.db").exists() else None
+            exp = client.get_experiment_by_name("quantrack")
             if exp:
                 running = client.search_runs([exp.experiment_id], "tags.`mlflow.parentRunId` != '' "
                                                                    "and attributes.status = 'RUNNING'")

@@ -222,7 +222,10 @@ def _fit(base, space, combos, n_trials, search, max_concurrent, parent_run_id, g
         tune_config = tune.TuneConfig(num_samples=1, max_concurrent_trials=max_concurrent, reuse_actors=True,
                                       **names)
     else:
+        import optuna
         from ray.tune.search.optuna import OptunaSearch
+
+        optuna.logging.set_verbosity(optuna.logging.WARNING)  # its INFO lines would interleave with ours
 
         param_space = {k: tune.choice(list(v)) for k, v in space.values.items()}
         searcher = OptunaSearch(metric=list(OBJECTIVES), mode=list(OBJECTIVES.values()), seed=seed)

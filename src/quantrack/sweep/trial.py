@@ -27,7 +27,8 @@ OBJECTIVES = {"accuracy": "max", "latency_us": "min", "size_bytes": "min"}
 
 
 def trial_name(trial_id: str) -> str:
-    """Tune's trial id ends in a zero-padded counter (``a1b2c_00003``): ``trial-003``."""
+    """Tune's trial id ends in a zero-padded counter (``a1b2c_00003``): ``trial-003``. Under a search
+    algorithm (Optuna) ids are bare hex with no counter: ``trial-<id>``."""
     tail = trial_id.rsplit("_", 1)[-1]
     return f"trial-{int(tail):03d}" if tail.isdigit() else f"trial-{trial_id}"
 
