@@ -44,3 +44,4 @@ def test_front_of_the_sweep():
     keys = {c.key for c in front(TRIALS)}
     assert "t1/int8" in keys and "t0/onnx" in keys and "t2/fp32" in keys
     assert "t0/int8" not in keys  # t0/onnx is more accurate, faster and smaller
+

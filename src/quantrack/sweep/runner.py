@@ -114,7 +114,7 @@ def run_sweep(base: dict[str, Any], space: Space, *, search: str = "grid", sampl
 
         t1 = time.perf_counter()
         results = _fit(trial_base, space, combos, n_trials, search, max_concurrent, parent.run_id, TimingGate(),
-                       payload, seed, say)
+                       payload, seed, say, spool_root=str((Path(cfg.out) / "spool").resolve()))
         timing["tune_s"] = round(time.perf_counter() - t1, 3)
         trials = _collect(results, parent, cfg.experiment)
     except BaseException as e:
@@ -202,7 +202,8 @@ def _stop_ray(started: bool) -> None:
         ray.shutdown()  # a joined cluster stays up; our own runtime stops with its workers
 
 
-def _fit(base, space, combos, n_trials, search, max_concurrent, parent_run_id, gate, payload, seed, say):
+def _fit(base, space, combos, n_trials, search, max_concurrent, parent_run_id, gate, payload, seed, say,
+         spool_root: str | None = None):
     from ray import tune
 
     from quantrack.sweep.trial import OBJECTIVES, run_trial, trial_name
@@ -214,7 +215,8 @@ def _fit(base, space, combos, n_trials, search, max_concurrent, parent_run_id, g
         return {"cpu": threads}  # a trial's torch threads get their own Ray CPUs
 
     trainable = tune.with_resources(tune.with_parameters(run_trial, base=base, parent_run_id=parent_run_id,
-                                                         gate=gate, data=payload), resources)
+                                                         gate=gate, data=payload, spool_root=spool_root),
+                                   resources)
     # Reused actors keep torch, MLflow and the rest imported: ~3 s saved per trial after the first.
     names = {"trial_name_creator": lambda t: trial_name(t.trial_id), "trial_dirname_creator": lambda t: t.trial_id}
     if combos is not None:
@@ -268,12 +270,26 @@ def _collect(results, parent, experiment: str) -> list[TrialResult]:
         if r.error is None and r.metrics and "trial_json" in r.metrics:
             trials.append(TrialResult.from_dict(json.loads(r.metrics["trial_json"])))
             continue
-        run = child_run(parent.client, parent.experiment_id, parent.run_id, name)
-        reason = (run.data.tags.get(FAILURE_TAG) if run else None) or (first_line(r.error) if r.error else
+        try:
+            run = child_run(parent.client, parent.experiment_id, parent.run_id, name)
+        except Exception:  # the server went away: the reason Tune kept is enough
+            run = None
+        reason = (run.data.tags.get(FAILURE_TAG) if run else None) or (_error_reason(r.error) if r.error else
                                                                         "the trial reported no result")
         trials.append(TrialResult(name=name, params=combo, status=FAILED, reason=reason,
                                   run_id=run.info.run_id if run else None))
     return sorted(trials, key=lambda t: t.name)
+
+
+def _error_reason(error: BaseException) -> str:
+    """Ray wraps a trial's exception in its own traceback text; the last ``SomeError: message`` line is the cause."""
+    import re
+
+    from quantrack.tracking.connection import redact
+
+    lines = [line.strip() for line in str(error).splitlines()]
+    causes = [line for line in lines if re.match(r"^[\w.]+(Error|Exception|Interrupt): ", line)]
+    return redact(causes[-1] if causes else first_line(error))
 
 
 def _trial_id_of(result) -> str | None:

@@ -39,7 +39,7 @@ def combo_of(tune_config: dict[str, Any]) -> dict[str, str]:
 
 
 def run_trial(tune_config: dict[str, Any], *, base: dict[str, Any], parent_run_id: str, gate: Any,
-              data: tuple[str, bytes] | None = None) -> None:
+              data: tuple[str, bytes] | None = None, spool_root: str | None = None) -> None:
     """Tune's function trainable (bound with ``tune.with_parameters``, which ships ``data`` through
     the object store). Raises on failure, after marking the child run FAILED with its reason."""
     import resource
@@ -74,6 +74,8 @@ def run_trial(tune_config: dict[str, Any], *, base: dict[str, Any], parent_run_i
                         status=KILLED if interrupted else FAILED)
             raise
         seconds = time.perf_counter() - started
+        if report.mlflow.get("spooled_to"):
+            raise RuntimeError(_keep_spool(Path(report.mlflow["spooled_to"]), Path(spool_root or "runs/spool")))
         result = summarize(report, name, combo, seconds)
         result.worker_peak_rss_mb = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
         result.node = ray.util.get_node_ip_address()
@@ -82,6 +84,18 @@ def run_trial(tune_config: dict[str, Any], *, base: dict[str, Any], parent_run_i
                      "trial_json": json.dumps(result.to_dict())})
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+def _keep_spool(entry: Path, root: Path) -> str:
+    """The server went away during the trial: its complete spool entry (self-contained, see
+    tracking/spool.py) moves out of the temporary folder, to ``root`` on this node, for `quantrack sync`."""
+    import ray
+
+    dest = root / entry.name
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    shutil.move(str(entry), str(dest))
+    return (f"MLflow server unreachable at the end of the trial: the whole run is spooled in {dest} on node "
+            f"{ray.util.get_node_ip_address()}; upload it from there with `quantrack sync --out {root.parent}`")
 
 
 def summarize(report, name: str, combo: dict[str, str], seconds: float) -> TrialResult:
