@@ -45,7 +45,10 @@ def _quantrack(*args: str, cwd: Path) -> float:
                           text=True, timeout=1800)
     if proc.returncode != 0:
         raise SystemExit(f"quantrack {' '.join(args)} failed:\n{proc.stderr[-3000:]}")
-    return time.perf_counter() - started
+    wall = time.perf_counter() - started
+    if args[0] == "sweep":
+        print(proc.stdout, file=sys.stderr)  # the sweep's own terminal table, for the record
+    return wall
 
 
 def sequential(work: Path, epochs: int | None) -> tuple[float, dict[int, dict]]:

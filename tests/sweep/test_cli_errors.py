@@ -24,3 +24,21 @@ def test_bad_sweep_table_is_one_line(run_cli, capsys, tmp_path):
     cfg.write_text("[sweep]\nlrr = [0.1]\n")
     assert run_cli("sweep", "--config", str(cfg)) == 2
     assert capsys.readouterr().err == f"quantrack: error: config file {cfg}: unknown key 'lrr' in [sweep]\n"
+
+
+@pytest.mark.parametrize("address, message", [
+    ("nope", "quantrack: error: --ray-address must be HOST:PORT"),
+    ("127.0.0.1:{port}", "quantrack: error: cannot reach the Ray head at 127.0.0.1:{port}: Connection refused"),
+])
+def test_an_unreachable_ray_head_is_one_line_and_leaves_no_run(run_cli, capsys, tmp_path, address, message):
+    from mlflow.tracking import MlflowClient
+
+    from servers import free_port
+
+    port = free_port()
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    code = run_cli("sweep", "--tracking-uri", uri, "--seed", "0,1", "--ray-address", address.format(port=port))
+    err = capsys.readouterr().err
+    assert code == 2 and err.startswith(message.format(port=port)) and err.count("\n") == 1, err
+    client = MlflowClient(uri)
+    assert not [r for e in client.search_experiments() for r in client.search_runs([e.experiment_id])]

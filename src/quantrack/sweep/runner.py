@@ -36,6 +36,10 @@ def absolute_tracking_uri(uri: str) -> str:
     return uri
 
 
+def _is_loopback(address: str) -> bool:
+    return address.rpartition(":")[0] in ("127.0.0.1", "localhost", "[::1]", "::1")
+
+
 def _is_local_store(uri: str) -> bool:
     return uri.startswith(("sqlite:", "file:")) or "://" not in uri
 
@@ -69,6 +73,8 @@ def run_sweep(base: dict[str, Any], space: Space, *, search: str = "grid", sampl
 
     check_settings(search, samples, max_concurrent)
     _check_installed(search)
+    if ray_address:
+        _check_reachable(ray_address)
     cfg = build_config(base)
     # One answer per sweep: every trial registers its variants under the same model name.
     model_name = _registered_name(cfg, space)
@@ -86,7 +92,7 @@ def run_sweep(base: dict[str, Any], space: Space, *, search: str = "grid", sampl
     from quantrack.tracking.tracker import Tracker
 
     tracking_uri = absolute_tracking_uri(resolve_tracking_uri(cfg.tracking_uri))
-    if ray_address and _is_local_store(tracking_uri):
+    if ray_address and _is_local_store(tracking_uri) and not _is_loopback(ray_address):
         say(f"the tracking store {redact(tracking_uri)} is a local file: workers on other machines of the "
             f"cluster cannot reach it; use an MLflow server (--tracking-uri http://...)")
     trial_base = {**base, "tracking_uri": tracking_uri, "model_name": model_name}
@@ -99,8 +105,6 @@ def run_sweep(base: dict[str, Any], space: Space, *, search: str = "grid", sampl
     parent = Tracker(tracking_uri, cfg.experiment)
     parent.check()  # a missing server or a wrong password: one line, before Ray starts
     stamp = time.strftime("%Y%m%d-%H%M%S")
-    parent.start(cfg.run_name or f"sweep-{stamp}", _parent_params(definition), tags={SWEEP_TAG: "true"})
-    say(f"sweep: MLflow parent run {parent.run_id}; {n_trials} trials, search {search}")
     started_ray = False
     timing: dict[str, float] = {}
     t0 = time.perf_counter()
@@ -110,6 +114,9 @@ def run_sweep(base: dict[str, Any], space: Space, *, search: str = "grid", sampl
 
         say(f"sweep: Ray {'started' if started_ray else 'joined at ' + ray_address} in {timing['ray_start_s']:.1f} s, "
             f"{int(ray.cluster_resources().get('CPU', 0))} CPUs")
+        # The parent run starts once Ray is up, so a Ray that cannot start leaves no run behind.
+        parent.start(cfg.run_name or f"sweep-{stamp}", _parent_params(definition), tags={SWEEP_TAG: "true"})
+        say(f"sweep: MLflow parent run {parent.run_id}; {n_trials} trials, search {search}")
         from quantrack.sweep.gate import TimingGate
 
         t1 = time.perf_counter()
@@ -119,18 +126,20 @@ def run_sweep(base: dict[str, Any], space: Space, *, search: str = "grid", sampl
         trials = _collect(results, parent, cfg.experiment)
     except BaseException as e:
         interrupted = isinstance(e, KeyboardInterrupt)
-        _stop_ray(started_ray)
-        started_ray = False
-        killed = _close_children(parent, KILLED if interrupted else FAILED,
-                                 "interrupted (Ctrl-C)" if interrupted else f"the sweep failed: {first_line(e)}")
-        parent.set_tags({"quantrack.failure": "interrupted" if interrupted else redact(first_line(e))})
-        _end(parent, KILLED if interrupted else FAILED)
+        _stop_ray()
+        if parent.run_id is not None:
+            _close_children(parent, KILLED if interrupted else FAILED,
+                            "interrupted (Ctrl-C)" if interrupted else f"the sweep failed: {redact(first_line(e))}")
+            try:
+                parent.set_tags({"quantrack.failure": "interrupted" if interrupted else redact(first_line(e))})
+            except Exception:
+                pass
+            _end(parent, KILLED if interrupted else FAILED)
         if interrupted:
-            say(f"sweep interrupted: {killed} unfinished trial run(s) and the parent run marked KILLED; "
-                + ("the Ray runtime it started is shut down" if ray_address is None else "left the Ray cluster"))
+            say("sweep interrupted: the unfinished trial runs and the parent run are marked KILLED; "
+                + ("the Ray runtime it started is shut down" if started_ray else "left the Ray cluster"))
         raise
-    finally:
-        _stop_ray(started_ray)
+    _stop_ray()
     timing["wall_s"] = round(time.perf_counter() - t0, 3)
     return _finish(parent, definition, trials, cfg, model_name, timing, stamp, say)
 
@@ -195,11 +204,25 @@ def _start_ray(address: str | None, timing: dict[str, float], num_cpus: int | No
     return address is None
 
 
-def _stop_ray(started: bool) -> None:
-    import ray
+def _check_reachable(address: str) -> None:
+    """A wrong --ray-address is one line within seconds (Ray itself retries for ~15 s, logging every second)."""
+    import socket
 
-    if ray.is_initialized():
-        ray.shutdown()  # a joined cluster stays up; our own runtime stops with its workers
+    host, _, port = address.rpartition(":")
+    if not host or not port.isdigit():
+        raise QuantrackError(f"--ray-address must be HOST:PORT (the head's `ray start --head --port`), got {address!r}")
+    try:
+        socket.create_connection((host, int(port)), timeout=5).close()
+    except OSError as e:
+        raise QuantrackError(f"cannot reach the Ray head at {address}: {e.strerror or e}") from None
+
+
+def _stop_ray() -> None:
+    import sys
+
+    ray = sys.modules.get("ray")
+    if ray is not None and ray.is_initialized():
+        ray.shutdown()  # a joined cluster stays up; a runtime we started stops with its workers
 
 
 def _fit(base, space, combos, n_trials, search, max_concurrent, parent_run_id, gate, payload, seed, say,
