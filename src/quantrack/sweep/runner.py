@@ -11,7 +11,6 @@ shuts Ray down (which stops the trials), marks the unfinished child runs and the
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import tempfile
 import time
@@ -20,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from quantrack.errors import QuantrackError, first_line
+from quantrack.sweep import ray_runtime
 from quantrack.sweep.results import FAILED, FINISHED, KILLED, SweepResult, TrialResult
 from quantrack.sweep.space import Space, check_settings, grid, random_samples
 
@@ -34,10 +34,6 @@ def absolute_tracking_uri(uri: str) -> str:
     if "://" not in uri:  # a bare path is MLflow's file store
         return str(Path(uri).resolve())
     return uri
-
-
-def _is_loopback(address: str) -> bool:
-    return address.rpartition(":")[0] in ("127.0.0.1", "localhost", "[::1]", "::1")
 
 
 def _is_local_store(uri: str) -> bool:
@@ -74,7 +70,7 @@ def run_sweep(base: dict[str, Any], space: Space, *, search: str = "grid", sampl
     check_settings(search, samples, max_concurrent)
     _check_installed(search)
     if ray_address:
-        _check_reachable(ray_address)
+        ray_runtime.check_reachable(ray_address)
     cfg = build_config(base)
     # One answer per sweep: every trial registers its variants under the same model name.
     model_name = _registered_name(cfg, space)
@@ -92,7 +88,7 @@ def run_sweep(base: dict[str, Any], space: Space, *, search: str = "grid", sampl
     from quantrack.tracking.tracker import Tracker
 
     tracking_uri = absolute_tracking_uri(resolve_tracking_uri(cfg.tracking_uri))
-    if ray_address and _is_local_store(tracking_uri) and not _is_loopback(ray_address):
+    if ray_address and _is_local_store(tracking_uri) and not ray_runtime.is_loopback(ray_address):
         say(f"the tracking store {redact(tracking_uri)} is a local file: workers on other machines of the "
             f"cluster cannot reach it; use an MLflow server (--tracking-uri http://...)")
     trial_base = {**base, "tracking_uri": tracking_uri, "model_name": model_name}
@@ -109,7 +105,7 @@ def run_sweep(base: dict[str, Any], space: Space, *, search: str = "grid", sampl
     timing: dict[str, float] = {}
     t0 = time.perf_counter()
     try:
-        started_ray = _start_ray(ray_address, timing, num_cpus)
+        started_ray = ray_runtime.start(ray_address, timing, num_cpus)
         import ray
 
         say(f"sweep: Ray {'started' if started_ray else 'joined at ' + ray_address} in {timing['ray_start_s']:.1f} s, "
@@ -126,7 +122,7 @@ def run_sweep(base: dict[str, Any], space: Space, *, search: str = "grid", sampl
         trials = _collect(results, parent, cfg.experiment)
     except BaseException as e:
         interrupted = isinstance(e, KeyboardInterrupt)
-        _stop_ray()
+        ray_runtime.stop()
         if parent.run_id is not None:
             _close_children(parent, KILLED if interrupted else FAILED,
                             "interrupted (Ctrl-C)" if interrupted else f"the sweep failed: {redact(first_line(e))}")
@@ -139,7 +135,7 @@ def run_sweep(base: dict[str, Any], space: Space, *, search: str = "grid", sampl
             say("sweep interrupted: the unfinished trial runs and the parent run are marked KILLED; "
                 + ("the Ray runtime it started is shut down" if started_ray else "left the Ray cluster"))
         raise
-    _stop_ray()
+    ray_runtime.stop()
     timing["wall_s"] = round(time.perf_counter() - t0, 3)
     return _finish(parent, definition, trials, cfg, model_name, timing, stamp, say)
 
@@ -166,63 +162,6 @@ def _parent_params(definition: dict[str, Any]) -> dict[str, Any]:
     params.update({f"sweep.space.{k}": " | ".join(v) for k, v in definition["space"].items()})
     params.update({k: v for k, v in definition["fixed"].items() if v is not None})
     return params
-
-
-def _start_ray(address: str | None, timing: dict[str, float], num_cpus: int | None = None) -> bool:
-    """Join ``address`` or start a local runtime sized to the machine; True when we started it."""
-    import logging
-
-    # Ray reports usage statistics to its vendor unless told not to: quantrack talks to nobody.
-    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
-    # Tune's own SIGINT handler would swallow Ctrl-C into a "graceful" stop we cannot see;
-    # we want the KeyboardInterrupt, to shut Ray down and mark the runs KILLED ourselves.
-    os.environ.setdefault("TUNE_DISABLE_SIGINT_HANDLER", "1")
-    # Tune's own experiment tables would interleave with quantrack's lines (verbose=0 silences the old output).
-    os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
-    if address and "RAY_AUTH_MODE" not in os.environ and (
-            os.environ.get("RAY_AUTH_TOKEN") or os.environ.get("RAY_AUTH_TOKEN_PATH")
-            or (Path.home() / ".ray" / "auth_token").is_file()):
-        # `ray start --head` (2.60) turns token authentication on when a token exists, but a driver
-        # joining with ray.init(address=...) sends its token only in token mode (read when ray is imported).
-        os.environ["RAY_AUTH_MODE"] = "token"
-    import ray
-
-    t = time.perf_counter()
-    try:
-        if address:
-            ray.init(address=address, log_to_driver=False, logging_level=logging.ERROR)
-        else:
-            cpus = num_cpus or (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
-            # "local": a new runtime even when a `ray start --head` cluster runs on this machine
-            # (plain ray.init() would join that one).
-            ray.init(address="local", num_cpus=cpus, include_dashboard=False, log_to_driver=False,
-                     logging_level=logging.ERROR)
-    except (ConnectionError, RuntimeError, ValueError) as e:
-        where = f"the Ray cluster at {address}" if address else "a local Ray runtime"
-        raise QuantrackError(f"cannot start or join {where}: {first_line(e)}") from None
-    timing["ray_start_s"] = round(time.perf_counter() - t, 3)
-    return address is None
-
-
-def _check_reachable(address: str) -> None:
-    """A wrong --ray-address is one line within seconds (Ray itself retries for ~15 s, logging every second)."""
-    import socket
-
-    host, _, port = address.rpartition(":")
-    if not host or not port.isdigit():
-        raise QuantrackError(f"--ray-address must be HOST:PORT (the head's `ray start --head --port`), got {address!r}")
-    try:
-        socket.create_connection((host, int(port)), timeout=5).close()
-    except OSError as e:
-        raise QuantrackError(f"cannot reach the Ray head at {address}: {e.strerror or e}") from None
-
-
-def _stop_ray() -> None:
-    import sys
-
-    ray = sys.modules.get("ray")
-    if ray is not None and ray.is_initialized():
-        ray.shutdown()  # a joined cluster stays up; a runtime we started stops with its workers
 
 
 def _fit(base, space, combos, n_trials, search, max_concurrent, parent_run_id, gate, payload, seed, say,
