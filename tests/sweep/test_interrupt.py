@@ -87,3 +87,6 @@ def test_ctrl_c_kills_unfinished_trials_and_shuts_ray_down(tmp_path):
     children = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == parent.info.run_id]
     assert len(children) >= 2 and all(r.info.status == "KILLED" for r in children)
     assert all("interrupted" in r.data.tags.get("quantrack.failure", "") for r in children)
+    import tempfile
+
+    assert not (Path(tempfile.gettempdir()) / f"quantrack-sweep-{parent.info.run_id}").exists()  # no trial folder left

@@ -123,6 +123,7 @@ def run_sweep(base: dict[str, Any], space: Space, *, search: str = "grid", sampl
     except BaseException as e:
         interrupted = isinstance(e, KeyboardInterrupt)
         ray_runtime.stop()
+        _remove_work_dir(parent.run_id)
         if parent.run_id is not None:
             _close_children(parent, KILLED if interrupted else FAILED,
                             "interrupted (Ctrl-C)" if interrupted else f"the sweep failed: {redact(first_line(e))}")
@@ -136,8 +137,18 @@ def run_sweep(base: dict[str, Any], space: Space, *, search: str = "grid", sampl
                 + ("the Ray runtime it started is shut down" if started_ray else "left the Ray cluster"))
         raise
     ray_runtime.stop()
+    _remove_work_dir(parent.run_id)
     timing["wall_s"] = round(time.perf_counter() - t0, 3)
     return _finish(parent, definition, trials, cfg, model_name, timing, stamp, say)
+
+
+def _remove_work_dir(parent_run_id: str | None) -> None:
+    """Trials killed mid-way leave their temporary folders; on this machine, the sweep's folder goes.
+    (On other nodes of a cluster only a killed trial can leave one, under the system's temp folder.)"""
+    if parent_run_id:
+        from quantrack.sweep.trial import sweep_work_dir
+
+        shutil.rmtree(sweep_work_dir(parent_run_id), ignore_errors=True)
 
 
 def _check_installed(search: str) -> None:

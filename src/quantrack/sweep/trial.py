@@ -33,6 +33,12 @@ def trial_name(trial_id: str) -> str:
     return f"trial-{int(tail):03d}" if tail.isdigit() else f"trial-{trial_id}"
 
 
+def sweep_work_dir(parent_run_id: str) -> Path:
+    """Where a sweep's trials work on a node: one folder per sweep, so that the driver can remove what
+    trials killed mid-way (Ctrl-C) could not remove themselves."""
+    return Path(tempfile.gettempdir()) / f"quantrack-sweep-{parent_run_id}"
+
+
 def combo_of(tune_config: dict[str, Any]) -> dict[str, str]:
     """Grid and random sweeps pass a whole combination; Optuna passes one value per option."""
     return dict(tune_config["combo"]) if "combo" in tune_config else dict(tune_config)
@@ -51,7 +57,9 @@ def run_trial(tune_config: dict[str, Any], *, base: dict[str, Any], parent_run_i
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
     name = trial_name(tune.get_context().get_trial_id())
     combo = combo_of(tune_config)
-    work = Path(tempfile.mkdtemp(prefix=f"quantrack-{name}-"))
+    folder = sweep_work_dir(parent_run_id)
+    folder.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=f"{name}-", dir=folder))
     started = time.perf_counter()
     try:
         values = dict(base, **combo, out=str(work / "out"), run_name=name)
