@@ -414,7 +414,28 @@ def render(args, m: dict, started: str, load_before: str, load_after: str, elaps
         ["python -c pass", f"{med(hp['bare_s']):.3f}", spread(hp["bare_s"], "{:.3f}"), "1.0x"],
     ]))
     w("")
+    out += _included_sections()
     return "\n".join(out)
+
+
+# Sections that take too long to rerun with the rest (minutes to an hour each); each file is written
+# whole by the script it names, and states that script, its options and the machine it ran on.
+_INCLUDED = [("(e)", "minilm.md"), ("(f)", "mnist.md"), ("(g)", "sweep.md"), ("(h)", "mixed_precision.md")]
+
+
+def _included_sections() -> list[str]:
+    out = []
+    for label, name in _INCLUDED:
+        path = BENCH / "results" / name
+        if not path.exists():
+            continue
+        text = path.read_text(encoding="utf-8").strip()
+        title, _, body = text.partition("\n")
+        title = title.lstrip("# ").strip()
+        if not title.startswith("("):
+            title = f"{label} {title}"
+        out += [f"## {title}", "", f"*Included from `benchmarks/results/{name}`.*", "", body.strip(), ""]
+    return out
 
 
 def a_train_sub(e2e: dict) -> float:

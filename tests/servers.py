@@ -28,8 +28,10 @@ def free_port() -> int:
 
 
 class MlflowServer:
-    def __init__(self, root: Path, auth: bool = False, port: int | None = None) -> None:
+    def __init__(self, root: Path, auth: bool = False, port: int | None = None,
+                 backend_store_uri: str | None = None) -> None:
         self.root = Path(root)
+        self.backend_store_uri = backend_store_uri  # default: a SQLite file in root
         self.root.mkdir(parents=True, exist_ok=True)
         self.auth = auth
         self.port = port or free_port()
@@ -64,7 +66,7 @@ class MlflowServer:
 
     def start(self) -> MlflowServer:
         cmd = [sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(self.port),
-               "--backend-store-uri", f"sqlite:///{self.root / 'mlflow.db'}",
+               "--backend-store-uri", self.backend_store_uri or f"sqlite:///{self.root / 'mlflow.db'}",
                "--artifacts-destination", str(self.root / "artifacts"), "--workers", "1"]
         if self.auth:
             cmd += ["--app-name", "basic-auth"]
@@ -112,6 +114,98 @@ class MlflowServer:
 
     def __enter__(self) -> MlflowServer:
         return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+# -- PostgreSQL ------------------------------------------------------------------------------
+
+PG_USER = "quantrack"
+# Only ever used against a throw-away cluster on 127.0.0.1 that the test deletes.
+PG_PASSWORD = "qt-pg-Secret-4b9d"
+
+
+def postgres_bin() -> Path | None:
+    """Debian's PostgreSQL binaries (initdb, pg_ctl are not on PATH there), or None."""
+    import glob
+    import shutil
+
+    found = shutil.which("initdb")
+    if found:
+        return Path(found).resolve().parent  # /usr/local/bin may link initdb and pg_ctl only
+    versions = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"), key=lambda p: int(p.split("/")[4]))
+    return Path(versions[-1]).parent if versions else None
+
+
+class PostgresServer:
+    """A PostgreSQL cluster in a temporary folder, on a free 127.0.0.1 port, with one database.
+
+    initdb refuses to run as root (as CI does), so as root every server command runs as the
+    ``postgres`` user, in a folder that user owns (pytest's tmp_path is private to root).
+    """
+
+    def __init__(self, database: str = "mlflow") -> None:
+        self.bin = postgres_bin()
+        if self.bin is None:
+            raise RuntimeError("PostgreSQL binaries not found")
+        self.database = database
+        self.port = free_port()
+        self.root: Path | None = None
+
+    @property
+    def uri(self) -> str:
+        # psycopg 3 (SQLAlchemy's plain postgresql:// would look for psycopg2)
+        return f"postgresql+psycopg://{PG_USER}:{PG_PASSWORD}@127.0.0.1:{self.port}/{self.database}"
+
+    def _as_owner(self, *cmd: str, timeout: float = 60) -> None:
+        prefix = ["runuser", "-u", "postgres", "--"] if os.getuid() == 0 else []
+        proc = subprocess.run([*prefix, *cmd], capture_output=True, text=True, timeout=timeout,
+                              env={**os.environ, "PGPASSWORD": PG_PASSWORD}, cwd=self.root)
+        if proc.returncode != 0:
+            raise RuntimeError(f"{' '.join(cmd[:2])} failed ({proc.returncode}): {proc.stdout[-2000:]}{proc.stderr[-2000:]}")
+
+    def start(self) -> PostgresServer:
+        import shutil
+        import tempfile
+
+        self.root = Path(tempfile.mkdtemp(prefix="quantrack-pg-"))
+        if os.getuid() == 0:
+            shutil.chown(self.root, "postgres", "postgres")
+        pwfile = self.root / "pw"
+        pwfile.write_text(PG_PASSWORD + "\n", encoding="utf-8")
+        if os.getuid() == 0:
+            shutil.chown(pwfile, "postgres", "postgres")
+        data = self.root / "data"
+        self._as_owner(str(self.bin / "initdb"), "-D", str(data), "-U", PG_USER, "--pwfile", str(pwfile),
+                       "-A", "scram-sha-256", "--no-sync", "-E", "UTF8", "--locale", "C.UTF-8")
+        # Only loopback, the socket in our own folder, and no fsync: a test cluster, thrown away after.
+        opts = f"-p {self.port} -c listen_addresses=127.0.0.1 -k {self.root} -c fsync=off"
+        self._as_owner(str(self.bin / "pg_ctl"), "-D", str(data), "-o", opts, "-l", str(self.root / "pg.log"),
+                       "-w", "-t", str(START_TIMEOUT_S), "start", timeout=START_TIMEOUT_S + 10)
+        self._as_owner(str(self.bin / "createdb"), "-h", "127.0.0.1", "-p", str(self.port), "-U", PG_USER,
+                       self.database)
+        return self
+
+    def stop(self) -> None:
+        import shutil
+
+        if self.root is None:
+            return
+        try:
+            self._as_owner(str(self.bin / "pg_ctl"), "-D", str(self.root / "data"), "-m", "fast", "-w", "-t", "20",
+                           "stop", timeout=30)
+        except (RuntimeError, subprocess.TimeoutExpired):
+            pass
+        shutil.rmtree(self.root, ignore_errors=True)
+        self.root = None
+
+    def __enter__(self) -> PostgresServer:
+        try:
+            return self.start()
+        except BaseException:
+            self.stop()
+            raise
 
     def __exit__(self, *exc: object) -> None:
         self.stop()

@@ -102,3 +102,44 @@ def test_a_failure_while_the_child_draws_leaves_no_folder_behind(tmp_path, sqlit
 ])
 def test_the_store_child_runs_only_where_it_can_help(imported, cores, helps):
     assert pipeline._store_child_helps(imported, cores) is helps
+
+
+@pytest.mark.slow
+def test_a_child_run_and_its_timing_gate(tmp_path, sqlite_uri):
+    """parent_run_id links the run under a parent (a sweep's); the gate is held around every latency measurement
+    and nowhere else (batch 1 and the whole test split, for fp32 and for each variant)."""
+    import contextlib
+
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(sqlite_uri)
+    parent = client.create_run(client.create_experiment("quantrack"), run_name="sweep").info.run_id
+    held: list[str] = []
+    timing_calls: list[bool] = []
+
+    @contextlib.contextmanager
+    def gate():
+        held.append("in")
+        yield
+        held.append("out")
+
+    import quantrack.evaluate.timing as timing
+
+    real_calls, real_against = timing.time_calls, timing.time_against
+
+    def spy(real):
+        def wrapped(*args, **kwargs):
+            timing_calls.append(held[-1:] == ["in"])
+            return real(*args, **kwargs)
+        return wrapped
+
+    timing.time_calls, timing.time_against = spy(real_calls), spy(real_against)
+    try:
+        cfg = build_config(epochs=2, methods="dynamic-int8", tracking_uri=sqlite_uri, out=str(tmp_path / "runs"),
+                           register=False, latency_budget_s=0.05)
+        report = pipeline.run(cfg, parent_run_id=parent, timing_gate=gate)
+    finally:
+        timing.time_calls, timing.time_against = real_calls, real_against
+    assert held == ["in", "out"] * 4  # 2 variants x 2 batch sizes
+    assert timing_calls == [True] * 4  # every measurement happened inside the gate
+    assert client.get_run(report.mlflow["run_id"]).data.tags["mlflow.parentRunId"] == parent

@@ -185,21 +185,27 @@ class ConfigFile(dict):
         return f"config file {self.path}, key '{self.spelled.get(name, name)}'"
 
 
+def read_toml(path: str | Path) -> dict[str, Any]:
+    """The whole TOML file as a dict, or one clear error."""
+    p = Path(path)
+    if not p.is_file():
+        raise QuantrackError(f"config file not found: {p}")
+    try:
+        return tomllib.loads(p.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
+        raise QuantrackError(f"config file {p} is not valid TOML: {e}") from None
+
+
 def load_toml(path: str | Path) -> ConfigFile:
     """Read a config file: a flat file, or a ``[run]`` table; keys are the long option names.
 
     With a ``[run]`` table, other tables may hold other tools' sections, but a plain top-level
     key would be ambiguous (meant for the run, or not?) and is refused rather than ignored.
     Each value must have the TOML type of its option (``epochs = 1e9`` is a float, refused as
-    ``--epochs 1e9`` is).
+    ``--epochs 1e9`` is). A ``[sweep]`` table belongs to ``quantrack sweep`` and is skipped here.
     """
     p = Path(path)
-    if not p.is_file():
-        raise QuantrackError(f"config file not found: {p}")
-    try:
-        raw = tomllib.loads(p.read_text(encoding="utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
-        raise QuantrackError(f"config file {p} is not valid TOML: {e}") from None
+    raw = read_toml(p)
     if isinstance(raw.get("run"), dict):
         stray = [k for k, v in raw.items() if k != "run" and not isinstance(v, dict)]
         if stray:
@@ -212,6 +218,8 @@ def load_toml(path: str | Path) -> ConfigFile:
     spelled: dict[str, str] = {}
     for key, value in table.items():
         name = key.replace("-", "_")
+        if name == "sweep" and isinstance(value, dict):
+            continue  # `quantrack sweep`'s table (sweep/space.py reads it); `run` ignores it
         if name not in _FIELDS:
             raise QuantrackError(f"config file {p}: unknown key {key!r}{_suggestion(key)}")
         spelled[name] = key

