@@ -25,6 +25,7 @@ class VariantResult:
     latency: list[Latency] = field(default_factory=list)
     seconds_to_quantize: float | None = None
     confusion: list[list[int]] | None = None
+    float_layers: list[str] | None = None  # mixed precision: the layers left in float
 
     def __post_init__(self) -> None:
         if self.score is None and self.accuracy is not None:  # scored by accuracy (and reports written before `score`)
@@ -67,6 +68,9 @@ class ReportData:
     environment: dict[str, Any] = field(default_factory=dict)
     out_dir: str | None = None
     model_summary: dict[str, Any] = field(default_factory=dict)
+    # per-layer drop when quantized alone: {method: [{"layer", "params", "drop", "kept_float"}]}, largest first
+    sensitivity: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    sensitivity_cost: dict[str, dict[str, Any]] = field(default_factory=dict)  # evaluations, seconds, rows
 
     def variant(self, name: str) -> VariantResult | None:
         return next((v for v in self.variants if v.name == name), None)
