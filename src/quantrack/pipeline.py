@@ -192,6 +192,7 @@ def _run_tracked(config: RunConfig, data, model, tracker, plotter, out_dir: Path
         class_names=data.class_names, batch_sizes=compared.batch_sizes, mlflow=tracker.info,
         environment=compared.environment, out_dir=str(final_dir), model_summary=compared.model_summary,
         registered_model=config.registered_model_name if config.register else None,
+        sensitivity=compared.sensitivity, sensitivity_cost=compared.sensitivity_cost,
     )
     from quantrack.evaluate.compare import variant_metrics
     from quantrack.report.writers import PLOTS_DIR, write_all
@@ -210,6 +211,9 @@ def _run_tracked(config: RunConfig, data, model, tracker, plotter, out_dir: Path
     progress.stage("writing the report")
     files = write_all(report, out_dir, plots=plotter.result())
     tracker.log_metrics(variant_metrics(variants))
+    from quantrack.evaluate.compare import track_sensitivity
+
+    track_sensitivity(tracker, report)
     tracker.set_tags({"champion": champion, "champion_reason": compared.champion_reason})
     for f in files:  # keep report.md's relative links (plots/*.png) valid among the artifacts
         tracker.log_artifact(f, str(Path("report", f.relative_to(out_dir).parent)))

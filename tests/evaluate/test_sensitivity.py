@@ -94,6 +94,19 @@ def test_compare_keeps_the_fragile_layer_in_float(problem, name, tmp_path):
     assert report.variant(plain).score < v.score  # the all-int8 variant, measured beside it, is worse
     assert 0 < v.payload_bytes < report.variant("fp32").payload_bytes
     assert report.sensitivity_cost[plain]["evaluations"] == len(rows)
+    # the report: report.json's table, report.md/html sections, the bar plot, the terminal's top 5
+    import json
+
+    saved = json.loads((tmp_path / "report.json").read_text())
+    assert saved["sensitivity"][plain] == rows and saved["variants"][-1]["float_layers"] == v.float_layers
+    assert "## Per-layer sensitivity" in (tmp_path / "report.md").read_text()
+    assert 'id="sensitivity"' in (tmp_path / "report.html").read_text()
+    assert (tmp_path / "plots" / "sensitivity.png").stat().st_size > 0
+    from quantrack.report.sensitivity import console_lines, sensitivity_metrics
+
+    (line,) = console_lines(report)
+    assert line.count(" pt") == min(5, len(rows)) and f"{FRAGILE} " in line and "(float)" in line
+    assert sensitivity_metrics(report)[f"sensitivity.{plain}.{FRAGILE}.drop"] == rows[0]["drop"]
     # saved and reloaded without pickle: the same layers float, the same outputs
     fresh = Tower()
     reloaded = get_method(name).load(tmp_path / "models" / v.artifact, fresh)

@@ -61,6 +61,10 @@ def print_report(report: ReportData) -> None:
                f"batch sizes {', '.join(map(str, b))}; each variant timed side by side with fp32, and "
                f"a verdict needs the p25–p75 of its speed-ups beyond {MIN_EFFECT_TEXT} (so the speed-up can differ from the ratio of "
                f"p50 columns timed at other moments).")
+    from quantrack.report.sensitivity import console_lines
+
+    for line in console_lines(report):
+        _out.print(line, highlight=False, markup=False)
     _out.print(f"[bold]champion: {report.champion}[/bold] — {report.champion_reason}")
     if report.out_dir:
         _out.print(f"report: {report.out_dir}/report.md")

@@ -343,6 +343,7 @@ def _track(report: Report, tracking: bool | str, experiment: str, out) -> None:
     tracker.start(None, report.config, tags={"quantrack.kind": "compare"})
     try:
         tracker.log_metrics(variant_metrics(report.variants))
+        track_sensitivity(tracker, report)
         tracker.set_tags({"champion": report.champion, "champion_reason": report.champion_reason})
         with contextlib.ExitStack() as stack:
             folder = Path(out) if out is not None else Path(stack.enter_context(
@@ -357,6 +358,22 @@ def _track(report: Report, tracking: bool | str, experiment: str, out) -> None:
         tracker.fail()
         raise
     report.mlflow = tracker.info
+
+
+def track_sensitivity(tracker, report: Report) -> None:
+    """The per-layer table as an artifact (sensitivity.json) and one metric per layer."""
+    if not report.sensitivity:
+        return
+    import json
+
+    from quantrack.report.sensitivity import sensitivity_metrics
+
+    tracker.log_metrics(sensitivity_metrics(report))
+    with tempfile.TemporaryDirectory(prefix="quantrack-sensitivity-") as d:
+        path = Path(d) / "sensitivity.json"
+        path.write_text(json.dumps({"sensitivity": report.sensitivity, "cost": report.sensitivity_cost}, indent=1),
+                        encoding="utf-8")
+        tracker.log_artifact(path, "report")
 
 
 def variant_metrics(variants: Collection[VariantResult]) -> dict[str, float]:
