@@ -46,6 +46,7 @@ class RunConfig:
     model_name: str | None = None  # registered model; default quantrack-<dataset>-<model>
     register: bool = True
     run_name: str | None = None
+    sensitivity_rows: int = 0  # mixed-precision methods: score each layer alone on this many test rows (0: all)
 
     def __post_init__(self) -> None:
         _check(self.epochs >= 1, f"--epochs must be a positive integer, got {self.epochs}")
@@ -68,6 +69,7 @@ class RunConfig:
                f"--threads must be between 1 and {max_threads} (4x this machine's cores), got {self.threads}")
         _check(self.latency_budget_s > 0, f"--latency-budget must be positive, got {self.latency_budget_s}")
         _check(bool(self.experiment.strip()), "--experiment must not be empty")
+        _check(self.sensitivity_rows >= 0, f"--sensitivity-rows must be 0 (all) or a positive integer, got {self.sensitivity_rows}")
         _check(len(self.methods) >= 1, "--methods must name at least one method, or 'all'")
         from quantrack.methods import METHOD_NAMES  # light: names only, no torch
 

@@ -182,7 +182,7 @@ def _run_tracked(config: RunConfig, data, model, tracker, plotter, out_dir: Path
                        eval_batch_size=len(data.X_test),
                        latency_budget_s=config.latency_budget_s, artifacts=out_dir / "models",
                        fine_tune={"lr": config.lr, "batch_size": config.batch_size}, seed=config.seed,
-                       progress=progress, model_kind=config.model)
+                       progress=progress, model_kind=config.model, sensitivity_rows=config.sensitivity_rows or None)
     variants, champion = compared.variants, compared.champion
     report = Report(
         variants=variants, champion=champion, champion_reason=compared.champion_reason,

@@ -62,6 +62,7 @@ def run(
     experiment: Annotated[Optional[str], Opt(help="MLflow experiment name [default: quantrack].")] = None,
     model_name: Annotated[Optional[str], Opt(help="Registered model name [default: quantrack-<dataset>-<model>].")] = None,
     run_name: Annotated[Optional[str], Opt(help="MLflow run name.")] = None,
+    sensitivity_rows: Annotated[Optional[int], Opt(help="mixed-int8/onnx-mixed-int8: score each layer alone on this many test rows [default: 0 = all].")] = None,
     register: Annotated[Optional[bool], Opt("--register/--no-register",
                                             help="Register the variants and move the 'champion' alias [default: register].")] = None,
 ) -> None:
@@ -73,7 +74,7 @@ def run(
         dataset=dataset, target=target, impute=impute, model=model, hidden=hidden, epochs=epochs, lr=lr,
         batch_size=batch_size, seed=seed, methods=methods, max_accuracy_drop=max_accuracy_drop, prefer=prefer,
         threads=threads, out=out, tracking_uri=tracking_uri, experiment=experiment, model_name=model_name,
-        run_name=run_name, register=register,
+        run_name=run_name, register=register, sensitivity_rows=sensitivity_rows,
     )
     from quantrack import pipeline
     from quantrack.cli.console import RichProgress, print_report
