@@ -89,6 +89,7 @@ def sensitivity_figure(report: ReportData) -> Figure | None:
                 color=[KEPT_COLOR if r["kept_float"] else QUANTIZED_COLOR for r in rows])
         ax.set_yticks(range(len(rows)), [r["layer"] for r in rows], fontsize=7 if len(rows) > 20 else 9)
         ax.set_ylim(len(rows) - 0.5, -0.5)  # largest drop on top
+        ax.axvline(0, color="black", lw=0.8)  # a negative drop: that layer alone scored above fp32
         ax.set_xlabel(f"drop in {report.score_name}" + (" (points)" if scale == 100.0 else "") + " when quantized alone")
         ax.set_title(method)
         ax.grid(axis="x", alpha=0.3)
