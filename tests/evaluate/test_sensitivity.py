@@ -54,10 +54,14 @@ def problem():
     return model, x, y
 
 
-@pytest.mark.parametrize("method", ["dynamic-int8", "onnx-int8-dynamic"])
-def test_sensitivity_ranks_the_fragile_layer_first(problem, method):
+@pytest.mark.parametrize("method,workers", [("dynamic-int8", 1), ("onnx-int8-dynamic", 2)])
+def test_sensitivity_ranks_the_fragile_layer_first(problem, method, workers):
+    import sys
+
     model, x, y = problem
-    table = quantrack.sensitivity(model, method, None, (x, y))
+    stdout = sys.stdout
+    table = quantrack.sensitivity(model, method, None, (x, y), workers=workers)
+    assert sys.stdout is stdout  # parallel ONNX quantizations must not leave stdout redirected
     names = [n for n, m in model.named_modules() if isinstance(m, nn.Linear)]
     assert sorted(r["layer"] for r in table) == sorted(names)
     assert table[0]["layer"] == FRAGILE

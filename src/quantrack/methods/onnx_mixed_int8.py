@@ -11,6 +11,7 @@ its metadata (``quantrack.float_layers``).
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Collection
 from pathlib import Path
 
@@ -26,6 +27,9 @@ NAME = "onnx-mixed-int8"
 PLAIN = "onnx-int8-dynamic"
 LAYER_OPS = ("MatMul", "Conv")  # ops with a weight: the Linear and Conv layers
 FLOAT_LAYERS_KEY = "quantrack.float_layers"
+# One quantization at a time: oc.quiet() swaps sys.stdout and logger levels process-wide, which
+# threads of a parallel search would restore in the wrong order. Scoring still runs in parallel.
+_QUANTIZE_LOCK = threading.Lock()
 
 
 def module_of(node, initializers: set[str], modules: set[str]) -> str | None:
@@ -44,7 +48,7 @@ def module_of(node, initializers: set[str], modules: set[str]) -> str | None:
 def quantize(model_bytes: bytes, exclude: Collection[str]) -> bytes:
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    with oc.scratch() as d, oc.quiet():
+    with _QUANTIZE_LOCK, oc.scratch() as d, oc.quiet():
         src, dst = d / "float.onnx", d / "int8.onnx"
         src.write_bytes(model_bytes)
         quantize_dynamic(src, dst, weight_type=QuantType.QInt8, per_channel=False, nodes_to_exclude=list(exclude))
