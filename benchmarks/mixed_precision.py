@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
+import os
 import time
 from pathlib import Path
 
@@ -79,7 +80,15 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sentences", type=int, default=64)
     ap.add_argument("--out", default=str(Path(__file__).parent / "results" / "mixed_precision"))
+    ap.add_argument("--render", action="store_true", help="only rewrite the .md from the saved .json")
     args = ap.parse_args()
+    if args.render:
+        from quantrack.report.document import Report
+
+        result = json.loads(Path(args.out + ".json").read_text(encoding="utf-8"))
+        Path(args.out + ".md").write_text(markdown(result, Report.from_dict(result["report"])), encoding="utf-8")
+        return
+    load_before = os.getloadavg()[0]
     torch.set_num_threads(1)
     model, tokenizer = load_minilm()
     enc = tokenizer(sentences(args.sentences), padding=True, return_tensors="np")
@@ -102,7 +111,8 @@ def main() -> None:
     result = {"sentences": args.sentences, "tokens_per_sentence": int(data[0].shape[1]),
               "sensitivity": {m: list(r) for m, r in tables.items()}, "sensitivity_cost": costs,
               "compare_seconds": round(compare_s, 1), "compare_sensitivity_cost": report.sensitivity_cost,
-              "report": report.to_dict(), "environment": report.environment}
+              "report": report.to_dict(), "environment": report.environment,
+              "load_average": [round(load_before, 1), round(os.getloadavg()[0], 1)]}
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out + ".json").write_text(json.dumps(result, indent=1, default=str), encoding="utf-8")
     Path(args.out + ".md").write_text(markdown(result, report), encoding="utf-8")
@@ -128,27 +138,49 @@ def markdown(result: dict, report) -> str:
         cells = []
         for bs in b:
             sp = lat[bs].speedup
-            cells += [f"{lat[bs].p50_us:.0f}", "" if sp is None else f"{sp:.2f}x"]
+            cells += [f"{lat[bs].p50_us:.0f}", "" if sp is None else f"{sp:.2f}x ({lat[bs].verdict})"]
         kept = "" if v.float_layers is None else (", ".join(v.float_layers) or "none")
         lines.append(f"| {v.name} | {v.score:.4f} | {base.score - v.score:.4f} | {v.file_bytes / 1e6:.1f} | "
                      f"{v.file_ratio:.3f} | {' | '.join(cells)} | {kept} |")
-    lines += ["", "Latency of each mixed variant against its plain int8 variant (p50 ratio, both timed against "
-              "fp32 in the same run):", ""]
+    load = result.get("load_average")
+    lines += ["", "Speed-ups are the median ratio of windows timed side by side with fp32 (the robust figure on a "
+              "shared machine); p50s of different rows were taken at different moments"
+              + (f" (1-minute load average {load[0]} before, {load[1]} after, on {report.environment.get('cpus')} "
+                 "CPUs)" if load else " (the load average was not recorded for this run)") + ".", "",
+              "Latency of each mixed variant against its plain int8 variant, through their speed-ups over fp32 "
+              "(median and p25–p75 of the side-by-side windows): a difference is claimed only when the ranges do "
+              "not overlap.", ""]
     for mixed, plain in (("mixed-int8", "dynamic-int8"), ("onnx-mixed-int8", "onnx-int8-dynamic")):
         m, p = report.variant(mixed), report.variant(plain)
-        if m and p and m.available and p.available:
-            ratios = [f"batch {x.batch_size}: {x.p50_us / y.p50_us:.2f}x plain's time"
-                      for x, y in zip(m.latency, p.latency)]
-            lines.append(f"- {mixed} vs {plain}: {'; '.join(ratios)}")
+        if not (m and p and m.available and p.available):
+            continue
+        for x, y in zip(m.latency, p.latency):
+            if x.speedup is None or y.speedup is None:
+                continue
+            apart = x.speedup_p75 < y.speedup_p25 or y.speedup_p75 < x.speedup_p25
+            verdict = ("no measurable difference" if not apart
+                       else "mixed is slower" if x.speedup < y.speedup else "mixed is faster")
+            lines.append(f"- batch {x.batch_size}: {mixed} {x.speedup:.2f}x ({x.speedup_p25:.2f}–{x.speedup_p75:.2f}) "
+                         f"vs {plain} {y.speedup:.2f}x ({y.speedup_p25:.2f}–{y.speedup_p75:.2f}): {verdict}")
+    unstable = sorted({v.name for v in report.variants for x in v.latency if not x.stable})
+    if unstable:
+        lines.append(f"\nThe timing budget ran out before the median settled for: {', '.join(unstable)}.")
     lines += ["", "## Cost of the sensitivity search", "",
               "| search | layers | evaluations | rows each | seconds |", "|---|---|---|---|---|"]
     for what, c in result["sensitivity_cost"].items():
         lines.append(f"| quantrack.sensitivity {what} | {c['layers']} | {c['evaluations']} | {c['rows']} | "
                      f"{c['seconds']} |")
+    one, two = (result["sensitivity_cost"].get(f"dynamic-int8, {w} worker(s)") for w in (1, 2))
+    if one and two:
+        lines.append(f"\nParallel: 2 worker threads took {two['seconds']} s against {one['seconds']} s with 1 "
+                     f"({one['seconds'] / two['seconds']:.2f}x the speed), on a machine shared with other jobs.")
+        lines.append("")
     for m, c in result["compare_sensitivity_cost"].items():
         lines.append(f"| inside compare, {m}: search + greedy ({c['greedy_evaluations']} more evaluations) | "
                      f"{c['layers']} | {c['evaluations'] + c['greedy_evaluations']} | {c['rows']} | {c['seconds']} |")
-    lines.append(f"\nWhole compare() call (4 methods + fp32, with timing): {result['compare_seconds']} s.")
+    lines.append(f"\nWhole compare() call (4 methods + fp32, with timing): {result['compare_seconds']} s. "
+                 "Seconds are wall time on the shared machine; the ONNX search is dominated by ORT's "
+                 "quantize_dynamic rewriting the whole 90 MB graph once per layer.")
     for m, rows in result["sensitivity"].items():
         kept = {r["layer"] for r in report.sensitivity.get(m, []) if r["kept_float"]}
         lines += ["", f"## Per-layer sensitivity, {m} (top 10 of {len(rows)})", "",
