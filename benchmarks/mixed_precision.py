@@ -170,17 +170,16 @@ def markdown(result: dict, report) -> str:
     for what, c in result["sensitivity_cost"].items():
         lines.append(f"| quantrack.sensitivity {what} | {c['layers']} | {c['evaluations']} | {c['rows']} | "
                      f"{c['seconds']} |")
-    one, two = (result["sensitivity_cost"].get(f"dynamic-int8, {w} worker(s)") for w in (1, 2))
-    if one and two:
-        lines.append(f"\nParallel: 2 worker threads took {two['seconds']} s against {one['seconds']} s with 1 "
-                     f"({one['seconds'] / two['seconds']:.2f}x the speed), on a machine shared with other jobs.")
-        lines.append("")
     for m, c in result["compare_sensitivity_cost"].items():
         lines.append(f"| inside compare, {m}: search + greedy ({c['greedy_evaluations']} more evaluations) | "
                      f"{c['layers']} | {c['evaluations'] + c['greedy_evaluations']} | {c['rows']} | {c['seconds']} |")
     lines.append(f"\nWhole compare() call (4 methods + fp32, with timing): {result['compare_seconds']} s. "
                  "Seconds are wall time on the shared machine; the ONNX search is dominated by ORT's "
                  "quantize_dynamic rewriting the whole 90 MB graph once per layer.")
+    one, two = (result["sensitivity_cost"].get(f"dynamic-int8, {w} worker(s)") for w in (1, 2))
+    if one and two:
+        lines.append(f"\nParallel: 2 worker threads took {two['seconds']} s against {one['seconds']} s with 1 "
+                     f"({one['seconds'] / two['seconds']:.2f}x the speed), on a machine shared with other jobs.")
     for m, rows in result["sensitivity"].items():
         kept = {r["layer"] for r in report.sensitivity.get(m, []) if r["kept_float"]}
         lines += ["", f"## Per-layer sensitivity, {m} (top 10 of {len(rows)})", "",
