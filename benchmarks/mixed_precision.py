@@ -174,8 +174,8 @@ def markdown(result: dict, report) -> str:
         lines.append(f"| inside compare, {m}: search + greedy ({c['greedy_evaluations']} more evaluations) | "
                      f"{c['layers']} | {c['evaluations'] + c['greedy_evaluations']} | {c['rows']} | {c['seconds']} |")
     lines.append(f"\nWhole compare() call (4 methods + fp32, with timing): {result['compare_seconds']} s. "
-                 "Seconds are wall time on the shared machine; the ONNX search is dominated by ORT's "
-                 "quantize_dynamic rewriting the whole 90 MB graph once per layer.")
+                 "Seconds are wall time on the shared machine; each ONNX layer's variant is a fresh ORT "
+                 "quantize_dynamic of the whole graph.")
     one, two = (result["sensitivity_cost"].get(f"dynamic-int8, {w} worker(s)") for w in (1, 2))
     if one and two:
         lines.append(f"\nParallel: 2 worker threads took {two['seconds']} s against {one['seconds']} s with 1 "
