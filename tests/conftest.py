@@ -54,8 +54,9 @@ def _synthetic_report():
 
     Names and reasons hold HTML metacharacters on purpose, so the writers' escaping is exercised.
     """
-    from quantrack.evaluate.timing import SLOWER, Latency
     from quantrack.evaluate.results import VariantResult
+    from quantrack.evaluate.stats import PairedStats
+    from quantrack.evaluate.timing import SLOWER, Latency
     from quantrack.report.document import Report
 
     def lat(bs: int, p50: float) -> Latency:
@@ -68,25 +69,40 @@ def _synthetic_report():
         ratio = fast.p50_us / slow.p50_us
         slow.speedup, slow.speedup_p25, slow.speedup_p75 = ratio, 0.95 * ratio, 1.05 * ratio
         slow.windows, slow.verdict = 6, SLOWER
+        slow.speedup_ci = [round(0.9 * ratio, 3), round(1.1 * ratio, 3)]
+        # fp32 in the same windows as the variant: the figures its own (solo) row shows
+        slow.baseline_samples, slow.baseline_p50_us, slow.baseline_p90_us = 60, fast.p50_us, fast.p90_us
+        slow.baseline_p99_us = fast.p99_us
+    fp32_stats = PairedStats(360, 0.95, 346 / 360, (0.9357, 0.9767))
+    int8_stats = PairedStats(360, 0.95, 345 / 360, (0.9325, 0.9745), drop=1 / 360, drop_ci=(-0.0061, 0.0155),
+                             p_value=1.0, test="exact McNemar", discordant=(1, 0))
     eye = [[30 if i == j else 0 for j in range(3)] for i in range(3)]
     off = [row[:] for row in eye]
     off[2][1], off[2][2] = 3, 27
     variants = [
         VariantResult("fp32", accuracy=0.9611, agreement=1.0, params=650, payload_bytes=2600, file_bytes=4453,
-                      payload_ratio=1.0, file_ratio=1.0, artifact="fp32.pt", latency=fp32_lat, confusion=eye),
+                      payload_ratio=1.0, file_ratio=1.0, artifact="fp32.pt", latency=fp32_lat, confusion=eye,
+                      stats=fp32_stats),
         VariantResult("dynamic-int8", accuracy=0.9583, agreement=0.99, params=650, payload_bytes=680,
                       file_bytes=3293, payload_ratio=0.2615, file_ratio=0.7395, artifact="dynamic-int8.pt",
-                      latency=int8_lat, confusion=off),
+                      latency=int8_lat, confusion=off, stats=int8_stats,
+                      why="slower at batch 1, slower at batch 360: no VNNI here <avx2>"),
         VariantResult("onnx-int8-static", available=False, reason="needs <onnxruntime> & a calibration set"),
     ]
     return Report(
         config={"model": "logreg", "epochs": 4, "lr": 0.01, "batch_size": 32, "seed": 42, "max_accuracy_drop": 1.0,
-                "prefer": "size"},
+                "prefer": "size", "confidence": 0.95, "checkpoint_on": "val"},
         dataset={"name": "digits<&>", "sha256": "ab" * 32, "source": "sklearn:digits", "rows": 1797, "columns": 64},
-        best_epoch=3, train_seconds=0.25, train_loss=[2.0, 1.2, 0.8, 0.7], test_loss=[1.8, 1.1, 0.9, 0.95],
+        best_epoch=3, train_seconds=0.25, train_loss=[2.0, 1.2, 0.8, 0.7], test_loss=[],
         variants=variants, champion="dynamic-int8", max_drop=0.01, prefer="size",
         champion_reason="smallest file within 1 point of fp32 <b>really</b>",
         class_names=["zero", "one", "two"], batch_sizes=[1, 360],
         mlflow={"run_id": "0123456789abcdef", "experiment_id": "1", "tracking_uri": "sqlite:///x.db"},
-        environment={"python": "3.11", "threads": 1},
+        environment={"python": "3.11", "threads": 1,
+                     "cpu": {"model": "AMD EPYC", "cores": 2, "usable_cores": 2, "flags": ["avx2"],
+                             "missing": ["avx512f", "avx512_vnni"], "torch_capability": "AVX2",
+                             "quantized_engine": "x86", "onnxruntime": "1.32.0",
+                             "onnxruntime_provider": "CPUExecutionProvider", "threads": 1}},
+        split={"train": 1293, "val": 144, "test": 360}, champion_rule="point-estimate",
+        val_loss=[1.8, 1.1, 0.9, 0.95], 
     )

@@ -9,6 +9,9 @@ def test_defaults_reproduce_the_report():
     assert (cfg.dataset, cfg.model, cfg.epochs, cfg.lr, cfg.batch_size, cfg.test_size) == ("digits", "logreg", 100, 0.01, 32, 0.2)
     assert cfg.method_list[0] == "dynamic-int8"  # "all" expands in registry order
     assert cfg.registered_model_name == "quantrack-digits-logreg"
+    # Not the report's way: the checkpoint is chosen on validation rows, and the budget needs 95 % confidence.
+    assert (cfg.checkpoint_on, cfg.val_size, cfg.confidence) == ("val", 0.1, 0.95)
+    assert RunConfig(confidence=0).confidence == 0  # point estimates, as before
 
 
 @pytest.mark.parametrize("field,value,fragment", [
@@ -28,6 +31,10 @@ def test_defaults_reproduce_the_report():
     ("lr", 1e39, "--lr must be a positive number"),
     ("max_accuracy_drop", 101.0, "--max-accuracy-drop must be between 0 and 100"),
     ("dataset", "", "--dataset must not be empty"),
+    ("val_size", 0.0, "--val-size must be between 0 and 1"),
+    ("checkpoint_on", "train", "--checkpoint-on must be one of val, test"),
+    ("confidence", 1.0, "--confidence must be between 0.5 and 1"),
+    ("confidence", 0.3, "--confidence must be between 0.5 and 1"),
 ])
 def test_bad_values_are_refused_with_the_flag_named(field, value, fragment):
     with pytest.raises(QuantrackError, match=None) as e:

@@ -96,7 +96,8 @@ def load_data(config: RunConfig):
     from quantrack.data.prepare import prepare
 
     data = prepare(load_table(config.dataset, target=config.target, impute=config.impute),
-                   test_size=config.test_size, seed=config.seed)
+                   test_size=config.test_size, seed=config.seed,
+                   val_size=config.val_size if config.checkpoint_on == "val" else 0.0)
     if config.model == "cnn" and (data.image_shape is None or data.image_shape[0] != data.image_shape[1]):
         raise QuantrackError("--model cnn applies only to square image data (such as digits); "
                              "this dataset is not images")
@@ -157,15 +158,18 @@ def _run_tracked(config: RunConfig, data, model, tracker, plotter, out_dir: Path
     from quantrack.evaluate.timing import thread_limit
     from quantrack.training import train
 
-    def on_epoch(epoch: int, train_loss: float, test_loss: float) -> None:
-        tracker.log_metrics({"train_loss": train_loss, "test_loss": test_loss}, step=epoch)
-        progress.epoch(epoch, config.epochs, train_loss, test_loss)
+    on = config.checkpoint_on  # the rows the checkpoint is chosen on: "val", or "test" as the assignment did
+
+    def on_epoch(epoch: int, train_loss: float, held_out_loss: float) -> None:
+        tracker.log_metrics({"train_loss": train_loss, f"{on}_loss": held_out_loss}, step=epoch)
+        progress.epoch(epoch, config.epochs, train_loss, held_out_loss)
 
     progress.stage("training")
+    X_check, y_check = (data.X_val, data.y_val) if on == "val" else (data.X_test, data.y_test)
     with thread_limit(config.threads):
-        result = train(model, data.X_train, data.y_train, data.X_test, data.y_test, epochs=config.epochs,
+        result = train(model, data.X_train, data.y_train, X_check, y_check, epochs=config.epochs,
                        lr=config.lr, batch_size=config.batch_size, seed=config.seed, on_epoch=on_epoch)
-    tracker.log_metrics({"best_epoch": result.best_epoch, "best_test_loss": result.best_test_loss,
+    tracker.log_metrics({"best_epoch": result.best_epoch, f"best_{on}_loss": result.best_test_loss,
                          "train_seconds": result.seconds})
     tracker.flush()
     if not tracker.online:
@@ -182,13 +186,16 @@ def _run_tracked(config: RunConfig, data, model, tracker, plotter, out_dir: Path
                        eval_batch_size=len(data.X_test),
                        latency_budget_s=config.latency_budget_s, artifacts=out_dir / "models",
                        fine_tune={"lr": config.lr, "batch_size": config.batch_size}, seed=config.seed,
-                       progress=progress, model_kind=config.model, sensitivity_rows=config.sensitivity_rows or None)
+                       confidence=config.confidence or None, progress=progress, model_kind=config.model,
+                       sensitivity_rows=config.sensitivity_rows or None)
     variants, champion = compared.variants, compared.champion
     report = Report(
         variants=variants, champion=champion, champion_reason=compared.champion_reason,
         score_name=compared.score_name, max_drop=compared.max_drop, prefer=compared.prefer,
         config=_params(config), dataset={"name": data.name, **data.fingerprint}, best_epoch=result.best_epoch,
-        train_seconds=round(result.seconds, 4), train_loss=result.train_losses, test_loss=result.test_losses,
+        train_seconds=round(result.seconds, 4), train_loss=result.train_losses,
+        test_loss=result.test_losses if on == "test" else [], val_loss=result.test_losses if on == "val" else [],
+        split=data.split, champion_rule=compared.champion_rule,
         class_names=data.class_names, batch_sizes=compared.batch_sizes, mlflow=tracker.info,
         environment=compared.environment, out_dir=str(final_dir), model_summary=compared.model_summary,
         registered_model=config.registered_model_name if config.register else None,
@@ -214,7 +221,10 @@ def _run_tracked(config: RunConfig, data, model, tracker, plotter, out_dir: Path
     from quantrack.evaluate.compare import track_sensitivity
 
     track_sensitivity(tracker, report)
-    tracker.set_tags({"champion": champion, "champion_reason": compared.champion_reason})
+    from quantrack.evaluate.hardware import mlflow_tags
+
+    tracker.set_tags({"champion": champion, "champion_reason": compared.champion_reason,
+                      "champion_rule": compared.champion_rule, **mlflow_tags(compared.environment["cpu"])})
     for f in files:  # keep report.md's relative links (plots/*.png) valid among the artifacts
         tracker.log_artifact(f, str(Path("report", f.relative_to(out_dir).parent)))
     tracker.log_artifacts(out_dir / "models", "models")

@@ -47,7 +47,24 @@ def test_default_run_reproduces_the_report(workdir, sqlite_uri, capsys):
     assert all(lat["verdict"] in ("faster", "slower", "no measurable difference")
                for lat in variants["dynamic-int8"]["latency"])
     assert 1 <= report["best_epoch"] <= 100
-    assert report["test_loss"][report["best_epoch"] - 1] == min(report["test_loss"])
+    # The checkpoint is chosen on the validation rows carved from the training rows; the test rows chose nothing.
+    assert report["val_loss"][report["best_epoch"] - 1] == min(report["val_loss"]) and report["test_loss"] == []
+    assert report["split"] == {"train": 1293, "val": 144, "test": 360}
+    assert report["champion_rule"] in ("confident", "baseline")
+    assert "rule: " in out and "CPU: " in out
+    for v in variants.values():
+        lo, hi = v["accuracy_ci"]
+        assert lo <= v["accuracy"] <= hi
+    int8 = variants["dynamic-int8"]
+    assert int8["drop_ci"][0] <= variants["fp32"]["accuracy"] - int8["accuracy"] <= int8["drop_ci"][1]
+    assert 0 <= int8["p_value"] <= 1
+    for lat in int8["latency"]:  # the p50 pair and the verdict come from the same windows: never contradictory
+        assert lat["verdict"] != "faster" or lat["p50_us"] < lat["baseline_p50_us"]
+        assert lat["verdict"] != "slower" or lat["p50_us"] > lat["baseline_p50_us"]
+        assert lat["speedup_ci"][0] <= lat["speedup"] <= lat["speedup_ci"][1]
+    assert (int8["why"] is None) == all(lat["verdict"] == "faster" for lat in int8["latency"])
+    assert set(report["environment"]["cpu"]["flags"]) <= {"avx2", "avx512f", "avx512_vnni", "avx_vnni", "avx512_bf16",
+                                                          "amx_int8", "amx_bf16", "avx512_fp16", "amx_fp16"}
     assert report["train_seconds"] > 0
 
     from mlflow.tracking import MlflowClient
@@ -57,7 +74,11 @@ def test_default_run_reproduces_the_report(workdir, sqlite_uri, capsys):
     assert run.info.status == "FINISHED"
     assert run.data.params["epochs"] == "100" and run.data.params["lr"] == "0.01"
     assert run.data.tags["champion"] == report["champion"]
-    for key in ("train_loss", "test_loss"):
+    assert run.data.tags["champion_rule"] == report["champion_rule"]
+    assert run.data.tags["cpu.quantized_engine"] == report["environment"]["cpu"]["quantized_engine"]
+    assert run.data.metrics["dynamic-int8.drop_ci_hi"] == pytest.approx(int8["drop_ci"][1])
+    assert run.data.metrics["dynamic-int8.p_value"] == pytest.approx(int8["p_value"])
+    for key in ("train_loss", "val_loss"):
         history = client.get_metric_history(run.info.run_id, key)
         assert sorted(m.step for m in history) == list(range(1, 101))
     assert run.data.metrics["best_epoch"] == report["best_epoch"]
@@ -133,7 +154,7 @@ def test_same_seed_same_model(workdir, sqlite_uri):
         (run_dir,) = (workdir / out).iterdir()
         reports.append(json.loads((run_dir / "report.json").read_text()))
         assert reports[-1]["out_dir"] == str(Path(out) / run_dir.name)
-    assert reports[0]["test_loss"] == reports[1]["test_loss"]
+    assert reports[0]["val_loss"] == reports[1]["val_loss"] and reports[0]["val_loss"]
     assert reports[0]["variants"][0]["accuracy"] == reports[1]["variants"][0]["accuracy"]
 
 
@@ -181,3 +202,40 @@ def test_a_diverging_run_is_refused_and_marked_failed(workdir, sqlite_uri, monke
     client = MlflowClient(sqlite_uri)
     (run,) = client.search_runs([client.get_experiment_by_name("quantrack").experiment_id])
     assert run.info.status == "FAILED"
+
+
+@pytest.mark.slow
+def test_a_set_too_small_to_tell_says_so_and_ships_fp32(workdir, sqlite_uri, capsys):
+    # iris: 30 test rows, one row is 3.3 points; no interval can be within a 1-point budget.
+    (workdir / "fast.toml").write_text("latency_budget_s = 0.05  # timing is not under test here\n")
+    code = run_main("run", "--dataset", "iris", "--epochs", "30", "--lr", "0.1", "--methods", "fp16,dynamic-int8",
+                    "--config", "fast.toml", "--no-register", "--tracking-uri", sqlite_uri, "--out", "out")
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    (run_dir,) = (workdir / "out").iterdir()
+    report = json.loads((run_dir / "report.json").read_text())
+    assert report["split"] == {"train": 108, "val": 12, "test": 30}
+    assert (report["champion"], report["champion_rule"]) == ("fp32", "baseline")
+    assert report["champion_reason"].startswith(
+        "the evaluation set is too small to tell: no variant can be shown within 1 point of fp32 at 95% confidence on "
+        "30 rows, so fp32 is shipped; within budget on the point estimate alone: ")
+    assert "rows would settle it" in report["champion_reason"]
+    assert "too small to tell" in " ".join(out.split())
+    html = (run_dir / "report.html").read_text()
+    assert "too small to tell" in html and "rule: baseline" in html
+
+
+@pytest.mark.slow
+def test_checkpoint_on_test_reproduces_the_assignment_and_says_so(workdir, sqlite_uri, capsys):
+    (workdir / "fast.toml").write_text("latency_budget_s = 0.05  # timing is not under test here\n")
+    code = run_main("run", "--epochs", "5", "--methods", "dynamic-int8", "--checkpoint-on", "test", "--confidence",
+                    "0", "--config", "fast.toml", "--no-register", "--tracking-uri", sqlite_uri, "--out", "out")
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    (run_dir,) = (workdir / "out").iterdir()
+    report = json.loads((run_dir / "report.json").read_text())
+    assert report["split"] == {"train": 1437, "val": 0, "test": 360} and report["val_loss"] == []
+    assert report["test_loss"][report["best_epoch"] - 1] == min(report["test_loss"])
+    assert report["champion_rule"] in ("point-estimate", "baseline")  # --confidence 0: point estimates decide
+    md = (run_dir / "report.md").read_text()
+    assert "checkpoint chosen on the test rows (--checkpoint-on test, the assignment's way)" in md

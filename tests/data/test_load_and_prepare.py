@@ -82,6 +82,47 @@ def test_too_few_rows_for_the_split():
         prepare(table(["a", "a", "b", "b", "c", "c"]))
 
 
+def _row_ids(X_scaled: np.ndarray, data) -> np.ndarray:
+    """Column 0 of these tables is the row's number: undo the scaling to read it back."""
+    return np.round(X_scaled[:, 0].astype(np.float64) * data.scaler_scale[0] + data.scaler_mean[0]).astype(int)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 42])
+@pytest.mark.parametrize("n, val_size", [(40, 0.1), (200, 0.25), (1797, 0.1)])
+def test_validation_rows_never_meet_the_test_rows(n, val_size, seed):
+    labels = np.asarray(["a", "b", "b", "c"] * (n // 4) + ["a"] * (n % 4))
+    ids = np.column_stack([np.arange(n, dtype=np.float64), np.zeros(n)])
+    data = prepare(table(labels, ids), test_size=0.2, seed=seed, val_size=val_size)
+    train, val = _row_ids(data.X_train, data), _row_ids(data.X_val, data)
+    test = data.X_test_raw[:, 0].astype(int)
+    assert not set(val) & set(test) and not set(train) & set(test) and not set(train) & set(val)
+    assert sorted([*train, *val, *test]) == list(range(n))  # every row in exactly one split
+    assert data.split == {"train": len(train), "val": len(val), "test": len(test)}
+    assert len(val) == int(np.ceil(val_size * (len(train) + len(val))))
+    # Stratified: each class's share of the validation rows is its share of the training rows, to a row.
+    for c in range(3):
+        share = np.mean(data.y_train == c) * len(val)
+        assert abs(np.sum(data.y_val == c) - share) <= 1
+    # The test rows are the ones the run without a validation split tests on: carving val changes nothing there.
+    same_test = prepare(table(labels, ids), test_size=0.2, seed=seed)
+    assert np.array_equal(same_test.X_test_raw, data.X_test_raw) and same_test.split["val"] == 0
+
+
+def test_the_scaler_never_sees_the_validation_rows():
+    n = 100
+    X = np.column_stack([np.arange(n, dtype=np.float64), np.arange(n, dtype=np.float64) ** 2])
+    data = prepare(table(np.asarray(["a", "b"] * (n // 2)), X), seed=3, val_size=0.2)
+    fit_rows = _row_ids(data.X_train, data)
+    assert data.scaler_mean[1] == pytest.approx(np.mean(X[fit_rows, 1]), rel=1e-6)
+    assert abs(np.mean(data.X_val[:, 1])) > 0  # scaled with the training rows' statistics, not its own
+
+
+def test_too_few_rows_for_a_validation_split():
+    with pytest.raises(QuantrackError, match=r"^too few rows for a validation split: 6 training rows give 2 train / 4 "
+                                             r"val, .* --checkpoint-on test$"):
+        prepare(table(["a", "b", "c"] * 3), test_size=0.3, val_size=0.6)
+
+
 def test_impute_mean_uses_training_rows_only():
     n = 40
     ids = np.arange(n, dtype=np.float64)
@@ -371,4 +412,4 @@ def test_same_table_as_csv_or_parquet_gives_the_same_run(run_cli, capsys, shared
     a, b = (_run(run_cli, capsys, shared_store, tmp_path / f"runs-{fmt}", "--dataset", str(tmp_path / f"same.{fmt}"))
             for fmt in ("csv", "parquet"))
     assert a["dataset"]["sha256"] == b["dataset"]["sha256"]
-    assert a["test_loss"] == b["test_loss"]  # same data, same seed: same weights at every epoch
+    assert a["val_loss"] == b["val_loss"] and a["val_loss"]  # same data, same seed: same weights at every epoch

@@ -29,7 +29,11 @@ FP32 = variant("fp32", 346, 4453, verdict=None)  # 96.11%
 
 
 def choose(variants, drop=1.0, prefer="size", batch_size=ALL):
-    return choose_champion(variants, max_drop=drop / 100, prefer=prefer, batch_size=batch_size)
+    """The point-estimate rule (confidence=None); the confidence rule has its own tests below."""
+    name, why, rule = choose_champion(variants, max_drop=drop / 100, prefer=prefer, batch_size=batch_size,
+                                      confidence=None)
+    assert rule == ("baseline" if name == "fp32" else "point-estimate")
+    return name, why
 
 
 # --- prefer=size ---------------------------------------------------------------------------------------------
@@ -178,3 +182,90 @@ def test_the_champion_is_fp32_or_the_best_admissible_variant(specs, drop, prefer
         chosen = next(v for v in others if v.name == name)
         assert chosen in admissible
         assert (chosen.file_bytes if key == "file_bytes" else chosen.latency_at(ALL).p50_us) == best
+
+
+# --- the confidence rule -------------------------------------------------------------------------------------
+
+def paired(name: str, n: int, only_base: int, only_var: int, file_bytes: int, verdict: str | None = SAME,
+           base_right: int | None = None) -> VariantResult:
+    """A variant measured on n rows against an fp32 that got ``base_right`` right (default: 96 %)."""
+    import numpy as np
+
+    from quantrack.evaluate.stats import paired_stats
+
+    base_right = round(0.96 * n) if base_right is None else base_right
+    base = np.zeros(n, dtype=bool)
+    base[:base_right] = True
+    var = base.copy()
+    var[:only_base] = False  # rows fp32 got right and the variant not
+    var[base_right:base_right + only_var] = True  # and the other way round
+    stats = paired_stats(base, None if name == "fp32" else var)
+    return VariantResult(name, accuracy=stats.score, file_bytes=file_bytes, stats=stats,
+                         latency=[lat(1, 5, verdict), lat(ALL, 20, verdict)])
+
+
+def choose_confident(variants, drop=1.0, prefer="size"):
+    return choose_champion(variants, max_drop=drop / 100, prefer=prefer, batch_size=ALL, confidence=0.95)
+
+
+def test_confident_rule_takes_a_variant_whose_whole_drop_interval_is_within_budget():
+    n = 5000
+    base = paired("fp32", n, 0, 0, 4453, verdict=None)
+    name, why, rule = choose_confident([base, paired("tight", n, 3, 1, 1000), paired("loose", n, 60, 10, 500)])
+    # loose: 50 rows of 5000 = exactly 1 point on the point estimate, its interval reaches beyond
+    assert (name, rule) == ("tight", "confident")
+    assert why.startswith("smallest file shown within 1 point of fp32 at 95% confidence: 1,000 B")
+    assert "drop at most" in why
+
+
+def test_too_few_rows_to_tell_ships_fp32_and_names_the_point_estimate_candidates():
+    n = 30  # iris-sized: one row is 3.3 points
+    base = paired("fp32", n, 0, 0, 4453, verdict=None)
+    same, twin = paired("same", n, 0, 0, 1000), paired("twin", n, 0, 0, 1100)
+    worse = paired("one-row-worse", n, 1, 0, 900)
+    name, why, rule = choose_confident([base, same, twin, worse])
+    assert (name, rule) == ("fp32", "baseline")
+    assert why.startswith("the evaluation set is too small to tell: no variant can be shown within 1 point of fp32 "
+                          "at 95% confidence on 30 rows, so fp32 is shipped; within budget on the point estimate "
+                          "alone: same, twin (each: drop 0.00 points")
+    assert "one-row-worse" not in why  # 3.3 points below fp32: over budget even on the point estimate
+    need = same.stats.rows_to_settle(0.01)
+    assert f"about {need:,} rows would settle it" in why and need > n
+
+
+def test_point_estimate_over_budget_everywhere_is_not_called_too_small():
+    n = 360
+    base = paired("fp32", n, 0, 0, 4453, verdict=None)
+    name, why, rule = choose_confident([base, paired("bad", n, 20, 0, 100)])
+    assert (name, rule) == ("fp32", "baseline")
+    assert why.startswith("no variant stays within 1 point of fp32's accuracy (best: bad at")
+
+
+def test_the_same_measurements_under_both_rules():
+    n = 360
+    variants = [paired("fp32", n, 0, 0, 4453, verdict=None), paired("a", n, 1, 0, 1000)]
+    assert choose_champion(variants, max_drop=0.01, prefer="size", batch_size=ALL,
+                           confidence=None)[::2] == ("a", "point-estimate")
+    assert choose_confident(variants)[::2] == ("fp32", "baseline")
+
+
+def test_confident_rule_refuses_missing_or_mismatched_stats():
+    with pytest.raises(ValueError, match="paired stats"):
+        choose_confident([FP32, variant("a", 346, 10)])
+    base = paired("fp32", 100, 0, 0, 4453, verdict=None)
+    with pytest.raises(ValueError, match="another confidence"):
+        choose_champion([base, paired("a", 100, 0, 0, 10)], max_drop=0.01, prefer="size", batch_size=ALL,
+                        confidence=0.9)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 12), st.integers(0, 4), st.integers(100, 9000)), min_size=1, max_size=5),
+       st.sampled_from([200, 1000, 20000]), st.sampled_from([0.5, 1.0, 2.0]))
+def test_a_confident_champion_always_has_its_interval_within_budget(specs, n, drop):
+    variants = [paired("fp32", n, 0, 0, 4453, verdict=None)]
+    variants += [paired(f"v{i}", n, ob, ov, size) for i, (ob, ov, size) in enumerate(specs)]
+    name, why, rule = choose_confident(variants, drop=drop)
+    if rule == "confident":
+        assert next(v for v in variants if v.name == name).drop_ci[1] <= drop / 100 + 1e-12
+    else:
+        assert name == "fp32" and rule == "baseline" and why

@@ -82,6 +82,30 @@ def test_time_against_measures_the_speed_up_and_the_candidates_own_percentiles()
     assert lat.verdict == FASTER and lat.stable and lat.windows == 6  # settled at the minimum
     assert lat.p50_us == lat.p99_us == 5.0 and lat.batch_size == 360
     assert lat.samples == 6 * (0.01e9 // 15_000)  # windows x calls per window (one pair ~ window_s)
+    # fp32's figures from the very same windows: the p50 columns agree with the verdict
+    assert (lat.baseline_p50_us, lat.baseline_samples) == (10.0, lat.samples)
+    assert lat.speedup_ci == [2.0, 2.0]
+
+
+def test_the_baseline_percentiles_show_a_burst_only_it_suffered():
+    # fp32's calls are slow while the fake clock is between 20 and 25 ms; the variant's never are
+    c = SharedClock(10_000, 10_000)
+    base_cost = {"ns": 10_000}
+
+    def base() -> None:
+        c.now += 30_000 if 20e6 <= c.now < 25e6 else base_cost["ns"]
+    lat = time_against(c.cand, base, threads=1, batch_size=1, budget_s=0.1, warmup_s=0, clock=c.clock)
+    assert lat.p99_us == 10.0 and lat.baseline_p99_us == 30.0 and lat.baseline_p50_us == 10.0
+    assert lat.verdict == SAME  # equal medians: no verdict, whatever the burst did to fp32's tail
+
+
+def test_a_verdict_the_pooled_medians_contradict_is_withdrawn(monkeypatch):
+    import quantrack.evaluate.timing as timing
+
+    monkeypatch.setattr(timing, "verdict_from_ratios", lambda ratios, min_effect: FASTER)
+    c = SharedClock(10_000, 12_000)  # the variant is slower in every window
+    lat = time_against(c.cand, c.base, threads=1, batch_size=1, budget_s=0.05, warmup_s=0, clock=c.clock)
+    assert lat.baseline_p50_us < lat.p50_us and lat.verdict == SAME
 
 
 def test_a_burst_of_load_hits_both_sides_and_does_not_invent_a_verdict():

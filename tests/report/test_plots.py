@@ -53,14 +53,17 @@ def test_loss_figure_marks_the_kept_epoch(synthetic_report):
     ax = fig.axes[0]
     lines = {ln.get_label(): ln for ln in ax.get_lines()}
     assert list(lines["train loss"].get_ydata()) == synthetic_report.train_loss
-    assert list(lines["test loss"].get_xdata()) == [1, 2, 3, 4]  # epochs are 1-based like the metric steps
+    assert list(lines["validation loss"].get_xdata()) == [1, 2, 3, 4]  # epochs are 1-based like the metric steps
     kept = next(ln for label, ln in lines.items() if label.startswith("kept: epoch 3"))
     assert list(kept.get_xdata()) == [3] and list(kept.get_ydata()) == [0.9]
     assert ax.get_xlabel() == "epoch"
+    on_test = dataclasses.replace(synthetic_report, test_loss=synthetic_report.val_loss, val_loss=[])
+    labels = [ln.get_label() for ln in plots.loss_figure(on_test).axes[0].get_lines()]
+    assert "test loss" in labels and "kept: epoch 3 (test loss 0.9000)" in labels  # --checkpoint-on test
 
 
 def test_loss_figure_needs_losses(synthetic_report):
-    assert plots.loss_figure(dataclasses.replace(synthetic_report, train_loss=[], test_loss=[])) is None
+    assert plots.loss_figure(dataclasses.replace(synthetic_report, train_loss=[], test_loss=[], val_loss=[])) is None
 
 
 def test_accuracy_size_figure_highlights_the_champion_and_draws_the_budget(synthetic_report):
@@ -117,7 +120,7 @@ def test_confusion_figure_has_one_panel_when_fp32_is_the_champion(synthetic_repo
 
 def test_figures_without_data_are_skipped(synthetic_report, tmp_path):
     only_unavailable = dataclasses.replace(
-        synthetic_report, train_loss=[], test_loss=[],
+        synthetic_report, train_loss=[], test_loss=[], val_loss=[],
         variants=[VariantResult("fp32", available=False, reason="broken"), synthetic_report.variants[2]])
     assert plots.write_plots(only_unavailable, tmp_path) == []
     assert list(tmp_path.iterdir()) == []

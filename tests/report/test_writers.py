@@ -81,10 +81,17 @@ def test_json_holds_every_variant_and_the_champion(written, synthetic_report):
 def test_markdown_has_the_tables_the_reasons_and_links_to_the_plots(written):
     directory = written[0]
     md = (directory / "report.md").read_text(encoding="utf-8")
-    assert "- champion: **dynamic-int8** — smallest file within 1 point of fp32 &lt;b&gt;really&lt;/b&gt;" in md
+    assert ("- champion: **dynamic-int8** (rule: point estimate, the measured drop is within the budget (intervals "
+            "not used)) — smallest file within 1 point of fp32 &lt;b&gt;really&lt;/b&gt;") in md
+    assert "- split: 1293 train / 144 val / 360 test rows; checkpoint chosen on the validation rows" in md
+    assert "- CPU: AMD EPYC, 2 of 2 cores usable; has avx2; lacks avx512f, avx512_vnni; torch kernels AVX2" in md
     assert "| " + " | ".join(TABLE_HEADERS) + " |" in md
-    assert "| dynamic-int8 ★ | 95.83% | 99.00% | 650 | 680 | 3,293 | 0.74x | 25.0 | 35.0 | 0.57x | slower |" in md
-    assert "| fp32 | 360 | 1 | 60 | 20.0 | 22.0 | 30.0 | 19.0–21.0 | – | baseline |" in md
+    assert ("| dynamic-int8 ★ | 95.83% (93.25–97.45) | 0.28 (-0.61 to 1.55) | 1.000 | 99.00% | 650 | 680 | 3,293 "
+            "| 0.74x | 25.0 vs 5.0 | 35.0 vs 20.0 | 0.57x [0.51–0.63] | slower |") in md
+    # 60 calls: no p99 to speak of, and the row says how many calls there were
+    assert "| fp32 | 360 | 1 | 60 | 20.0 | 22.0 | – (60 calls) | 19.0–21.0 | – | – | baseline |" in md
+    assert "| dynamic-int8 | 360 | 1 | 60 | 35.0 | 38.5 | – (60 calls) | 33.2–36.8 | 20.0 / 22.0 / – |" in md
+    assert "- **dynamic-int8**: slower at batch 1, slower at batch 360: no VNNI here &lt;avx2&gt;" in md
     assert "- **onnx-int8-static**: needs &lt;onnxruntime&gt; &amp; a calibration set" in md
     links = [line[line.index("](") + 2:-1] for line in md.splitlines() if line.startswith("![")]
     assert links == ["plots/loss.png", "plots/accuracy_vs_size.png", "plots/latency.png", "plots/confusion.png"]
@@ -132,8 +139,12 @@ def test_html_summary_names_dataset_fingerprint_model_best_epoch_and_champion(sy
     assert "digits<&> (sklearn:digits), 1797 rows × 64 columns" in text
     assert "sha256 " + "ab" * 32 in text  # the whole fingerprint, not a prefix
     assert "logreg, 4 epochs, SGD lr 0.01, batch 32, seed 42" in text
-    assert "best epoch3 (lowest test loss), training took 0.25 s" in text  # <dt>best epoch</dt><dd>3 (…
-    assert "champion: dynamic-int8 — smallest file within 1 point of fp32 <b>really</b>" in text
+    assert "best epoch3 (lowest val loss), training took 0.25 s" in text  # <dt>best epoch</dt><dd>3 (…
+    assert "at most 1 point below fp32, shown at 95% confidence" in text
+    assert "CPUAMD EPYC, 2 of 2 cores usable; has avx2; lacks avx512f, avx512_vnni" in text
+    assert ("champion: dynamic-int8 (rule: point estimate, the measured drop is within the budget (intervals not "
+            "used)) — smallest file within 1 point of fp32 <b>really</b>") in text
+    assert "dynamic-int8: slower at batch 1, slower at batch 360: no VNNI here <avx2>" in text
     assert "0123456789abcdef" in text
 
 
@@ -151,8 +162,10 @@ def test_html_tables_match_the_report(synthetic_report):
     lat_header, *lat_rows = latency
     assert len(lat_rows) == sum(len(v.latency) for v in synthetic_report.variants) == 4
     cells = {h: c for (_, h), c in zip(lat_header[1], lat_rows[3][1], strict=True)}
-    assert [cells[k][1] for k in ("variant", "batch", "p50 µs", "p25–p75 µs", "p10–p90 µs", "speed-up", "verdict")] \
-        == ["dynamic-int8", "360", "35.0", "33.2–36.8", "31.5–38.5", "0.57x (0.54–0.60)", "slower"]
+    assert [cells[k][1] for k in ("variant", "batch", "p50 µs", "p99 µs", "p25–p75 µs", "p10–p90 µs",
+                                  "fp32 p50 / p90 / p99 µs (same windows)", "speed-up [95% CI]", "verdict")] \
+        == ["dynamic-int8", "360", "35.0", "– (60 calls)", "33.2–36.8", "31.5–38.5", "20.0 / 22.0 / –",
+            "0.57x [0.51–0.63] (p25–p75 0.54–0.60)", "slower"]
     assert "onnx-int8-static" not in [c[0][1] for _, c in lat_rows]  # never measured
 
 

@@ -87,7 +87,7 @@ def test_server_lost_mid_run_then_sync_uploads_every_point_once(server, tmp_path
     assert run.info.status == "FINISHED"
     exp_runs = client.search_runs([run.info.experiment_id])
     assert [r.info.run_id for r in exp_runs] == [run_id]  # no second run
-    for key, values in (("train_loss", report.train_loss), ("test_loss", report.test_loss)):
+    for key, values in (("train_loss", report.train_loss), ("val_loss", report.val_loss)):
         hist = sorted(client.get_metric_history(run_id, key), key=lambda m: m.step)
         assert [m.step for m in hist] == [1, 2, 3, 4, 5]
         assert [m.value for m in hist] == pytest.approx(values)

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from quantrack.evaluate.results import ReportData
 from quantrack.evaluate.timing import MIN_EFFECT_TEXT
-from quantrack.report.writers import report_subject, table_headers, table_rows
+from quantrack.report.writers import STATS_RULE, report_subject, rule_text, split_text, table_headers, table_rows
 
 # Progress goes to stderr so stdout holds only the result.
 _err = Console(stderr=True)
@@ -44,7 +45,8 @@ class RichProgress:
     def epoch(self, epoch: int, epochs: int, train_loss: float, test_loss: float) -> None:
         if self._task is None:
             self._task = self._bar.add_task("training", total=epochs, losses="")
-        self._bar.update(self._task, completed=epoch, losses=f"train {train_loss:.4f} test {test_loss:.4f}")
+        # The held-out loss is the one the checkpoint is chosen on: validation, or test (--checkpoint-on test).
+        self._bar.update(self._task, completed=epoch, losses=f"train {train_loss:.4f} held-out {test_loss:.4f}")
 
 
 def print_report(report: ReportData) -> None:
@@ -57,15 +59,26 @@ def print_report(report: ReportData) -> None:
         table.add_row(*row)
     _out.print(table)
     b = report.batch_sizes
+    _out.print(f"split: {split_text(report)}", highlight=False, markup=False)
+    _out.print(STATS_RULE, highlight=False, markup=False)
     _out.print(f"latency: median of repeated single calls, {report.environment.get('threads')} thread(s), "
-               f"batch sizes {', '.join(map(str, b))}; each variant timed side by side with fp32, and "
-               f"a verdict needs the p25–p75 of its speed-ups beyond {MIN_EFFECT_TEXT} (so the speed-up can differ from the ratio of "
-               f"p50 columns timed at other moments).")
+               f"batch sizes {', '.join(map(str, b))}; each variant timed side by side with fp32 (its p50 is shown "
+               f"beside fp32's from the same windows), the speed-up with its 95 % interval, and a verdict needs the "
+               f"p25–p75 of its speed-ups beyond {MIN_EFFECT_TEXT}.", highlight=False)
+    cpu = report.environment.get("cpu")
+    if cpu:
+        from quantrack.evaluate.hardware import cpu_line
+
+        _out.print(f"CPU: {cpu_line(cpu)}", highlight=False, markup=False)
+    for v in report.variants:
+        if v.why:
+            _out.print(f"why not faster — {v.name}: {v.why}", highlight=False, markup=False)
     from quantrack.report.sensitivity import console_lines
 
     for line in console_lines(report):
         _out.print(line, highlight=False, markup=False)
-    _out.print(f"[bold]champion: {report.champion}[/bold] — {report.champion_reason}")
+    _out.print(f"[bold]champion: {escape(report.champion)}[/bold] ({escape(rule_text(report))}) — "
+               f"{escape(report.champion_reason)}", highlight=False)
     if report.out_dir:
         _out.print(f"report: {report.out_dir}/report.md")
     if report.mlflow.get("spooled_to"):

@@ -48,10 +48,12 @@ def fingerprint(table: Table) -> dict[str, Any]:
     }
 
 
-def prepare(table: Table, test_size: float = 0.2, seed: int = 42) -> PreparedData:
+def prepare(table: Table, test_size: float = 0.2, seed: int = 42, val_size: float = 0.0) -> PreparedData:
     """Stratified split fixed by the seed; StandardScaler fitted on the training rows only.
 
     The assignment scaled before splitting, which lets test-set statistics leak into training.
+    ``val_size`` > 0 carves a validation split (that share of the training rows, stratified, seeded)
+    out of the training rows, to choose the checkpoint on; the test rows are the same either way.
     """
     from quantrack.data.preprocess import Standardizer, stratified_split
 
@@ -81,14 +83,26 @@ def prepare(table: Table, test_size: float = 0.2, seed: int = 42) -> PreparedDat
     # which serving needs. Nothing returned refers to table.features, so the caller's table (and
     # the full matrix) is freed as soon as it lets go of it.
     train_idx, test_idx = stratified_split(y, test_size, seed)
+    val_idx = train_idx[:0]
+    if val_size > 0:
+        n_val = math.ceil(val_size * n_train)
+        if n_train - n_val < len(classes):
+            raise QuantrackError(f"too few rows for a validation split: {n_train} training rows give "
+                                 f"{n_train - n_val} train / {n_val} val, but training needs at least one row of "
+                                 f"each of the {len(classes)} classes; lower --val-size or pass --checkpoint-on test")
+        # The training rows' own stratified split, with the same seed: indices into train_idx.
+        fit_pos, val_pos = stratified_split(y[train_idx], val_size, seed)
+        train_idx, val_idx = train_idx[fit_pos], train_idx[val_pos]
     X = np.asarray(X, dtype=np.float32)  # no copy for a loaded Table; a float64 one built in code is cast once
-    X_tr, X_te = X[train_idx], X[test_idx]
-    y_tr, y_te = y[train_idx], y[test_idx]
-    del X, y, train_idx, test_idx  # only the split goes on
-    fill = _impute(table, X_tr, X_te)
+    X_tr, X_va, X_te = X[train_idx], X[val_idx], X[test_idx]
+    y_tr, y_va, y_te = y[train_idx], y[val_idx], y[test_idx]
+    del X, y, train_idx, val_idx, test_idx  # only the split goes on
+    fill = _impute(table, X_tr, X_va, X_te)
     scaler = Standardizer().fit(X_tr)
     X_test = scaler.transform(X_te)  # new array: X_te stays raw
     return PreparedData(
+        X_val=scaler.transform(X_va, out=X_va) if len(X_va) else X_va,
+        y_val=y_va.astype(np.int64, copy=False),
         name=table.name,
         X_train=scaler.transform(X_tr, out=X_tr),
         y_train=y_tr.astype(np.int64, copy=False),
@@ -105,7 +119,7 @@ def prepare(table: Table, test_size: float = 0.2, seed: int = 42) -> PreparedDat
     )
 
 
-def _impute(table: Table, X_tr: np.ndarray, X_te: np.ndarray) -> np.ndarray | None:
+def _impute(table: Table, X_tr: np.ndarray, *others: np.ndarray) -> np.ndarray | None:
     """Fill NaN/inf, in place, with column means of the *training* rows, after the split.
 
     Means over all rows would carry test-set statistics into training, the same leak as fitting
@@ -117,7 +131,7 @@ def _impute(table: Table, X_tr: np.ndarray, X_te: np.ndarray) -> np.ndarray | No
     from quantrack.data.preprocess import chunk_rows
 
     step = chunk_rows(X_tr)
-    if all(np.isfinite(a[lo:lo + step]).all() for a in (X_tr, X_te) for lo in range(0, len(a), step)):
+    if all(np.isfinite(a[lo:lo + step]).all() for a in (X_tr, *others) for lo in range(0, len(a), step)):
         return None
     if table.impute != "mean":
         raise QuantrackError(f"{table.name} has NaN or infinite feature values; pass --impute mean to fill them")
@@ -129,7 +143,7 @@ def _impute(table: Table, X_tr: np.ndarray, X_te: np.ndarray) -> np.ndarray | No
         total += np.where(finite, block, 0).sum(axis=0, dtype=np.float64)
         count += finite.sum(axis=0)
     means = np.divide(total, count, out=np.zeros_like(total), where=count > 0).astype(np.float32)
-    for a in (X_tr, X_te):
+    for a in (X_tr, *others):
         for lo in range(0, len(a), step):
             block = a[lo:lo + step]  # a view: writing into it fills the split itself
             holes = ~np.isfinite(block)

@@ -45,6 +45,15 @@ class PreparedData:
     # Per-feature fill values for NaN/inf (training-row means) when --impute mean was used, else None:
     # a served model must fill its inputs the same way before scaling.
     impute_means: np.ndarray | None = None
+    # Validation rows carved from the training rows (scaled like them), to choose the checkpoint on;
+    # empty when the checkpoint is chosen on the test rows.
+    X_val: np.ndarray | None = None
+    y_val: np.ndarray | None = None
+
+    @property
+    def split(self) -> dict[str, int]:
+        return {"train": len(self.X_train), "val": 0 if self.X_val is None else len(self.X_val),
+                "test": len(self.X_test)}
 
     @property
     def n_features(self) -> int:

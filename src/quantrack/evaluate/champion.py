@@ -2,57 +2,93 @@
 
 There is always an answer. A variant displaces fp32 only on a difference that was
 actually measured: a smaller file for ``prefer=size``, a "faster" verdict (side-by-side
-windows against fp32, see timing.py) for ``prefer=latency``. Ties are broken by the other
-figure, then by name, so the same measurements always give the same champion.
+windows against fp32, see timing.py) for ``prefer=latency``. Ties are broken by the other figure,
+then by name, so the same measurements always give the same champion.
 
 The budget is in the score's units: accuracy is a share (0.01 = 1 point, shown in points),
-a user's metric is shown as it is.
+a user's metric is shown as it is. "Within budget" has two readings, and the champion says which
+one let it through:
+
+- ``confident`` (a ``confidence`` is given): the upper end of the variant's paired drop interval
+  (``VariantResult.stats``, from stats.paired_stats at that confidence) is within the budget;
+- ``point-estimate`` (``confidence=None``): the measured drop alone is within it.
+
+When intervals are asked for and none is within budget although some point estimates are, the
+evaluation set is too small to tell: fp32 is shipped, and the reason names those variants with
+the rows that would settle them.
 """
 
 from __future__ import annotations
 
-from quantrack.evaluate.results import VariantResult
+from typing import NamedTuple
+
+from quantrack.evaluate.results import CONFIDENT, POINT_ESTIMATE, SHIPPED_BASELINE, VariantResult
 from quantrack.evaluate.timing import Verdict
 from quantrack.methods import BASELINE
 
 PREFER_CHOICES = ("size", "latency")
-_TOLERANCE = 1e-12  # float noise: 343/360 vs 346/360 with a 1-point budget is within it
+_EPS = 1e-12  # float noise: 343/360 vs 346/360 with a 1-point budget is within it
 
 
-def budget_text(max_drop: float, score_name: str) -> str:
-    """The budget as people say it: '1 point' of accuracy, '0.01' of a metric."""
+class Champion(NamedTuple):
+    name: str
+    reason: str  # one sentence
+    rule: str  # CONFIDENT, POINT_ESTIMATE, or SHIPPED_BASELINE when fp32 is shipped because nothing qualified
+
+
+def budget_text(max_drop: float, score_name: str = "accuracy") -> str:
+    """The budget as people say it: '1 point' of accuracy, '0.01 of cosine' for a metric."""
     if score_name == "accuracy":
         points = round(100 * max_drop, 10)
         return f"{points:g} point" + ("" if points == 1 else "s")
     return f"{max_drop:g} of {score_name}"
 
 
-def score_text(value: float, score_name: str) -> str:
+def score_text(value: float, score_name: str = "accuracy") -> str:
     return f"{100 * value:.2f}%" if score_name == "accuracy" else f"{value:.4f}"
 
 
+def drop_text(value: float, score_name: str = "accuracy") -> str:
+    return f"{100 * value:.2f} points" if score_name == "accuracy" else f"{value:.4f}"
+
+
 def choose_champion(variants: list[VariantResult], *, max_drop: float, prefer: str, batch_size: int,
-                    score_name: str = "accuracy") -> tuple[str, str]:
-    """Return (champion name, one-sentence reason). ``max_drop`` is in the score's units."""
+                    confidence: float | None = None, score_name: str = "accuracy") -> Champion:
+    """``max_drop`` is in the score's units (accuracy: 0.01 = 1 point). ``confidence``: the level every
+    variant's ``stats`` were computed at, or None to judge on point estimates alone."""
     if prefer not in PREFER_CHOICES:
         raise ValueError(f"prefer must be one of {PREFER_CHOICES}, got {prefer!r}")
     base = next((v for v in variants if v.name == BASELINE), None)
     if base is None or not base.available or base.score is None:
         raise ValueError("choosing a champion needs a measured fp32 baseline")
     budget = budget_text(max_drop, score_name)
-    floor = base.score - max_drop
     others = [v for v in variants if v.name != BASELINE]
     usable = [v for v in others if v.available and v.score is not None]
     if not others:
-        return BASELINE, "only fp32 was measured, so fp32 is shipped"
+        return Champion(BASELINE, "only fp32 was measured, so fp32 is shipped", SHIPPED_BASELINE)
     if not usable:
-        return BASELINE, "no quantized variant could run, so fp32 is shipped"
-    within = [v for v in usable if v.score >= floor - _TOLERANCE]
+        return Champion(BASELINE, "no quantized variant could run, so fp32 is shipped", SHIPPED_BASELINE)
+    on_point = [v for v in usable if base.score - v.score <= max_drop + _EPS]
+    if confidence is None:
+        within, rule = on_point, POINT_ESTIMATE
+    else:
+        missing = [v.name for v in usable if v.stats is None or v.stats.drop_ci is None]
+        if missing:
+            raise ValueError(f"the confidence rule needs paired stats for every variant; missing: {missing}")
+        wrong = [v.name for v in usable if abs(v.stats.confidence - confidence) > 1e-9]
+        if wrong:
+            raise ValueError(f"stats of {wrong} were computed at another confidence than {confidence}")
+        within, rule = [v for v in usable if v.stats.drop_ci[1] <= max_drop + _EPS], CONFIDENT
     if not within:
+        if rule == CONFIDENT and on_point:
+            return Champion(BASELINE, _too_small_to_tell(on_point, max_drop, confidence, score_name),
+                            SHIPPED_BASELINE)
         best = max(usable, key=lambda v: (v.score, v.name))
-        return BASELINE, (f"no variant stays within {budget} of fp32's {score_name} "
-                          f"(best: {best.name} at {score_text(best.score, score_name)} vs "
-                          f"{score_text(base.score, score_name)})")
+        return Champion(BASELINE, f"no variant stays within {budget} of fp32's {score_name} "
+                                  f"(best: {best.name} at {score_text(best.score, score_name)} vs "
+                                  f"{score_text(base.score, score_name)})", SHIPPED_BASELINE)
+    shown = f"shown within {budget} of fp32 at {_pct(confidence)} confidence" if rule == CONFIDENT \
+        else f"within {budget} of fp32"
 
     def p50(v: VariantResult) -> float:
         lat = v.latency_at(batch_size)
@@ -62,21 +98,46 @@ def choose_champion(variants: list[VariantResult], *, max_drop: float, prefer: s
         return v.file_bytes if v.file_bytes is not None else float("inf")
 
     def quality(v: VariantResult) -> str:
-        return f"{score_name} {score_text(v.score, score_name)} vs {score_text(base.score, score_name)}"
+        text = f"{score_name} {score_text(v.score, score_name)} vs {score_text(base.score, score_name)}"
+        if rule == CONFIDENT:
+            text += f", drop at most {drop_text(v.stats.drop_ci[1], score_name)} ({_pct(confidence)} interval)"
+        return text
 
     if prefer == "latency":
-        faster = [v for v in within if (lat := v.latency_at(batch_size)) is not None and lat.verdict == Verdict.FASTER]
+        faster = [v for v in within
+                  if (lat := v.latency_at(batch_size)) is not None and lat.verdict == Verdict.FASTER]
         if not faster:
-            return BASELINE, f"no variant within {budget} of fp32 is measurably faster than fp32 at batch {batch_size}"
+            return Champion(BASELINE, f"no variant {shown} is measurably faster than fp32 at batch {batch_size}",
+                            SHIPPED_BASELINE)
         pick = min(faster, key=lambda v: (p50(v), size(v), v.name))
         lat = pick.latency_at(batch_size)
         base_lat = base.latency_at(batch_size)
         speedup = lat.speedup if lat.speedup is not None else (base_lat.p50_us / lat.p50_us if base_lat else None)
         how = f"{speedup:.2f}x" if speedup is not None else f"p50 {lat.p50_us:,.1f} µs"
-        return pick.name, f"fastest within {budget} of fp32: {how} at batch {batch_size}, " + quality(pick)
+        return Champion(pick.name, f"fastest {shown}: {how} at batch {batch_size}, " + quality(pick), rule)
     smaller = [v for v in within if v.file_bytes is not None and base.file_bytes and v.file_bytes < base.file_bytes]
     if not smaller:
-        return BASELINE, f"no variant within {budget} of fp32 has a smaller file"
+        return Champion(BASELINE, f"no variant {shown} has a smaller file", SHIPPED_BASELINE)
     pick = min(smaller, key=lambda v: (size(v), p50(v), v.name))
-    return pick.name, (f"smallest file within {budget} of fp32: {pick.file_bytes:,} B "
-                       f"({pick.file_bytes / base.file_bytes:.2f}x of fp32), " + quality(pick))
+    return Champion(pick.name, f"smallest file {shown}: {pick.file_bytes:,} B "
+                               f"({pick.file_bytes / base.file_bytes:.2f}x of fp32), " + quality(pick), rule)
+
+
+def _pct(confidence: float | None) -> str:
+    return f"{100 * confidence:g}%" if confidence is not None else ""
+
+
+def _too_small_to_tell(candidates: list[VariantResult], max_drop: float, confidence: float, score_name: str) -> str:
+    rows = candidates[0].stats.rows
+    groups: dict[str, list[str]] = {}  # variants with the same figures (often identical predictions) share a line
+    for v in sorted(candidates, key=lambda v: (v.stats.drop, v.name)):
+        lo, hi = v.stats.drop_ci
+        need = v.stats.rows_to_settle(max_drop)
+        settle = f"about {need:,} rows would settle it" if need else "no number of rows settles a drop this close"
+        figures = (f"drop {drop_text(v.stats.drop, score_name)}, interval {drop_text(lo, score_name)} to "
+                   f"{drop_text(hi, score_name)}; {settle}")
+        groups.setdefault(figures, []).append(v.name)
+    named = [f"{', '.join(names)} ({'each: ' if len(names) > 1 else ''}{figures})" for figures, names in groups.items()]
+    return (f"the evaluation set is too small to tell: no variant can be shown within "
+            f"{budget_text(max_drop, score_name)} of fp32 at {_pct(confidence)} confidence on {rows:,} rows, so "
+            f"fp32 is shipped; within budget on the point estimate alone: " + "; ".join(named))

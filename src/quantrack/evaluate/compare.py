@@ -52,6 +52,7 @@ def compare(
     out: str | Path | None = None,
     metric: Metric | None = None,
     metric_name: str | None = None,
+    confidence: float | None = 0.95,
     eval_batch_size: int = 256,
     latency_budget_s: float = 0.3,
     experiment: str = "quantrack",
@@ -74,7 +75,9 @@ def compare(
     these. threads: torch and ONNX Runtime intra-op threads. tracking: None (no MLflow), True (the
     default store) or a tracking URI. out: a folder for report.json/.md/.html, plots and the saved
     variants (None: nothing written). metric: ``metric(outputs, fp32_outputs) -> float``, higher is
-    better, over the whole evaluation set. artifacts: a folder for the variants' files without a
+    better, over the whole evaluation set. confidence: the level of every interval, and of the
+    champion rule (a variant is within budget when its whole paired drop interval is); None judges
+    on point estimates alone. artifacts: a folder for the variants' files without a
     report. fine_tune: QAT options (lr, batch_size, epochs). timing_gate: a callable returning a
     context manager entered around each latency measurement (a sweep holds other trials off the
     cores meanwhile). sensitivity_rows: the mixed-precision methods score each layer alone on this
@@ -101,20 +104,24 @@ def compare(
     search = {"max_drop": max_drop, "metric": metric, "eval": evaluation, "eval_batch_size": eval_batch_size,
               "sensitivity_rows": sensitivity_rows, "sensitivity": {}}
     with preserved_process_state(threads):
+        env = environment(threads)
         with _variant_folder(artifacts, out) as models_dir:
             variants, batches = measure_variants(
                 model, names, evaluation, calib, models_dir=models_dir, metric=metric, batch_sizes=batch_sizes,
                 threads=threads, eval_batch_size=eval_batch_size, latency_budget_s=latency_budget_s,
                 fine_tune=fine_tune or {}, seed=seed, progress=progress, timing_gate=timing_gate,
-                model_kind=model_kind, extra=search)
+                model_kind=model_kind, confidence=confidence, env=env, extra=search)
         from quantrack.evaluate.champion import choose_champion
 
-        champion, why = choose_champion(variants, max_drop=max_drop, prefer=prefer, batch_size=batches[-1],
-                                        score_name=score_name)
-        report = Report(variants=variants, champion=champion, champion_reason=why, batch_sizes=batches,
-                        score_name=score_name, max_drop=max_drop, prefer=prefer,
-                        environment=environment(threads),
+        # Intervals exist for every variant unless a metric is not a mean over rows (see _row_scores).
+        judged = confidence if all(v.stats is not None for v in variants if v.available) else None
+        champion = choose_champion(variants, max_drop=max_drop, prefer=prefer, batch_size=batches[-1],
+                                   confidence=judged, score_name=score_name)
+        report = Report(variants=variants, champion=champion.name, champion_reason=champion.reason,
+                        champion_rule=champion.rule, batch_sizes=batches,
+                        score_name=score_name, max_drop=max_drop, prefer=prefer, environment=env,
                         config={"methods": ",".join(names), "max_drop": max_drop, "prefer": prefer,
+                                "confidence": judged,
                                 "batch_sizes": list(batches), "threads": threads, "metric": score_name,
                                 "eval_rows": evaluation.rows,
                                 "calibration_rows": None if calib is None else calib.rows},
@@ -178,10 +185,13 @@ def _variant_folder(artifacts, out) -> Iterator[Path]:
 def measure_variants(model, names: Sequence[str], evaluation: EvalSet, calib: EvalSet | None, *, models_dir: Path,
                      metric: Metric | None, batch_sizes: Sequence[int], threads: int, eval_batch_size: int,
                      latency_budget_s: float, fine_tune: dict[str, Any], seed: int, progress,
-                     timing_gate=None, model_kind: str | None = None,
+                     timing_gate=None, model_kind: str | None = None, confidence: float | None = 0.95,
+                     env: dict[str, Any] | None = None,
                      extra: dict[str, Any] | None = None) -> tuple[list[VariantResult], list[int]]:
     """Each method in ``names`` (the baseline first) applied, saved, scored and timed against it."""
     import torch
+
+    from quantrack.evaluate.hardware import explain
 
     from quantrack.methods.base import MethodUnavailable, QuantContext, private_copy, quiet_warnings
 
@@ -194,7 +204,7 @@ def measure_variants(model, names: Sequence[str], evaluation: EvalSet, calib: Ev
                        extra={**({"qat_epochs": fine_tune["epochs"]} if "epochs" in fine_tune else {}), **(extra or {})})
     batches = sorted({min(b, evaluation.rows) for b in batch_sizes})
     results: list[VariantResult] = []
-    baseline = base_out = base_pred = None
+    baseline = base_out = base_pred = base_rows = None
     for name in names:
         progress.stage(f"quantizing and measuring {name}")
         method = _method_or_reason(name)
@@ -228,8 +238,18 @@ def measure_variants(model, names: Sequence[str], evaluation: EvalSet, calib: Ev
         if baseline is None:
             baseline, base_out = variant, outputs
             base_pred = _predictions(outputs)
-        results.append(_result(name, variant, path, outputs, base_out, base_pred, evaluation, metric, latencies,
-                               quantize_s))
+            base_rows = _row_scores(outputs, base_out, evaluation, metric)
+        result = _result(name, variant, path, outputs, base_out, base_pred, evaluation, metric, latencies,
+                         quantize_s)
+        rows = _row_scores(outputs, base_out, evaluation, metric)
+        if rows is not None and base_rows is not None:
+            from quantrack.evaluate.stats import paired_stats
+
+            # Intervals at `confidence`; with None (point estimates decide) they are still shown, at 95 %.
+            result.stats = paired_stats(base_rows, None if baseline is variant else rows,
+                                        confidence=confidence or 0.95, seed=seed)
+        result.why = explain(name, latencies, (env or {}).get("cpu", {}), baseline.params)
+        results.append(result)
     base = results[0]
     for r in results:
         if r.available:
@@ -280,6 +300,21 @@ def _check_labels(evaluation: EvalSet, outputs: np.ndarray) -> None:
                              f"{n_classes} outputs (labels are output indices 0..{n_classes - 1})")
 
 
+def _row_scores(outputs: np.ndarray, base_out: np.ndarray, evaluation: EvalSet, metric) -> np.ndarray | None:
+    """Per-row figures the paired statistics work on: correctness (booleans) with labels and no
+    metric; otherwise the metric on each row alone, kept only when their mean is the metric over
+    the whole set (a mean over rows, like mean cosine). A metric that is not (an F1, say) gets no
+    interval, and the champion rule falls back to point estimates."""
+    if metric is None:
+        pred = _predictions(outputs)
+        return None if pred is None or evaluation.labels is None else pred == evaluation.labels
+    per_row = np.array([metric(outputs[i:i + 1], base_out[i:i + 1]) for i in range(len(outputs))], dtype=np.float64)
+    whole = float(metric(outputs, base_out))
+    if not np.isfinite(per_row).all() or abs(per_row.mean() - whole) > 1e-6 * max(1.0, abs(whole)):
+        return None
+    return per_row
+
+
 def _result(name, variant, path: Path, outputs, base_out, base_pred, evaluation: EvalSet, metric, latencies,
             quantize_s) -> VariantResult:
     pred = _predictions(outputs)
@@ -327,8 +362,10 @@ def environment(threads: int) -> dict[str, Any]:
 
     import torch
 
+    from quantrack.evaluate.hardware import cpu_facts
+
     return {"python": platform.python_version(), "torch": torch.__version__, "platform": platform.platform(),
-            "cpus": os.cpu_count(), "threads": threads}
+            "cpus": os.cpu_count(), "threads": threads, "cpu": cpu_facts(threads)}
 
 
 def _track(report: Report, tracking: bool | str, experiment: str, out) -> None:
@@ -378,17 +415,28 @@ def track_sensitivity(tracker, report: Report) -> None:
 
 def variant_metrics(variants: Collection[VariantResult]) -> dict[str, float]:
     """Each variant's figures as MLflow metrics named <variant>.<figure>."""
+    from quantrack.evaluate.timing import MIN_CALLS_FOR_P99
+
     out: dict[str, float] = {}
     for v in variants:
         if not v.available:
             continue
-        for key in ("score", "accuracy", "agreement", "params", "payload_bytes", "file_bytes", "file_ratio"):
+        for key in ("score", "accuracy", "agreement", "params", "payload_bytes", "file_bytes", "file_ratio",
+                    "p_value"):
             val = getattr(v, key)
             if val is not None:
                 out[f"{v.name}.{key}"] = float(val)
+        for key in ("accuracy_ci", "drop_ci"):
+            if (ci := getattr(v, key)) is not None:
+                out[f"{v.name}.{key}_lo"], out[f"{v.name}.{key}_hi"] = float(ci[0]), float(ci[1])
         for lat in v.latency:
-            for fig in ("p50_us", "p90_us", "p99_us", "speedup"):
+            figs = ["p50_us", "p90_us", "speedup", "baseline_p50_us"]
+            figs += ["p99_us"] if lat.samples >= MIN_CALLS_FOR_P99 else []  # fewer calls: no percentile to speak of
+            for fig in figs:
                 val = getattr(lat, fig)
                 if val is not None:
                     out[f"{v.name}.latency_b{lat.batch_size}_{fig}"] = float(val)
+            if lat.speedup_ci:
+                out[f"{v.name}.latency_b{lat.batch_size}_speedup_ci_lo"] = float(lat.speedup_ci[0])
+                out[f"{v.name}.latency_b{lat.batch_size}_speedup_ci_hi"] = float(lat.speedup_ci[1])
     return out

@@ -5,7 +5,11 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
+from quantrack.evaluate.stats import PairedStats
 from quantrack.evaluate.timing import Latency
+
+# Report.champion_rule: what let the champion through (the fp32 baseline is shipped when nothing qualified)
+CONFIDENT, POINT_ESTIMATE, SHIPPED_BASELINE = "confident", "point-estimate", "baseline"
 
 
 @dataclass
@@ -26,6 +30,22 @@ class VariantResult:
     seconds_to_quantize: float | None = None
     confusion: list[list[int]] | None = None
     float_layers: list[str] | None = None  # mixed precision: the layers left in float
+    # Accuracy's interval and, against fp32 on the same rows, the paired drop and test (stats.paired_stats).
+    stats: PairedStats | None = None
+    why: str | None = None  # when a verdict is not "faster": the measured facts that explain it (hardware.py)
+
+    @property
+    def accuracy_ci(self) -> tuple[float, float] | None:
+        return self.stats.score_ci if self.stats else None
+
+    @property
+    def drop_ci(self) -> tuple[float, float] | None:
+        """fp32's accuracy minus this variant's, as an interval (same units as accuracy)."""
+        return self.stats.drop_ci if self.stats else None
+
+    @property
+    def p_value(self) -> float | None:
+        return self.stats.p_value if self.stats else None
 
     def __post_init__(self) -> None:
         if self.score is None and self.accuracy is not None:  # scored by accuracy (and reports written before `score`)
@@ -37,11 +57,18 @@ class VariantResult:
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["latency"] = [lat.to_dict() for lat in self.latency]
+        d["stats"] = self.stats.to_dict() if self.stats else None
+        # Flat copies for other tools reading report.json (from_dict rebuilds them from "stats").
+        d["accuracy_ci"] = list(self.accuracy_ci) if self.accuracy_ci else None
+        d["drop_ci"] = list(self.drop_ci) if self.drop_ci else None
+        d["p_value"] = self.p_value
         return d
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> VariantResult:
-        return cls(**{**d, "latency": [Latency(**lat) for lat in d.get("latency", [])]})
+        d = {k: v for k, v in d.items() if k not in ("accuracy_ci", "drop_ci", "p_value")}
+        stats = PairedStats.from_dict(d["stats"]) if d.get("stats") else None
+        return cls(**{**d, "stats": stats, "latency": [Latency(**lat) for lat in d.get("latency", [])]})
 
 
 @dataclass
@@ -68,6 +95,9 @@ class ReportData:
     environment: dict[str, Any] = field(default_factory=dict)
     out_dir: str | None = None
     model_summary: dict[str, Any] = field(default_factory=dict)
+    split: dict[str, int] = field(default_factory=dict)  # {"train": n, "val": n, "test": n} rows
+    champion_rule: str = SHIPPED_BASELINE  # CONFIDENT, POINT_ESTIMATE or SHIPPED_BASELINE
+    val_loss: list[float] = field(default_factory=list)  # per epoch, when the checkpoint is chosen on validation
     # per-layer drop when quantized alone: {method: [{"layer", "params", "drop", "kept_float"}]}, largest first
     sensitivity: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     sensitivity_cost: dict[str, dict[str, Any]] = field(default_factory=dict)  # evaluations, seconds, rows

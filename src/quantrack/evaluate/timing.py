@@ -39,6 +39,7 @@ class Verdict(StrEnum):
 FASTER, SLOWER, SAME = Verdict.FASTER, Verdict.SLOWER, Verdict.SAME
 MIN_EFFECT = 0.05  # a speed-up smaller than 5 % is not worth a verdict, however steady
 MIN_EFFECT_TEXT = f"{MIN_EFFECT:.0%}".replace("%", " %")  # "5 %": the rule as every report states it
+MIN_CALLS_FOR_P99 = 100  # below this, "p99" is one of the few slowest calls, not a percentile
 
 
 @dataclass
@@ -58,6 +59,14 @@ class Latency:
     speedup_p75: float | None = None
     windows: int | None = None  # side-by-side windows measured against fp32
     verdict: str | None = None
+    # fp32's percentiles from the same side-by-side windows, so a row's p50 columns and its verdict
+    # describe the same moments (fp32's own row was timed alone, at another moment).
+    baseline_samples: int | None = None
+    baseline_p50_us: float | None = None
+    baseline_p90_us: float | None = None
+    baseline_p99_us: float | None = None
+    # Distribution-free 95 % interval of the median window ratio (order statistics; stats.median_ci).
+    speedup_ci: list[float] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -157,7 +166,10 @@ def time_against(run: Callable[[], Any], baseline: Callable[[], Any], *, threads
     Windows of ``k`` calls each alternate baseline/run, run/baseline, ... (``k`` sized so one
     pair of windows takes about ``window_s``). After ``min_windows`` we stop as soon as the
     interquartile range of the window ratios is within ``2 * tolerance`` of their median,
-    or when ``budget_s`` is spent. The percentiles are those of every ``run`` call timed.
+    or when ``budget_s`` is spent. The percentiles are those of every ``run`` call timed, and
+    ``baseline_*`` those of every baseline call in the same windows. A verdict the pooled medians
+    contradict (a "faster" variant whose p50 is not below fp32's) is withdrawn: no row of the report
+    may contradict itself.
     """
     import gc
 
@@ -176,6 +188,7 @@ def time_against(run: Callable[[], Any], baseline: Callable[[], Any], *, threads
     k = int(min(max(window_s * ns / per_pair, min_calls), 100_000))
     sides = (baseline, run)
     samples: list[np.ndarray] = []
+    base_samples: list[np.ndarray] = []
     ratios: list[float] = []
     stable = False
     end = clock() + budget_s * ns
@@ -193,8 +206,7 @@ def time_against(run: Callable[[], Any], baseline: Callable[[], Any], *, threads
                     f()
                     times[i] = clock() - t
                 medians[side] = float(np.median(times))
-                if side == 1:
-                    samples.append(times)
+                (samples if side == 1 else base_samples).append(times)
             # max(.., 1 ns): a fake clock (or a coarse one) may time a call as zero
             ratios.append(max(medians[0], 1.0) / max(medians[1], 1.0))
             if len(ratios) >= min_windows:
@@ -209,9 +221,19 @@ def time_against(run: Callable[[], Any], baseline: Callable[[], Any], *, threads
             gc.enable()
     lat = latency_from_samples(np.concatenate(samples).astype(np.float64) / 1000.0, threads=threads,
                                batch_size=batch_size, stable=stable)
+    base = latency_from_samples(np.concatenate(base_samples).astype(np.float64) / 1000.0, threads=threads,
+                                batch_size=batch_size)
+    lat.baseline_samples, lat.baseline_p50_us = base.samples, base.p50_us
+    lat.baseline_p90_us, lat.baseline_p99_us = base.p90_us, base.p99_us
     q25, q50, q75 = (round(v, 3) for v in ratio_quartiles(ratios))
     lat.speedup, lat.speedup_p25, lat.speedup_p75, lat.windows = q50, q25, q75, len(ratios)
+    from quantrack.evaluate.stats import median_ci
+
+    lo, hi, _ = median_ci(ratios, 0.95)
+    lat.speedup_ci = [round(lo, 3), round(hi, 3)]
     lat.verdict = verdict_from_ratios(np.asarray(ratios), min_effect)
+    if (lat.verdict == FASTER and base.p50_us <= lat.p50_us) or (lat.verdict == SLOWER and base.p50_us >= lat.p50_us):
+        lat.verdict = SAME
     return lat
 
 

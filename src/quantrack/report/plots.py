@@ -60,23 +60,25 @@ def _measured(report: ReportData) -> list[VariantResult]:
 
 
 def loss_figure(report: ReportData) -> Figure | None:
-    """Train and test loss per epoch, the kept (lowest test loss) epoch marked."""
+    """Train loss and the held-out loss the checkpoint was chosen on (validation, or test with
+    --checkpoint-on test) per epoch, the kept epoch marked."""
     from matplotlib.ticker import MaxNLocator
 
-    if not report.train_loss and not report.test_loss:
+    held, which = (report.val_loss, "validation") if report.val_loss else (report.test_loss, "test")
+    if not report.train_loss and not held:
         return None
     fig = _figure(7.5, 4.2)
     ax = fig.add_subplot()
     if report.train_loss:
         ax.plot(range(1, len(report.train_loss) + 1), report.train_loss, label="train loss", color="#1f77b4", lw=2)
-    if report.test_loss:
-        ax.plot(range(1, len(report.test_loss) + 1), report.test_loss, label="test loss", color="#d62728", lw=2)
+    if held:
+        ax.plot(range(1, len(held) + 1), held, label=f"{which} loss", color="#d62728", lw=2)
     best = report.best_epoch
-    if report.test_loss and 1 <= best <= len(report.test_loss):
-        y = report.test_loss[best - 1]
+    if held and 1 <= best <= len(held):
+        y = held[best - 1]
         ax.axvline(best, color="#555555", ls="--", lw=1)
         ax.plot([best], [y], marker="o", ms=9, mfc="white", mec="#d62728", mew=2, zorder=5,
-                label=f"kept: epoch {best} (test loss {y:.4f})")
+                label=f"kept: epoch {best} ({which} loss {y:.4f})")
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("epoch")
     ax.set_ylabel("cross-entropy loss")
@@ -251,7 +253,7 @@ def confusion_figure(report: ReportData) -> Figure | None:
 FigureFn = Callable[[ReportData], "Figure | None"]
 # (file stem, title, caption, builder); a builder returns None when the report lacks its data.
 PLOTS: list[tuple[str, str, str, FigureFn]] = [
-    ("loss", "Loss curves", "Train and test loss per epoch; the marked epoch is the checkpoint kept.", loss_figure),
+    ("loss", "Loss curves", "Train loss and the held-out loss the checkpoint was chosen on, per epoch; the marked epoch is the checkpoint kept.", loss_figure),
     ("accuracy_vs_size", "Accuracy against size on disk",
      "Every measured variant; the ringed point is the champion, the dashed line the accuracy budget.",
      accuracy_size_figure),

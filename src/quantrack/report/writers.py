@@ -10,8 +10,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from quantrack.evaluate.champion import budget_text
-from quantrack.evaluate.results import ReportData, VariantResult
-from quantrack.evaluate.timing import MIN_EFFECT_TEXT
+from quantrack.evaluate.results import CONFIDENT, POINT_ESTIMATE, ReportData, VariantResult
+from quantrack.evaluate.timing import MIN_CALLS_FOR_P99, MIN_EFFECT_TEXT
 
 if TYPE_CHECKING:
     from quantrack.report.plots import Plot
@@ -20,20 +20,91 @@ PLOTS_DIR = "plots"  # next to report.md, which links to the PNGs by relative pa
 
 VERDICT_RULE = ("Each call timed alone after a warm-up, repeated until the median settled. Every variant is "
                 "timed side by side with fp32 in alternating short windows; its speed-up is the median of the "
-                "windows' ratios (fp32 time / variant time), shown with their p25–p75. A verdict other than "
-                f"<em>no measurable difference</em> needs that whole p25–p75 range beyond {MIN_EFFECT_TEXT} on one side.")
+                "windows' ratios (fp32 time / variant time), shown with its 95 % interval [in brackets] and the "
+                "windows' p25–p75. A verdict other than <em>no measurable difference</em> needs that whole p25–p75 "
+                f"range beyond {MIN_EFFECT_TEXT} on one side. A variant's p50 is shown beside fp32's from the same windows, so "
+                "the two agree with the verdict; fp32's own row was timed alone. p99 is shown only when it rests "
+                f"on at least {MIN_CALLS_FOR_P99} calls.")
+
+STATS_RULE = ("Accuracy on the test rows with its Wilson 95 % interval; drop = fp32's accuracy minus the variant's "
+              "on the same rows, in points, with Newcombe's paired interval, and p = the exact McNemar test on the "
+              "rows where exactly one of the two is right (a large p is not evidence that they are equal).")
+METRIC_STATS_RULE = ("The score is the metric over the test rows with a 95 % interval from a paired bootstrap over "
+                     "rows; drop = fp32's score minus the variant's on the same rows, with its paired bootstrap "
+                     "interval and p-value.")
 
 
 def _speedup_text(lat) -> str:
     if lat.speedup is None:
         return "–"
-    if lat.speedup_p25 is None:
-        return f"{lat.speedup:.2f}x"
-    return f"{lat.speedup:.2f}x ({lat.speedup_p25:.2f}–{lat.speedup_p75:.2f})"
+    text = f"{lat.speedup:.2f}x"
+    if lat.speedup_ci:
+        text += f" [{lat.speedup_ci[0]:.2f}–{lat.speedup_ci[1]:.2f}]"
+    if lat.speedup_p25 is not None:
+        text += f" (p25–p75 {lat.speedup_p25:.2f}–{lat.speedup_p75:.2f})"
+    return text
 
 
-TABLE_HEADERS = ["variant", "accuracy", "agreement", "params", "payload B", "file B", "file vs fp32",
-                 "p50 µs (b=1)", "p50 µs (b=all)", "speed-up (b=all)", "verdict (b=all)"]
+def _p99_text(lat) -> str:
+    if lat.samples < MIN_CALLS_FOR_P99:
+        return f"– ({lat.samples} calls)"
+    return f"{lat.p99_us:,.1f}"
+
+
+def _p50_pair(lat) -> str:
+    """A variant's p50 beside fp32's from the same windows; fp32's own (solo) p50 on its own row."""
+    if lat is None:
+        return "–"
+    if lat.baseline_p50_us is None:
+        return f"{lat.p50_us:,.1f}"
+    return f"{lat.p50_us:,.1f} vs {lat.baseline_p50_us:,.1f}"
+
+
+def _accuracy_text(v: VariantResult, report: ReportData) -> str:
+    """The score with its interval: accuracy in %, a metric as it is."""
+    ci = v.accuracy_ci
+    if report.score_name != "accuracy":
+        return _num(v.score, "{:.4f}") + (f" ({ci[0]:.4f}–{ci[1]:.4f})" if ci else "")
+    return _pct(v.accuracy) + (f" ({100 * ci[0]:.2f}–{100 * ci[1]:.2f})" if ci else "")
+
+
+def _drop_text(v: VariantResult, report: ReportData) -> str:
+    if v.stats is None or v.stats.drop is None:
+        return "–"
+    k = 100 if report.score_name == "accuracy" else 1  # accuracy in points
+    digits = 2 if k == 100 else 4
+    return f"{k * v.stats.drop:.{digits}f} ({k * v.drop_ci[0]:.{digits}f} to {k * v.drop_ci[1]:.{digits}f})"
+
+
+def _p_text(p: float | None) -> str:
+    if p is None:
+        return "–"
+    return "<0.001" if p < 0.001 else f"{p:.3f}"
+
+
+TABLE_HEADERS = ["variant", "accuracy (95% CI)", "drop, points (95% CI)", "p", "agreement", "params", "payload B",
+                 "file B", "file vs fp32", "p50 µs vs fp32 (b=1)", "p50 µs vs fp32 (b=all)", "speed-up [95% CI] (b=all)",
+                 "verdict (b=all)"]
+
+
+def rule_text(report: ReportData) -> str:
+    """How the champion got through, for the line that names it."""
+    conf = report.config.get("confidence")
+    if report.champion_rule == CONFIDENT:
+        level = f"{100 * conf:g}% " if conf else ""
+        return f"rule: confident, its whole {level}drop interval is within the budget"
+    if report.champion_rule == POINT_ESTIMATE:
+        return "rule: point estimate, the measured drop is within the budget (intervals not used)"
+    return "rule: baseline, fp32 ships because no variant qualified"
+
+
+def split_text(report: ReportData) -> str:
+    sp, on = report.split, report.config.get("checkpoint_on", "test")
+    sizes = f"{sp.get('train')} train / {sp.get('val')} val / {sp.get('test')} test rows" if sp else "sizes not recorded"
+    if on == "val":
+        return f"{sizes}; checkpoint chosen on the validation rows, so the test rows chose nothing"
+    return (f"{sizes}; checkpoint chosen on the test rows (--checkpoint-on test, the assignment's way), "
+            "so every accuracy here is a little optimistic")
 
 
 def _pct(x: float | None) -> str:
@@ -45,10 +116,11 @@ def _num(x: float | int | None, fmt: str = "{:,}") -> str:
 
 
 def table_headers(report: ReportData) -> list[str]:
-    """TABLE_HEADERS, with the score's own name when it is a user's metric."""
+    """TABLE_HEADERS; with a user's metric, plain accuracy, then the metric and its drop in its units."""
     if report.score_name == "accuracy":
         return list(TABLE_HEADERS)
-    return ["variant", report.score_name, *TABLE_HEADERS[1:]]
+    name = report.score_name
+    return ["variant", "accuracy", f"{name} (95% CI)", f"drop in {name} (95% CI)", *TABLE_HEADERS[3:]]
 
 
 def table_rows(report: ReportData) -> list[list[str]]:
@@ -62,12 +134,15 @@ def table_rows(report: ReportData) -> list[list[str]]:
             rows.append([name, "unavailable: " + (v.reason or "")] + [""] * (len(headers) - 2))
             continue
         lat1, latn = v.latency_at(b1), v.latency_at(ball)
-        score = [] if report.score_name == "accuracy" else [_num(v.score, "{:.4f}")]
+        speed = "–"
+        if latn and latn.speedup is not None:
+            speed = f"{latn.speedup:.2f}x" + (f" [{latn.speedup_ci[0]:.2f}–{latn.speedup_ci[1]:.2f}]"
+                                              if latn.speedup_ci else "")
         rows.append([
-            name, *score, _pct(v.accuracy), _pct(v.agreement), _num(v.params), _num(v.payload_bytes), _num(v.file_bytes),
-            _num(v.file_ratio, "{:.2f}x"),
-            _num(lat1.p50_us if lat1 else None, "{:,.1f}"), _num(latn.p50_us if latn else None, "{:,.1f}"),
-            _num(latn.speedup if latn else None, "{:.2f}x"), (latn.verdict or "baseline") if latn else "–",
+            name, *([] if report.score_name == "accuracy" else [_pct(v.accuracy)]), _accuracy_text(v, report),
+            _drop_text(v, report), _p_text(v.p_value), _pct(v.agreement), _num(v.params),
+            _num(v.payload_bytes), _num(v.file_bytes), _num(v.file_ratio, "{:.2f}x"),
+            _p50_pair(lat1), _p50_pair(latn), speed, (latn.verdict or "baseline") if latn else "–",
         ])
     return rows
 
@@ -82,9 +157,17 @@ def _md(x: object) -> str:
     return escape(str(x), quote=False).replace("|", "\\|")
 
 
+def _baseline_text(lat) -> str:
+    """fp32's p50 / p90 / p99 from the same windows as this row's variant."""
+    if lat.baseline_p50_us is None:
+        return "–"
+    p99 = f"{lat.baseline_p99_us:,.1f}" if (lat.baseline_samples or 0) >= MIN_CALLS_FOR_P99 else "–"
+    return f"{lat.baseline_p50_us:,.1f} / {lat.baseline_p90_us:,.1f} / {p99}"
+
+
 def _latency_lines(v: VariantResult) -> list[str]:
     return [f"| {_md(v.name)} | {lat.batch_size} | {lat.threads} | {lat.samples} | {lat.p50_us:,.1f} | "
-            f"{lat.p90_us:,.1f} | {lat.p99_us:,.1f} | {lat.p25_us:,.1f}–{lat.p75_us:,.1f} | "
+            f"{lat.p90_us:,.1f} | {_p99_text(lat)} | {lat.p25_us:,.1f}–{lat.p75_us:,.1f} | {_baseline_text(lat)} | "
             f"{_speedup_text(lat)} | {lat.verdict or 'baseline'} |"
             for lat in v.latency]
 
@@ -111,31 +194,37 @@ def report_subject(report: ReportData) -> str:
 def to_markdown(report: ReportData, plots: Sequence[tuple[str, str]] = ()) -> str:
     """``plots``: (title, path relative to report.md) of each PNG to link."""
     cfg, ds = report.config, report.dataset
-    lines = [
-        "# quantrack report", "",
-    ]
+    lines = ["# quantrack report", ""]
     if ds:
         lines.append(f"- dataset: **{_md(ds.get('name'))}** ({ds.get('rows')} rows x {ds.get('columns')} columns, "
                      f"sha256 `{str(ds.get('sha256', ''))[:16]}…`)")
     lines.append(f"- model: **{_md(_model_line(report))}**")
+    if report.split:
+        lines.append(f"- split: {_md(split_text(report))}")
     if report.best_epoch is not None:
-        lines.append(f"- best epoch (lowest test loss): **{report.best_epoch}**, training took "
-                     f"{report.train_seconds:.2f} s")
-    lines.append(f"- champion: **{_md(report.champion)}** — {_md(report.champion_reason)}")
+        lines.append(f"- best epoch (lowest {_md(cfg.get('checkpoint_on', 'test'))} loss): **{report.best_epoch}**, "
+                     f"training took {report.train_seconds:.2f} s")
+    lines += [f"- CPU: {_md(_cpu_line(report))}",
+              f"- champion: **{_md(report.champion)}** ({_md(rule_text(report))}) — {_md(report.champion_reason)}"]
     if report.mlflow.get("run_id"):
         lines.append(f"- MLflow run `{report.mlflow['run_id']}` in experiment {report.mlflow.get('experiment_id')} "
                      f"at {_md(report.mlflow.get('tracking_uri'))}")
     lines += ["", "## Variants", "", "| " + " | ".join(table_headers(report)) + " |",
               "|" + "---|" * len(table_headers(report))]
     lines += ["| " + " | ".join(map(_md, r)) + " |" for r in table_rows(report)]
-    lines += ["", "Payload bytes follow the assignment's formula (elements x bytes of their stored type, "
+    lines += ["", STATS_RULE, "",
+              "Payload bytes follow the assignment's formula (elements x bytes of their stored type, "
               "quantization scales not counted); file bytes are the saved artifact on disk.",
               "", "## Latency", "",
               VERDICT_RULE.replace("<em>", "*").replace("</em>", "*"), "",
-              "| variant | batch | threads | samples | p50 µs | p90 µs | p99 µs | p25–p75 µs | speed-up | verdict |",
-              "|---|---|---|---|---|---|---|---|---|---|"]
+              "| variant | batch | threads | samples | p50 µs | p90 µs | p99 µs | p25–p75 µs | fp32 p50 / p90 / p99 µs "
+              "(same windows) | speed-up [95% CI] | verdict |",
+              "|---|---|---|---|---|---|---|---|---|---|---|"]
     for v in report.variants:
         lines += _latency_lines(v)
+    whys = [v for v in report.variants if v.why]
+    if whys:
+        lines += ["", "## Why not faster", ""] + [f"- **{_md(v.name)}**: {_md(v.why)}" for v in whys]
     from quantrack.report.sensitivity import markdown_lines
 
     lines += markdown_lines(report)
@@ -180,6 +269,13 @@ p.note{color:#555;font-size:13px;max-width:900px}
 _VERDICT_CLASS = {"faster": "verdict-faster", "slower": "verdict-slower", "no measurable difference": "verdict-same"}
 
 
+def _cpu_line(report: ReportData) -> str:
+    from quantrack.evaluate.hardware import cpu_line
+
+    cpu = report.environment.get("cpu")
+    return cpu_line(cpu) if cpu else "not recorded"
+
+
 def _e(x: object) -> str:
     return escape(str(x), quote=True)
 
@@ -190,31 +286,37 @@ def _verdict_cell(verdict: str) -> str:
 
 
 def _html_summary(report: ReportData) -> list[str]:
-    ds, env = report.dataset, report.environment
+    cfg, ds = report.config, report.dataset
     items = []
     if ds:
         items += [("dataset", f"<strong>{_e(ds.get('name'))}</strong> ({_e(ds.get('source', ''))}), "
                               f"{_e(ds.get('rows'))} rows × {_e(ds.get('columns'))} columns"),
                   ("fingerprint", f"sha256 <code>{_e(ds.get('sha256', ''))}</code>")]
     items.append(("model", _e(_model_line(report))))
+    if report.split:
+        items.append(("split", _e(split_text(report))))
     if report.best_epoch is not None:
-        items.append(("best epoch", f"{_e(report.best_epoch)} (lowest test loss), training took "
-                                    f"{report.train_seconds:.2f} s"))
+        items.append(("best epoch", f"{_e(report.best_epoch)} (lowest {_e(cfg.get('checkpoint_on', 'test'))} loss), "
+                                    f"training took {report.train_seconds:.2f} s"))
     if report.max_drop is not None:
         items.append(("choice rule", f"prefer {_e(report.prefer)}, at most "
-                                     f"{_e(budget_text(report.max_drop, report.score_name))} below fp32"))
+                                     f"{_e(budget_text(report.max_drop, report.score_name))} below fp32"
+                                     + (f", shown at {100 * cfg['confidence']:g}% confidence" if cfg.get("confidence")
+                                        else ", on point estimates")))
+    items.append(("CPU", _e(_cpu_line(report))))
     if report.mlflow.get("run_id"):
         items.append(("MLflow run", f"<code>{_e(report.mlflow['run_id'])}</code> in experiment "
                                     f"{_e(report.mlflow.get('experiment_id'))} at "
                                     f"<code>{_e(report.mlflow.get('tracking_uri'))}</code>"))
     if report.registered_model:
         items.append(("registered model", _e(report.registered_model)))
-    if env:
-        items.append(("environment", _e(", ".join(f"{k} {v}" for k, v in env.items()))))
+    if report.environment:
+        items.append(("environment", _e(", ".join(f"{k} {v}" for k, v in report.environment.items() if k != "cpu"))))
     out = ['<section id="summary">', '<dl class="summary">']
     out += [f"<dt>{_e(k)}</dt><dd>{v}</dd>" for k, v in items]
     out += ["</dl>", '<div class="champion-box" id="champion">champion: '
-            f"<strong>{_e(report.champion)}</strong> — {_e(report.champion_reason)}</div>", "</section>"]
+            f"<strong>{_e(report.champion)}</strong> ({_e(rule_text(report))}) — {_e(report.champion_reason)}</div>",
+            "</section>"]
     return out
 
 
@@ -232,13 +334,13 @@ def _html_variants(report: ReportData) -> list[str]:
     out += ["</tbody></table></div>",
             '<p class="note">Payload bytes follow the assignment\'s formula (elements × bytes of their stored type, '
             "quantization scales not counted); file bytes are the saved artifact on disk. ★ marks the champion.</p>",
-            "</section>"]
+            f'<p class="note">{_e(STATS_RULE)}</p>', "</section>"]
     return out
 
 
 def _html_latency(report: ReportData) -> list[str]:
     heads = ["variant", "batch", "threads", "samples", "p50 µs", "p90 µs", "p99 µs", "p25–p75 µs", "p10–p90 µs",
-             "stable", "speed-up", "verdict"]
+             "fp32 p50 / p90 / p99 µs (same windows)", "stable", "speed-up [95% CI]", "verdict"]
     out = ['<section id="latency">', "<h2>Latency</h2>",
            f'<p class="note">{VERDICT_RULE}</p>', '<div class="table-wrap"><table>',
            "<thead><tr>" + "".join(f"<th>{_e(h)}</th>" for h in heads) + "</tr></thead>", "<tbody>"]
@@ -246,13 +348,17 @@ def _html_latency(report: ReportData) -> list[str]:
         cls = ' class="champion"' if v.name == report.champion else ""
         for lat in v.latency:
             cells = [v.name, lat.batch_size, lat.threads, lat.samples, f"{lat.p50_us:,.1f}", f"{lat.p90_us:,.1f}",
-                     f"{lat.p99_us:,.1f}", f"{lat.p25_us:,.1f}–{lat.p75_us:,.1f}",
-                     f"{lat.p10_us:,.1f}–{lat.p90_us:,.1f}", "yes" if lat.stable else "no (budget ran out)",
-                     _speedup_text(lat)]
+                     _p99_text(lat), f"{lat.p25_us:,.1f}–{lat.p75_us:,.1f}",
+                     f"{lat.p10_us:,.1f}–{lat.p90_us:,.1f}", _baseline_text(lat),
+                     "yes" if lat.stable else "no (budget ran out)", _speedup_text(lat)]
             out.append(f"<tr{cls}>" + "".join(f"<td>{_e(c)}</td>" for c in cells)
                        + _verdict_cell(lat.verdict or "baseline") + "</tr>")
-    out += ["</tbody></table></div>", "</section>"]
-    return out
+    out += ["</tbody></table></div>"]
+    whys = [v for v in report.variants if v.why]
+    if whys:
+        out += ['<h3 id="why">Why not faster</h3>', "<ul>"]
+        out += [f"<li><strong>{_e(v.name)}</strong>: {_e(v.why)}</li>" for v in whys] + ["</ul>"]
+    return out + ["</section>"]
 
 
 def _html_unavailable(report: ReportData) -> list[str]:

@@ -1,0 +1,139 @@
+"""The machine that produced the timings, and why a variant was not faster on it.
+
+Whether int8 or bf16 pays depends on the CPU's instruction sets: the same int8 MLP measured 3.7x
+faster than fp32 on a CPU with AVX-512 VNNI and 1.2-1.6x on an AVX2-only one (DESIGN.md). A report
+that names neither the instruction sets nor the reason cannot be read on another machine.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from quantrack.evaluate.timing import FASTER, Latency
+
+# The instruction sets that decide int8 and half-precision speed on x86 (names as /proc/cpuinfo spells them).
+FLAGS = ("avx2", "avx512f", "avx512_vnni", "avx_vnni", "avx512_bf16", "amx_int8", "amx_bf16", "avx512_fp16",
+         "amx_fp16")
+INT8_DOT = ("avx512_vnni", "avx_vnni", "amx_int8")  # int8 dot-product instructions
+BF16_NATIVE = ("avx512_bf16", "amx_bf16")
+FP16_NATIVE = ("avx512_fp16", "amx_fp16")
+SMALL_CALL_US = 100.0  # below this a call is dominated by fixed per-call costs (dispatch, conversions)
+
+_INT8_COMPUTE = {"dynamic-int8": "quantizing each input on the fly", "static-int8": "quantize/dequantize steps",
+                 "qat-int8": "quantize/dequantize steps", "onnx-int8-dynamic": "quantizing each input on the fly",
+                 "onnx-int8-static": "quantize/dequantize steps"}
+_WEIGHT_ONLY = {"int8-weight-only": "int8", "int4-weight-only": "int4"}
+
+
+def parse_cpuinfo(text: str) -> tuple[str | None, set[str]]:
+    """(model name, flags) of the first processor listed in /proc/cpuinfo's text."""
+    model, flags = None, set()
+    for line in text.splitlines():
+        key, _, value = line.partition(":")
+        key = key.strip()
+        if key == "model name" and model is None:
+            model = value.strip()
+        elif key == "flags" and not flags:
+            flags = set(value.split())
+        if model is not None and flags:
+            break
+    return model, flags
+
+
+def cpu_facts(threads: int, cpuinfo: Path = Path("/proc/cpuinfo")) -> dict[str, Any]:
+    """What report.json records under environment.cpu (and MLflow under cpu.* tags)."""
+    import torch
+
+    try:
+        model, flags = parse_cpuinfo(cpuinfo.read_text(encoding="utf-8", errors="replace"))
+        known = True
+    except OSError:  # not Linux: the model from platform, the flags unknown (not "absent")
+        model, flags, known = platform.processor() or None, set(), False
+    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    facts: dict[str, Any] = {
+        "model": model,
+        "cores": os.cpu_count(),
+        "usable_cores": usable,
+        "flags": [f for f in FLAGS if f in flags],
+        "missing": [f for f in FLAGS if f not in flags] if known else None,
+        # The best kernel set torch's own dispatch picked here ("AVX2", "AVX512", ...).
+        "torch_capability": _torch_capability(torch),
+        "quantized_engine": torch.backends.quantized.engine,
+        "onnxruntime": None,
+        "onnxruntime_provider": None,
+        "threads": threads,
+    }
+    try:
+        from importlib.metadata import version
+
+        facts["onnxruntime"] = version("onnxruntime")
+        facts["onnxruntime_provider"] = "CPUExecutionProvider"  # the one onnx_common.session asks for
+    except Exception:  # not installed: the ONNX methods are then listed as unavailable anyway
+        pass
+    return facts
+
+
+def _torch_capability(torch) -> str | None:
+    try:
+        return str(torch.backends.cpu.get_cpu_capability())
+    except (AttributeError, RuntimeError):
+        return None
+
+
+def cpu_line(cpu: dict[str, Any]) -> str:
+    """One line for the report header: the model, the sets present and, as importantly, those absent."""
+    parts = [f"{cpu.get('model') or 'unknown CPU'}, {cpu.get('usable_cores')} of {cpu.get('cores')} cores usable"]
+    parts.append("has " + (", ".join(cpu.get("flags") or []) or "none of " + ", ".join(FLAGS)))
+    if cpu.get("missing"):
+        parts.append("lacks " + ", ".join(cpu["missing"]))
+    parts.append(f"torch kernels {cpu.get('torch_capability')}, quantized engine {cpu.get('quantized_engine')}")
+    if cpu.get("onnxruntime"):
+        parts.append(f"ONNX Runtime {cpu['onnxruntime']} ({cpu.get('onnxruntime_provider')})")
+    parts.append(f"{cpu.get('threads')} thread(s)")
+    return "; ".join(parts)
+
+
+def explain(method: str, latency: Iterable[Latency], cpu: dict[str, Any], params: int | None) -> str | None:
+    """One line on why ``method`` was not faster than fp32, from measured facts; None when it was faster
+    at every batch size (or is fp32 itself)."""
+    not_faster = [lat for lat in latency if lat.verdict is not None and lat.verdict != FASTER]
+    if not not_faster:
+        return None
+    verdicts = ", ".join(f"{lat.verdict} at batch {lat.batch_size}" for lat in not_faster)
+    flags = set(cpu.get("flags") or [])
+    flags_known = cpu.get("missing") is not None
+    reasons = []
+    if method in _INT8_COMPUTE and flags_known and not flags & set(INT8_DOT):
+        base = "AVX-512" if "avx512f" in flags else "AVX2"
+        reasons.append(f"no VNNI here (no {', '.join(INT8_DOT)}), so int8 matmuls run on plain {base}, with little "
+                       "gain over fp32")
+    if method in _WEIGHT_ONLY:
+        reasons.append(f"{_WEIGHT_ONLY[method]} weight-only turns the weights back into float on every call and "
+                       "multiplies in float: it saves memory, not compute")
+    if method == "fp16" and flags_known and not flags & set(FP16_NATIVE):
+        reasons.append(f"fp16 has no native CPU kernel here (no {', '.join(FP16_NATIVE)}), so values are "
+                       "converted to fp32 around each op")
+    if method == "bf16" and flags_known and not flags & set(BF16_NATIVE):
+        reasons.append(f"bf16 has no native CPU kernel here (no {', '.join(BF16_NATIVE)}), so values are "
+                       "converted to fp32 around each op")
+    if method == "onnx-fp32":
+        reasons.append("the same fp32 arithmetic in another runtime: only per-call overhead can differ")
+    # The largest batch that was not faster: if fp32 is quick even there, fixed costs dominate everywhere below it.
+    big = max(not_faster, key=lambda lat: lat.batch_size)
+    if big.baseline_p50_us is not None and big.baseline_p50_us < SMALL_CALL_US:
+        cost = _INT8_COMPUTE.get(method, "dispatch and conversions")
+        size = f", {params:,} parameters" if params else ""
+        reasons.append(f"too small a model for per-call overhead to pay off: fp32 takes {big.baseline_p50_us:,.1f} µs "
+                       f"a call at batch {big.batch_size}{size}, so fixed costs ({cost}) weigh as much as the "
+                       "arithmetic saved")
+    if not reasons:
+        reasons.append("none of the facts recorded here (instruction sets, model size, per-call time) explains it")
+    return f"{verdicts}: " + "; ".join(reasons)
+
+
+def mlflow_tags(cpu: dict[str, Any]) -> dict[str, str]:
+    return {f"cpu.{k}": ",".join(v) if isinstance(v, list) else str(v) for k, v in cpu.items() if v is not None}
