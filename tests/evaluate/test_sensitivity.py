@@ -69,6 +69,9 @@ def test_sensitivity_ranks_the_fragile_layer_first(problem, method, workers):
     assert [r["drop"] for r in table] == sorted((r["drop"] for r in table), reverse=True)
     assert table[0]["params"] == 32 * 32 + 32 and not any(r["kept_float"] for r in table)
     assert table.cost()["evaluations"] == len(names) and table.cost()["seconds"] > 0
+    # the paired interval against fp32 (accuracy: Newcombe) holds the drop, and clears 0 for the fragile layer
+    assert all(r["drop_ci"][0] <= r["drop"] <= r["drop_ci"][1] for r in table)
+    assert table[0]["drop_ci"][0] > 0
 
 
 def test_sensitivity_rows_scores_a_subset_and_bad_options_are_one_line(problem):

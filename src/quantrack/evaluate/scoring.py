@@ -56,6 +56,32 @@ class Scorer:
         """fp32's score minus the variant's (positive: the variant is worse)."""
         return self.base_score - self.score(outputs_in_batches(variant, self.evaluation, self.batch_size))
 
+    def row_scores(self, outputs: np.ndarray) -> np.ndarray | None:
+        """Per-row figures for a paired interval, as ``compare`` computes them: correctness with
+        labels; the metric row by row when their mean is the metric (mean cosine); else None."""
+        if self.metric is None:
+            return None if self.evaluation.labels is None else outputs.argmax(axis=1) == self.evaluation.labels
+        per_row = np.array([self.metric(outputs[i:i + 1], self.base_outputs[i:i + 1]) for i in range(len(outputs))],
+                           dtype=np.float64)
+        whole = float(self.metric(outputs, self.base_outputs))
+        if not np.isfinite(per_row).all() or abs(per_row.mean() - whole) > 1e-6 * max(1.0, abs(whole)):
+            return None
+        return per_row
+
+    def drop_with_interval(self, variant: Any, confidence: float = 0.95,
+                           seed: int = 0) -> tuple[float, list[float] | None]:
+        """The drop, and its paired interval against fp32 on the same rows (evaluate/stats.py) where
+        the score is a mean over rows."""
+        outputs = outputs_in_batches(variant, self.evaluation, self.batch_size)
+        drop = self.base_score - self.score(outputs)
+        rows, base_rows = self.row_scores(outputs), self.row_scores(self.base_outputs)
+        if rows is None or base_rows is None:
+            return drop, None
+        from quantrack.evaluate.stats import paired_stats
+
+        ci = paired_stats(base_rows, rows, confidence=confidence, seed=seed).drop_ci
+        return drop, None if ci is None else [float(ci[0]), float(ci[1])]
+
 
 def subset(evaluation: EvalSet, rows: int | None, seed: int = 0) -> EvalSet:
     """``rows`` rows drawn at random (seeded, kept in order), or all of them: a sorted file's first

@@ -55,8 +55,9 @@ def sensitivity(layers: Layers, scorer: Scorer, workers: int = 1) -> Table:
     started = time.perf_counter()
 
     def one(name: str) -> dict[str, Any]:
-        return {"layer": name, "params": layers.params[name], "drop": scorer.drop(layers.only(name)),
-                "kept_float": False}
+        drop, interval = scorer.drop_with_interval(layers.only(name))
+        return {"layer": name, "params": layers.params[name], "drop": drop, "kept_float": False,
+                "drop_ci": interval}  # paired 95 % interval against fp32; None when the score is no mean over rows
 
     if workers > 1:
         with ThreadPoolExecutor(max_workers=workers) as pool:

@@ -22,6 +22,11 @@ def _drop(value: float, report: ReportData) -> str:
     return f"{100 * value:.2f} pt" if report.score_name == "accuracy" else f"{value:.4f}"
 
 
+def _interval(row: dict, report: ReportData) -> str:
+    ci = row.get("drop_ci")
+    return "–" if not ci else f"{_drop(ci[0], report)} to {_drop(ci[1], report)}"
+
+
 def cost_text(report: ReportData, method: str) -> str:
     c = report.sensitivity_cost.get(method)
     if not c:
@@ -38,9 +43,9 @@ def markdown_lines(report: ReportData) -> list[str]:
              "were kept in float by the mixed-precision variant."]
     for method, rows in report.sensitivity.items():
         lines += ["", f"### {method} ({len(rows)} layers; {cost_text(report, method)})", "",
-                  "| layer | params | drop alone | kept |", "|---|---|---|---|"]
+                  "| layer | params | drop alone | 95 % paired interval | kept |", "|---|---|---|---|---|"]
         lines += [f"| {escape(r['layer'], quote=False)} | {r['params']:,} | {_drop(r['drop'], report)} | "
-                  f"{'float' if r['kept_float'] else ''} |" for r in rows[:TOP]]
+                  f"{_interval(r, report)} | {'float' if r['kept_float'] else ''} |" for r in rows[:TOP]]
         if len(rows) > TOP:
             lines.append(f"\n{len(rows) - TOP} more layers in report.json.")
     return lines
@@ -55,9 +60,11 @@ def html_lines(report: ReportData) -> list[str]:
     for method, rows in report.sensitivity.items():
         out += [f"<h3>{escape(method)} ({len(rows)} layers; {escape(cost_text(report, method))})</h3>",
                 '<div class="table-wrap"><table>',
-                "<thead><tr><th>layer</th><th>params</th><th>drop alone</th><th>kept</th></tr></thead><tbody>"]
+                "<thead><tr><th>layer</th><th>params</th><th>drop alone</th><th>95 % paired interval</th><th>kept</th>"
+                "</tr></thead><tbody>"]
         out += [f"<tr><td>{escape(r['layer'])}</td><td>{r['params']:,}</td><td>{_drop(r['drop'], report)}</td>"
-                f"<td>{'float' if r['kept_float'] else ''}</td></tr>" for r in rows[:TOP]]
+                f"<td>{_interval(r, report)}</td><td>{'float' if r['kept_float'] else ''}</td></tr>"
+                for r in rows[:TOP]]
         out += ["</tbody></table></div>"]
     return out + ["</section>"]
 
