@@ -183,9 +183,13 @@ def markdown(result: dict, report) -> str:
     for m, rows in result["sensitivity"].items():
         kept = {r["layer"] for r in report.sensitivity.get(m, []) if r["kept_float"]}
         lines += ["", f"## Per-layer sensitivity, {m} (top 10 of {len(rows)})", "",
-                  "| layer | params | cosine drop alone | kept in float by the mixed variant |", "|---|---|---|---|"]
+                  "| layer | params | cosine drop alone | 95 % paired interval | kept in float by the mixed variant |",
+                  "|---|---|---|---|---|"]
         for r in rows[:10]:
-            lines.append(f"| {r['layer']} | {r['params']} | {r['drop']:.4f} | {'yes' if r['layer'] in kept else ''} |")
+            ci = r.get("drop_ci")
+            interval = f"{ci[0]:.4f} to {ci[1]:.4f}" if ci else "–"
+            lines.append(f"| {r['layer']} | {r['params']} | {r['drop']:.4f} | {interval} | "
+                         f"{'yes' if r['layer'] in kept else ''} |")
     return "\n".join(lines) + "\n"
 
 
