@@ -142,6 +142,7 @@ def markdown(result: dict, report) -> str:
         kept = "" if v.float_layers is None else (", ".join(v.float_layers) or "none")
         lines.append(f"| {v.name} | {v.score:.4f} | {base.score - v.score:.4f} | {v.file_bytes / 1e6:.1f} | "
                      f"{v.file_ratio:.3f} | {' | '.join(cells)} | {kept} |")
+    lines += ["", f"Champion: **{report.champion}**: {report.champion_reason}."]
     load = result.get("load_average")
     lines += ["", "Speed-ups are the median ratio of windows timed side by side with fp32 (the robust figure on a "
               "shared machine); p50s of different rows were taken at different moments"
