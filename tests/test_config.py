@@ -60,8 +60,24 @@ def test_run_table_and_dashed_keys_are_accepted(tmp_path):
 @pytest.mark.parametrize("text,fragment", [
     ("epochs = \n", "not valid TOML"),
     ("epoch = 3\n", "unknown key 'epoch'"),
-    ('epochs = "many"\n', "--epochs has an invalid value"),
-    ("epochs = 2.5\n", "--epochs has an invalid value"),
+    ("epoch = 3\n", "(did you mean 'epochs'?)"),
+    ("method = 'fp16'\n", "unknown key 'method' (did you mean 'methods'?)"),
+    ("max-acuracy-drop = 2\n", "(did you mean 'max-accuracy-drop'?)"),
+    ("zzz = 1\n", "known keys: "),
+    ('epochs = "many"\n', "key 'epochs': 'many' is not an integer"),
+    ("epochs = 2.5\n", "key 'epochs': 2.5 is not an integer"),
+    # The flag --epochs 1e9 is refused as "not a valid integer"; the file's float is refused alike.
+    ("epochs = 1e9\n", "key 'epochs': 1000000000.0 is not an integer"),
+    ("lr = true\n", "key 'lr': true is not a number"),
+    ("hidden = [8, 2.5]\n", "key 'hidden': [8, 2.5] is not layer sizes"),
+    ("methods = 3\n", "key 'methods': 3 is not method names"),
+    ("dataset = 3\n", "key 'dataset': 3 is not a string"),
+    ("epochs = 3\n[run]\nlr = 0.1\n", "top-level key 'epochs' beside the [run] table"),
+    # Right type, bad value: named by file and key, not as a flag the user never typed.
+    ("epochs = -1\n", "key 'epochs': must be a positive integer, got -1"),
+    ("[run]\nmax-accuracy-drop = 200\n", "key 'max-accuracy-drop': must be between 0 and 100"),
+    ("methods = 'dynamic-int8,magic'\n", "key 'methods': unknown method 'magic'"),
+    ("hidden = '8,x'\n", "key 'hidden': must be comma-separated integers"),
 ])
 def test_bad_config_files(tmp_path, text, fragment):
     f = tmp_path / "q.toml"
@@ -69,6 +85,35 @@ def test_bad_config_files(tmp_path, text, fragment):
     with pytest.raises(QuantrackError) as e:
         build_config(load_toml(f))
     assert fragment in str(e.value)
+    assert str(f) in str(e.value) and "--" not in str(e.value).split(":")[0]
+
+
+def test_a_flag_that_overrides_a_bad_file_value_wins_and_a_bad_flag_is_blamed_on_the_flag(tmp_path):
+    f = tmp_path / "q.toml"
+    f.write_text("[run]\nepochs = -1\n[other-tool]\nx = 1\n")  # beside [run], other tables are other tools' sections
+    assert build_config(load_toml(f), epochs=3).epochs == 3
+    with pytest.raises(QuantrackError, match="^--lr must be a positive number"):
+        build_config(load_toml(f), epochs=3, lr=-1.0)
+
+
+def test_register_choices_and_the_old_booleans(tmp_path):
+    assert RunConfig().register == "champion" and RunConfig().registers
+    assert RunConfig(register=False).register == "none" and not RunConfig(register=False).registers
+    assert RunConfig(register=True).register == "champion"
+    assert build_config(register="all").register == "all"
+    with pytest.raises(QuantrackError, match="--register must be one of champion, all, none"):
+        build_config(register="some")
+    f = tmp_path / "q.toml"
+    f.write_text("register = false\n")
+    assert build_config(load_toml(f)).register == "none"
+
+
+def test_only_params_that_apply_are_logged():
+    logreg = RunConfig().applicable_params()
+    assert "hidden" not in logreg and "target" not in logreg and "run_name" not in logreg
+    assert logreg["model"] == "logreg" and logreg["epochs"] == 100
+    assert RunConfig(model="mlp", hidden=(8,)).applicable_params()["hidden"] == [8]
+    assert RunConfig(target="label").applicable_params()["target"] == "label"
 
 
 def test_missing_config_file(tmp_path):

@@ -17,6 +17,8 @@ _FLOAT32_MAX = 3.4028234663852886e38
 PREFER_CHOICES = ("size", "latency")
 IMPUTE_CHOICES = ("none", "mean")
 CHECKPOINT_CHOICES = ("val", "test")
+# champion: one version per run (MLflow's habit: a challenger, promoted on purpose); all: every variant.
+REGISTER_CHOICES = ("champion", "all", "none")
 
 
 @dataclass(frozen=True)
@@ -51,43 +53,49 @@ class RunConfig:
     tracking_uri: str | None = None
     experiment: str = "quantrack"
     model_name: str | None = None  # registered model; default quantrack-<dataset>-<model>
-    register: bool = True
+    register: str = "champion"
+    promote: bool = False  # move @champion to this run's version even if it does not beat the current one
     run_name: str | None = None
     sensitivity_rows: int = 0  # mixed-precision methods: score each layer alone on this many test rows (0: all)
 
     def __post_init__(self) -> None:
-        _check(self.epochs >= 1, f"--epochs must be a positive integer, got {self.epochs}")
+        if isinstance(self.register, bool):  # the Python API's and older files' register=True/False
+            object.__setattr__(self, "register", "champion" if self.register else "none")
+        _check(self.register in REGISTER_CHOICES, "register",
+               f"--register must be one of {', '.join(REGISTER_CHOICES)}, got {self.register!r}")
+        _check(self.epochs >= 1, "epochs", f"--epochs must be a positive integer, got {self.epochs}")
         # float32 is what training computes in: a larger lr overflows on the first step.
-        _check(math.isfinite(self.lr) and 0 < self.lr <= _FLOAT32_MAX, f"--lr must be a positive number, got {self.lr}")
-        _check(self.batch_size >= 1, f"--batch-size must be a positive integer, got {self.batch_size}")
-        _check(0 < self.test_size < 1, f"--test-size must be between 0 and 1, got {self.test_size}")
-        _check(0 < self.val_size < 1, f"--val-size must be between 0 and 1, got {self.val_size}")
-        _check(self.checkpoint_on in CHECKPOINT_CHOICES,
+        _check(math.isfinite(self.lr) and 0 < self.lr <= _FLOAT32_MAX, "lr", f"--lr must be a positive number, got {self.lr}")
+        _check(self.batch_size >= 1, "batch_size", f"--batch-size must be a positive integer, got {self.batch_size}")
+        _check(0 < self.test_size < 1, "test_size", f"--test-size must be between 0 and 1, got {self.test_size}")
+        _check(0 < self.val_size < 1, "val_size", f"--val-size must be between 0 and 1, got {self.val_size}")
+        _check(self.checkpoint_on in CHECKPOINT_CHOICES, "checkpoint_on",
                f"--checkpoint-on must be one of {', '.join(CHECKPOINT_CHOICES)}, got {self.checkpoint_on!r}")
-        _check(self.confidence == 0 or 0.5 <= self.confidence < 1,
+        _check(self.confidence == 0 or 0.5 <= self.confidence < 1, "confidence",
                f"--confidence must be between 0.5 and 1 (e.g. 0.95), or 0 to judge on point estimates, "
                f"got {self.confidence}")
-        _check(0 <= self.seed < 2**32, f"--seed must be between 0 and {2**32 - 1} (numpy's range), got {self.seed}")
-        _check(self.model in MODEL_NAMES, f"--model must be one of {', '.join(MODEL_NAMES)}, got {self.model!r}")
-        _check(len(self.hidden) >= 1 and all(h >= 1 for h in self.hidden),
+        _check(0 <= self.seed < 2**32, "seed", f"--seed must be between 0 and {2**32 - 1} (numpy's range), got {self.seed}")
+        _check(self.model in MODEL_NAMES, "model", f"--model must be one of {', '.join(MODEL_NAMES)}, got {self.model!r}")
+        _check(len(self.hidden) >= 1 and all(h >= 1 for h in self.hidden), "hidden",
                f"--hidden must be positive layer sizes like 1024,1024, got {','.join(map(str, self.hidden))}")
-        _check(self.prefer in PREFER_CHOICES, f"--prefer must be one of {', '.join(PREFER_CHOICES)}, got {self.prefer!r}")
-        _check(self.impute in IMPUTE_CHOICES, f"--impute must be one of {', '.join(IMPUTE_CHOICES)}, got {self.impute!r}")
-        _check(math.isfinite(self.max_accuracy_drop) and 0 <= self.max_accuracy_drop <= 100,
+        _check(self.prefer in PREFER_CHOICES, "prefer", f"--prefer must be one of {', '.join(PREFER_CHOICES)}, got {self.prefer!r}")
+        _check(self.impute in IMPUTE_CHOICES, "impute", f"--impute must be one of {', '.join(IMPUTE_CHOICES)}, got {self.impute!r}")
+        _check(math.isfinite(self.max_accuracy_drop) and 0 <= self.max_accuracy_drop <= 100, "max_accuracy_drop",
                f"--max-accuracy-drop must be between 0 and 100 points, got {self.max_accuracy_drop}")
-        _check(bool(self.dataset.strip()), "--dataset must not be empty")
-        _check(bool(self.out.strip()), "--out must not be empty")
+        _check(bool(self.dataset.strip()), "dataset", "--dataset must not be empty")
+        _check(bool(self.out.strip()), "out", "--out must not be empty")
         max_threads = 4 * (os.cpu_count() or 1)  # far more than the cores only measures contention (and can crash torch)
-        _check(1 <= self.threads <= max_threads,
+        _check(1 <= self.threads <= max_threads, "threads",
                f"--threads must be between 1 and {max_threads} (4x this machine's cores), got {self.threads}")
-        _check(self.latency_budget_s > 0, f"--latency-budget must be positive, got {self.latency_budget_s}")
-        _check(bool(self.experiment.strip()), "--experiment must not be empty")
-        _check(self.sensitivity_rows >= 0, f"--sensitivity-rows must be 0 (all) or a positive integer, got {self.sensitivity_rows}")
-        _check(len(self.methods) >= 1, "--methods must name at least one method, or 'all'")
+        _check(self.latency_budget_s > 0, "latency_budget_s", f"--latency-budget must be positive, got {self.latency_budget_s}")
+        _check(bool(self.experiment.strip()), "experiment", "--experiment must not be empty")
+        _check(self.sensitivity_rows >= 0, "sensitivity_rows",
+               f"--sensitivity-rows must be 0 (all) or a positive integer, got {self.sensitivity_rows}")
+        _check(len(self.methods) >= 1, "methods", "--methods must name at least one method, or 'all'")
         from quantrack.methods import METHOD_NAMES  # light: names only, no torch
 
         unknown = [m for m in self.methods if m != "all" and m not in METHOD_NAMES]
-        _check(not unknown, f"unknown method {', '.join(map(repr, unknown))}; choose from all, {', '.join(METHOD_NAMES)}")
+        _check(not unknown, "methods", f"unknown method {', '.join(map(repr, unknown))}; choose from all, {', '.join(METHOD_NAMES)}")
 
     @property
     def method_list(self) -> list[str]:
@@ -107,6 +115,20 @@ class RunConfig:
     def registered_model_name(self) -> str:
         return self.model_name or f"quantrack-{self.dataset_label}-{self.model}"
 
+    @property
+    def registers(self) -> bool:
+        return self.register != "none"
+
+    def applicable_params(self) -> dict[str, Any]:
+        """The options that shaped this run, for MLflow's params: nothing unset, nothing another model uses
+        (``hidden`` is the MLP's alone), so the run page and the compare view show no misleading values."""
+        d = self.to_dict()
+        if self.model != "mlp":
+            del d["hidden"]
+        if not self.registers:
+            d.pop("model_name", None)
+        return {k: v for k, v in d.items() if v is not None}
+
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
         d["hidden"] = list(self.hidden)
@@ -117,12 +139,24 @@ class RunConfig:
         return dataclasses.replace(self, **changes)
 
 
-def _check(ok: bool, message: str) -> None:
+class ConfigValueError(QuantrackError):
+    """A value RunConfig refuses; ``field`` lets a config file's error name the file and key instead of a flag."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+def _check(ok: bool, field: str, message: str) -> None:
     if not ok:
-        raise QuantrackError(message)
+        raise ConfigValueError(field, message)
 
 
 _FIELDS = {f.name: f for f in fields(RunConfig)}
+
+
+def _flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
 
 
 def parse_hidden(text: str | list | tuple) -> tuple[int, ...]:
@@ -133,7 +167,8 @@ def parse_hidden(text: str | list | tuple) -> tuple[int, ...]:
     try:
         return tuple(int(t) for t in items)
     except (TypeError, ValueError):
-        raise QuantrackError(f"--hidden must be comma-separated integers like 1024,1024, got {text!r}") from None
+        raise ConfigValueError("hidden", f"--hidden must be comma-separated integers like 1024,1024, "
+                                         f"got {text!r}") from None
 
 
 def parse_methods(text: str | list | tuple) -> tuple[str, ...]:
@@ -141,8 +176,26 @@ def parse_methods(text: str | list | tuple) -> tuple[str, ...]:
     return tuple(m.strip() for m in items if str(m).strip())
 
 
-def load_toml(path: str | Path) -> dict[str, Any]:
-    """Read a config file; keys are the long option names (dashes or underscores)."""
+class ConfigFile(dict):
+    """The values of a TOML file by field name, remembering the file and each key as the user wrote it."""
+
+    def __init__(self, path: Path, values: dict[str, Any], spelled: dict[str, str]) -> None:
+        super().__init__(values)
+        self.path = path
+        self.spelled = spelled
+
+    def where(self, name: str) -> str:
+        return f"config file {self.path}, key '{self.spelled.get(name, name)}'"
+
+
+def load_toml(path: str | Path) -> ConfigFile:
+    """Read a config file: a flat file, or a ``[run]`` table; keys are the long option names.
+
+    With a ``[run]`` table, other tables may hold other tools' sections, but a plain top-level
+    key would be ambiguous (meant for the run, or not?) and is refused rather than ignored.
+    Each value must have the TOML type of its option (``epochs = 1e9`` is a float, refused as
+    ``--epochs 1e9`` is).
+    """
     p = Path(path)
     if not p.is_file():
         raise QuantrackError(f"config file not found: {p}")
@@ -150,33 +203,98 @@ def load_toml(path: str | Path) -> dict[str, Any]:
         raw = tomllib.loads(p.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
         raise QuantrackError(f"config file {p} is not valid TOML: {e}") from None
-    # Allow either a flat file or a [run] table, so one file can hold other sections later.
-    table = raw.get("run", raw) if isinstance(raw.get("run"), dict) else raw
-    out: dict[str, Any] = {}
+    if isinstance(raw.get("run"), dict):
+        stray = [k for k, v in raw.items() if k != "run" and not isinstance(v, dict)]
+        if stray:
+            raise QuantrackError(f"config file {p}: top-level key {stray[0]!r} beside the [run] table; "
+                                 "move it into [run] (or drop the [run] header)")
+        table = raw["run"]
+    else:
+        table = raw
+    values: dict[str, Any] = {}
+    spelled: dict[str, str] = {}
     for key, value in table.items():
         name = key.replace("-", "_")
         if name not in _FIELDS:
-            raise QuantrackError(f"config file {p}: unknown key {key!r}")
-        out[name] = value
-    return out
+            raise QuantrackError(f"config file {p}: unknown key {key!r}{_suggestion(key)}")
+        spelled[name] = key
+        _check_toml_type(p, key, name, value)
+        values[name] = value
+    return ConfigFile(p, values, spelled)
+
+
+def _suggestion(key: str) -> str:
+    import difflib
+
+    dashed = "-" in key
+    names = [n.replace("_", "-") if dashed else n for n in _FIELDS]
+    close = difflib.get_close_matches(key, names, n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else f"; known keys: {', '.join(sorted(names))}"
+
+
+_TOML_TYPES: dict[str, tuple[tuple[type, ...], str]] = {
+    "int": ((int,), "an integer"),
+    "float": ((int, float), "a number"),
+    "bool": ((bool,), "true or false"),
+    "str": ((str,), "a string"),
+    "str | None": ((str,), "a string"),
+}
+_TOML_SPECIAL: dict[str, tuple[tuple[type, ...], str]] = {
+    "hidden": ((str, list), 'layer sizes like [1024, 1024] or "1024,1024"'),
+    "methods": ((str, list), 'method names like ["dynamic-int8", "fp16"] or "dynamic-int8,fp16"'),
+    "register": ((str, bool), f"one of {', '.join(map(repr, REGISTER_CHOICES))}"),
+}
+
+
+def _check_toml_type(path: Path, key: str, name: str, value: Any) -> None:
+    kinds, wanted = _TOML_SPECIAL.get(name) or _TOML_TYPES[_FIELDS[name].type]
+    ok = isinstance(value, kinds) and not (isinstance(value, bool) and bool not in kinds)
+    if ok and name == "hidden" and isinstance(value, list):
+        ok = all(isinstance(v, int) and not isinstance(v, bool) for v in value)
+    if ok and name == "methods" and isinstance(value, list):
+        ok = all(isinstance(v, str) for v in value)
+    if not ok:
+        raise QuantrackError(f"config file {path}, key '{key}': {_toml_repr(value)} is not {wanted}")
+
+
+def _toml_repr(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return repr(value)
+    return repr(value) if not isinstance(value, dict) else "a table"
 
 
 def build_config(file_values: dict[str, Any] | None = None, **overrides: Any) -> RunConfig:
-    """Defaults, then the config file, then every override that is not None."""
+    """Defaults, then the config file, then every override that is not None.
+
+    A value the file gave and no flag overrode is blamed on the file and its key, not on a flag.
+    """
     values: dict[str, Any] = dict(file_values or {})
-    values.update({k: v for k, v in overrides.items() if v is not None})
-    if "hidden" in values:
-        values["hidden"] = parse_hidden(values["hidden"])
-    if "methods" in values:
-        values["methods"] = parse_methods(values["methods"])
-    for name, value in list(values.items()):
-        expected = _FIELDS[name].type
-        values[name] = _coerce(name, value, expected)
-    return RunConfig(**values)
+    given = {k: v for k, v in overrides.items() if v is not None}
+    values.update(given)
+    from_file = {k for k in (file_values or {}) if k not in given}
+    try:
+        if "hidden" in values:
+            values["hidden"] = parse_hidden(values["hidden"])
+        if "methods" in values:
+            values["methods"] = parse_methods(values["methods"])
+        for name, value in list(values.items()):
+            values[name] = _coerce(name, value, _FIELDS[name].type)
+        return RunConfig(**values)
+    except ConfigValueError as e:
+        if isinstance(file_values, ConfigFile) and e.field in from_file:
+            message = str(e)
+            flag = _flag(e.field)
+            rest = message[len(flag):].lstrip() if message.startswith(flag + " ") else message
+            raise QuantrackError(f"{file_values.where(e.field)}: {rest}") from None
+        raise
 
 
 def _coerce(name: str, value: Any, expected: str) -> Any:
-    flag = "--" + name.replace("_", "-")
+    flag = _flag(name)
+    if name == "register" and isinstance(value, bool):  # RunConfig maps true/false to champion/none
+        return value
     try:
         if expected == "int":
             if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
@@ -193,5 +311,5 @@ def _coerce(name: str, value: Any, expected: str) -> Any:
         if expected in ("str", "str | None"):
             return str(value)
     except (TypeError, ValueError):
-        raise QuantrackError(f"{flag} has an invalid value {value!r}") from None
+        raise ConfigValueError(name, f"{flag} has an invalid value {value!r}") from None
     return value

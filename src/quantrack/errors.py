@@ -5,6 +5,12 @@ class QuantrackError(Exception):
     """Bad input or an unusable environment; the CLI prints it as one line and exits 2."""
 
 
+class Interrupted(QuantrackError):
+    """Ctrl-C or SIGTERM where the usual "run marked FAILED" line would be wrong; its own line, exit 130."""
+
+    exit_code = 130
+
+
 class TrackingError(QuantrackError):
     """The tracking server refused us or could not be reached."""
 

@@ -37,7 +37,7 @@ class NoProgress:
 
 def run(config: RunConfig, progress: Progress | None = None) -> Report:
     progress = progress or NoProgress()
-    if config.register:
+    if config.registers:
         from quantrack.mlflow_models.registration import check_model_name
 
         check_model_name(config.registered_model_name)
@@ -118,15 +118,24 @@ def _run_checked(config: RunConfig, data, tracker, plotter, progress: Progress) 
     except OSError as e:
         raise QuantrackError(f"cannot create the output directory {out_root}: {e.strerror}") from None
     spool_root = out_root / "spool"  # runs whose server was gone at the end; see spool.py
-    staging = out_root / f".partial-{time.strftime('%Y%m%d-%H%M%S')}-{id(tracker):x}"
+    _clean_leftovers(tracker, out_root, spool_root, progress)
+    from quantrack.tracking.leftovers import owner_suffix
+
+    # The owner in the name: if this process is killed outright, the next run removes the folder.
+    staging = out_root / f".partial-{time.strftime('%Y%m%d-%H%M%S')}-{id(tracker):x}{owner_suffix()}"
     try:
-        tracker.start(config.run_name, _params(config), tags=_data_tags(data.fingerprint))
-        tracker.log_dataset(data.name, data.fingerprint, data.feature_names)
+        tracker.start(config.run_name, _mlflow_params(config), tags=_data_tags(data.fingerprint))
+        shortened = tracker.log_dataset(data.name, data.fingerprint, data.feature_names)
+        if shortened:  # a very wide table: its schema is cut to MLflow's limit, and the user told
+            progress.notice(shortened)
         staging.mkdir(parents=True, exist_ok=False)
         final = out_root / f"{time.strftime('%Y%m%d-%H%M%S')}-{data.name}-{config.model}-{tracker.run_id[:8]}"
-        report = _run_tracked(config, data, model, tracker, plotter, staging, progress, final_dir=final)
+        report, intent = _run_tracked(config, data, model, tracker, plotter, staging, progress, final_dir=final)
         staging.rename(final)
         tracker.relocate(staging, final)
+        staging = final  # from here on, a failure removes the run's folder under its final name
+        if intent is not None:  # the registry changes last: every other step has succeeded
+            _register(config, tracker, report, intent, final, progress)
         if tracker.end("FINISHED", spool_root=spool_root) == "spooled":
             progress.notice(f"MLflow server still unreachable ({tracker.offline_reason}): the whole run is saved in "
                            f"{tracker.spooled_to}; upload it later with `quantrack sync --out {out_root}`")
@@ -134,9 +143,25 @@ def _run_checked(config: RunConfig, data, tracker, plotter, progress: Progress) 
         return report
     except BaseException:
         plotter.close()  # first: it may still be drawing into the folder removed below
+        problem = tracker.unregister()  # versions this run created are deleted, aliases put back
+        if problem:
+            progress.notice(problem)
         tracker.fail(spool_root)
         shutil.rmtree(staging, ignore_errors=True)
         raise
+
+
+def _clean_leftovers(tracker, out_root: Path, spool_root: Path, progress: Progress) -> None:
+    """Runs and unfinished folders a killed quantrack left in this store and --out (see leftovers.py)."""
+    from quantrack.tracking.leftovers import describe, mark_dead_runs_killed, remove_dead_folders
+
+    try:
+        killed = mark_dead_runs_killed(tracker.client, tracker.experiment_id, spool_root)
+    except Exception:  # a server that refuses the search must not stop this run
+        killed = []
+    line = describe(killed, remove_dead_folders(out_root, spool_root))
+    if line:
+        progress.notice(line)
 
 
 def _params(config: RunConfig) -> dict[str, Any]:
@@ -148,13 +173,19 @@ def _params(config: RunConfig) -> dict[str, Any]:
     return params
 
 
+def _mlflow_params(config: RunConfig) -> dict[str, Any]:
+    """Only the options that apply to this run (no MLP sizes for logreg, nothing unset)."""
+    return {k: v for k, v in _params(config).items() if k in config.applicable_params()}
+
+
 def _data_tags(fp: dict[str, Any]) -> dict[str, str]:
     return {"data.sha256": fp["sha256"], "data.source": fp["source"], "data.rows": str(fp["rows"]),
             "data.columns": str(fp["columns"])}
 
 
 def _run_tracked(config: RunConfig, data, model, tracker, plotter, out_dir: Path, progress: Progress,
-                 final_dir: Path) -> Report:
+                 final_dir: Path) -> tuple[Report, dict[str, Any] | None]:
+    """Everything but the registry; returns the report and the registry intent (None: --register none)."""
     from quantrack.evaluate.timing import thread_limit
     from quantrack.training import train
 
@@ -198,34 +229,54 @@ def _run_tracked(config: RunConfig, data, model, tracker, plotter, out_dir: Path
         split=data.split, champion_rule=compared.champion_rule,
         class_names=data.class_names, batch_sizes=compared.batch_sizes, mlflow=tracker.info,
         environment=compared.environment, out_dir=str(final_dir), model_summary=compared.model_summary,
-        registered_model=config.registered_model_name if config.register else None,
+        registered_model=config.registered_model_name if config.registers else None,
         sensitivity=compared.sensitivity, sensitivity_cost=compared.sensitivity_cost,
     )
-    from quantrack.evaluate.compare import variant_metrics
     from quantrack.report.writers import PLOTS_DIR, write_all
 
     plotter.submit(report, out_dir / PLOTS_DIR)  # the figures need no registry facts: drawn meanwhile
-    if config.register:
-        progress.stage(f"registering the variants as {config.registered_model_name}")
+    intent = None
+    if config.registers:  # packaged and uploaded now; registered by the caller, after everything else
+        progress.stage("packaging the variants for the registry")
         from quantrack.mlflow_models.registration import PYFUNC_DIR, build_models
 
         intent = build_models(config, data, variants, out_dir / "models", out_dir / PYFUNC_DIR, champion,
                               config.max_accuracy_drop)
         tracker.log_artifacts(out_dir / PYFUNC_DIR, PYFUNC_DIR)
-        versions = tracker.register(intent)
-        report.mlflow.update(model_versions=versions, alias=intent["alias"],
-                             alias_version=versions.get(champion) if intent["alias"] else None)
     progress.stage("writing the report")
     files = write_all(report, out_dir, plots=plotter.result())
-    tracker.log_metrics(variant_metrics(variants))
     from quantrack.evaluate.compare import track_sensitivity
 
     track_sensitivity(tracker, report)
     from quantrack.evaluate.hardware import mlflow_tags
+    from quantrack.tracking.variant_runs import note
 
+    tracker.log_children(report)  # one child run per variant, with the same metric names
     tracker.set_tags({"champion": champion, "champion_reason": compared.champion_reason,
-                      "champion_rule": compared.champion_rule, **mlflow_tags(compared.environment["cpu"])})
+                      "champion_rule": compared.champion_rule, "mlflow.note.content": note(report),
+                      **mlflow_tags(compared.environment["cpu"])})
     for f in files:  # keep report.md's relative links (plots/*.png) valid among the artifacts
         tracker.log_artifact(f, str(Path("report", f.relative_to(out_dir).parent)))
     tracker.log_artifacts(out_dir / "models", "models")
-    return report
+    return report, intent
+
+
+def _register(config: RunConfig, tracker, report: Report, intent: dict[str, Any], run_dir: Path,
+              progress: Progress) -> None:
+    """The last step of a run: register the champion (or every variant), move the aliases, and add
+    the versions to report.json (replaced whole, so it is never half-written). A failure here or
+    later is undone by ``tracker.unregister()``."""
+    import os
+
+    from quantrack.report.writers import write_json
+
+    progress.stage(f"registering {'the variants' if config.register == 'all' else report.champion} as "
+                   f"{config.registered_model_name}")
+    versions = tracker.register(intent)
+    report.mlflow.update(model_versions=versions, aliases=tracker.aliases)
+    from quantrack.tracking.variant_runs import note
+
+    tracker.set_tags({"mlflow.note.content": note(report)})  # now with what happened to the aliases
+    tmp = write_json(report, run_dir / ".report.json.tmp")
+    os.replace(tmp, run_dir / "report.json")
+    tracker.log_artifact(run_dir / "report.json", "report")

@@ -76,14 +76,36 @@ def test_default_run_reproduces_the_report(workdir, sqlite_uri, capsys):
     assert run.data.tags["champion"] == report["champion"]
     assert run.data.tags["champion_rule"] == report["champion_rule"]
     assert run.data.tags["cpu.quantized_engine"] == report["environment"]["cpu"]["quantized_engine"]
-    assert run.data.metrics["dynamic-int8.drop_ci_hi"] == pytest.approx(int8["drop_ci"][1])
-    assert run.data.metrics["dynamic-int8.p_value"] == pytest.approx(int8["p_value"])
     for key in ("train_loss", "val_loss"):
         history = client.get_metric_history(run.info.run_id, key)
         assert sorted(m.step for m in history) == list(range(1, 101))
     assert run.data.metrics["best_epoch"] == report["best_epoch"]
-    assert run.data.metrics["dynamic-int8.payload_bytes"] == 680
-    assert "fp32.latency_b360_p50_us" in run.data.metrics
+    # The variants are child runs with one set of metric names; the parent keeps training's metrics.
+    assert set(run.data.metrics) == {"train_loss", "val_loss", "best_epoch", "best_val_loss", "train_seconds"}
+    children = {c.data.tags["quantrack.variant"]: c for c in client.search_runs(
+        [run.info.experiment_id], f"tags.`mlflow.parentRunId` = '{run.info.run_id}'")}
+    assert sorted(children) == ["dynamic-int8", "fp32"]
+    # p99 is logged only where it rests on 100+ calls, which can differ between variants
+    names = {frozenset(m for m in c.data.metrics if not m.startswith("p99")) for c in children.values()}
+    assert len(names) == 1 and {"accuracy", "agreement", "file_bytes", "payload_bytes", "p50_us", "p50_us_b1",
+                                "speedup"} <= set(next(iter(names)))
+    assert children["dynamic-int8"].data.metrics["payload_bytes"] == 680
+    assert children["dynamic-int8"].data.metrics["drop_ci_hi"] == pytest.approx(int8["drop_ci"][1])
+    assert children["dynamic-int8"].data.metrics["p_value"] == pytest.approx(int8["p_value"])
+    assert children["dynamic-int8"].data.tags["verdict"] == variants["dynamic-int8"]["latency"][-1]["verdict"]
+    assert children["fp32"].data.metrics["speedup"] == 1.0 and children["fp32"].data.tags["verdict"] == "baseline"
+    # What MLflow's UI reads: classic training, a Source, a user, the champion line as the description.
+    assert client.get_experiment(run.info.experiment_id).tags["mlflow.experimentKind"] == "custom_model_development"
+    assert run.data.tags["mlflow.source.name"] == "quantrack" and run.data.tags["mlflow.user"]
+    assert run.data.tags["mlflow.note.content"].startswith(f"**champion: {report['champion']}**")
+    assert "hidden" not in run.data.params and "target" not in run.data.params  # logreg, last column
+    # A fresh store after one default run holds one model version: the champion, as @challenger and @champion.
+    (mv,) = client.search_model_versions("name='quantrack-digits-logreg'")
+    assert mv.tags["quantrack.variant"] == report["champion"] and mv.tags["quantrack.data_sha256"] == report["dataset"]["sha256"]
+    assert mv.tags["quantrack.run_link"] == f"runs:/{run.info.run_id}" and mv.description.startswith(report["champion"])
+    for alias in ("champion", "challenger"):
+        assert client.get_model_version_by_alias("quantrack-digits-logreg", alias).version == mv.version
+    assert "@champion moved to version 1: there was no @champion yet" in out
     artifacts = {a.path for a in client.list_artifacts(run.info.run_id, "report")}
     assert {"report/report.json", "report/report.md"} <= artifacts
     models = {a.path for a in client.list_artifacts(run.info.run_id, "models")}
@@ -125,7 +147,7 @@ def test_a_failure_after_the_run_started_marks_it_failed_and_leaves_no_output(wo
 
     client = MlflowClient(sqlite_uri)
     exp = client.get_experiment_by_name("quantrack")
-    (run,) = client.search_runs([exp.experiment_id])
+    (run,) = [r for r in client.search_runs([exp.experiment_id]) if "mlflow.parentRunId" not in r.data.tags]
     assert run.info.status == "FAILED"
     assert not any((workdir / "out").iterdir())  # the half-written folder was removed
 
@@ -200,7 +222,8 @@ def test_a_diverging_run_is_refused_and_marked_failed(workdir, sqlite_uri, monke
     from mlflow.tracking import MlflowClient
 
     client = MlflowClient(sqlite_uri)
-    (run,) = client.search_runs([client.get_experiment_by_name("quantrack").experiment_id])
+    (run,) = [r for r in client.search_runs([client.get_experiment_by_name("quantrack").experiment_id])
+              if "mlflow.parentRunId" not in r.data.tags]
     assert run.info.status == "FAILED"
 
 

@@ -61,7 +61,8 @@ def test_a_fresh_process_runs_with_its_helper_processes(tmp_path):
         "accuracy_vs_size.png", "confusion.png", "latency.png", "loss.png"]
     runs = MlflowClient(tracking_uri=uri).search_runs([MlflowClient(tracking_uri=uri).get_experiment_by_name(
         "quantrack").experiment_id])
-    assert [r.info.status for r in runs] == ["FINISHED"]
+    assert [r.info.status for r in runs] == ["FINISHED"] * 3  # the training run and its 2 variants' child runs
+    assert sum("mlflow.parentRunId" not in r.data.tags for r in runs) == 1
 
 
 def test_a_fresh_process_with_an_unusable_store_still_fails_in_one_line(tmp_path):

@@ -38,7 +38,7 @@ def test_missing_file(tmp_path):
 
 def test_missing_name_without_extension_mentions_the_bundled_sets():
     message = error_of("iriss")
-    assert "data file not found: iriss" in message and "not a bundled dataset (digits, iris, wine, breast_cancer)" in message
+    assert "data file not found: iriss" in message and "not a bundled dataset (digits, iris, wine, breast_cancer, mnist)" in message
 
 
 def test_directory(tmp_path):
@@ -336,3 +336,32 @@ def test_split_keeps_every_row_once_and_every_class_on_both_sides(n_classes, per
 def test_a_row_with_more_fields_than_the_header_is_refused(tmp_path):
     p = write_csv(tmp_path, "x,y,label\n1,2,a,4\n3,4,b\n5,6,a\n7,8,b\n")
     assert "has rows with more fields than its header" in error_of(p)
+
+
+# -- repeated and look-alike column names ----------------------------------------------------------
+def test_a_repeated_label_column_is_refused_not_leaked(tmp_path):
+    p = write_csv(tmp_path, "a,label,b,label\n1,x,2,x\n3,y,4,y\n5,x,6,x\n7,y,8,y\n")
+    message = error_of(p, target="label")
+    assert "2 columns named 'label'" in message and "positions 2, 4" in message
+    assert error_of(p).startswith(f"data file {p} has 2 columns named 'label'")  # the default target too
+
+
+def test_a_name_repeated_in_two_spellings_of_one_character_is_refused(tmp_path):
+    p = write_csv(tmp_path, "caf\u00e9,cafe\u0301,label\n1,2,x\n3,4,y\n5,6,x\n7,8,y\n")
+    message = error_of(p)
+    assert "2 columns named" in message and "'caf\\xe9'" in message and "'cafe\\u0301'" in message
+
+
+def test_a_repeated_parquet_column_is_refused(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    p = tmp_path / "dup.parquet"
+    pq.write_table(pa.table([pa.array([1.0, 2.0]), pa.array([3.0, 4.0]), pa.array([0, 1])], names=["a", "a", "y"]), p)
+    assert "2 columns named 'a'" in error_of(p)
+
+
+def test_a_target_typed_with_decomposed_accents_finds_its_column(tmp_path):
+    p = write_csv(tmp_path, "x,cat\u00e9gorie\n1,a\n2,b\n3,a\n4,b\n")
+    table = load_file(p, target="cate\u0301gorie")
+    assert table.target == "cat\u00e9gorie" and table.feature_names == ["x"]

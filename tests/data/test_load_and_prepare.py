@@ -353,7 +353,7 @@ def _check_mlflow(uri: str, report: dict) -> None:
 
 
 @pytest.mark.slow  # the first run in a process pays the torch/MLflow imports and the store's migrations
-@pytest.mark.parametrize("name", BUNDLED)
+@pytest.mark.parametrize("name", [n for n in BUNDLED if n != "mnist"])  # mnist: tests/data/test_mnist.py (a CNN, 1 epoch)
 def test_end_to_end_on_each_bundled_set(run_cli, capsys, shared_store, tmp_path, name):
     report = _run(run_cli, capsys, shared_store, tmp_path / "runs", "--dataset", name)
     expected = prepare(load_table(name))

@@ -136,11 +136,15 @@ def test_tracking_logs_one_run_with_every_variant(user_model, digits, sqlite_uri
                                experiment="compare-test", **FAST)
     from mlflow import MlflowClient
 
-    run = MlflowClient(sqlite_uri).get_run(report.mlflow["run_id"])
+    client = MlflowClient(sqlite_uri)
+    run = client.get_run(report.mlflow["run_id"])
     assert run.info.status == "FINISHED"
-    assert run.data.metrics["fp32.accuracy"] == report.variant("fp32").accuracy
-    assert "dynamic-int8.latency_b32_p50_us" in run.data.metrics
     assert run.data.tags["champion"] == report.champion
+    children = {r.data.tags["quantrack.variant"]: r for r in client.search_runs(
+        [run.info.experiment_id], f"tags.`mlflow.parentRunId` = '{run.info.run_id}'")}
+    assert sorted(children) == ["dynamic-int8", "fp32"]
+    assert children["fp32"].data.metrics["accuracy"] == report.variant("fp32").accuracy
+    assert "p50_us" in children["dynamic-int8"].data.metrics
 
 
 @pytest.mark.parametrize("kwargs, message", [

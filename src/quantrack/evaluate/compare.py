@@ -15,7 +15,7 @@ import contextlib
 import math
 import tempfile
 import time
-from collections.abc import Callable, Collection, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -63,10 +63,12 @@ def compare(
     timing_gate: Callable[[], contextlib.AbstractContextManager] | None = None,
     model_kind: str | None = None,
     sensitivity_rows: int | None = None,
+    notes: dict[str, Any] | None = None,
 ) -> Report:
     """Quantize ``model`` every way asked, measure each variant against fp32, choose the one to ship.
 
-    model: a float32 ``torch.nn.Module`` (never modified). calibration: inputs for calibration and
+    model: a float32 ``torch.nn.Module`` (never modified), or the path of an ``.onnx`` file (the
+    graph run by ONNX Runtime is the baseline; the ONNX Runtime quantizers apply). calibration: inputs for calibration and
     QAT, rows on axis 0 (numpy or tensors); ``(X, y)`` adds labels, which QAT needs. eval_data:
     ``(inputs, labels)`` scored by accuracy, or inputs alone with ``metric``. A model with several
     inputs takes a tuple of arrays, in ``forward``'s order (labels last, when given).
@@ -80,15 +82,21 @@ def compare(
     on point estimates alone. artifacts: a folder for the variants' files without a
     report. fine_tune: QAT options (lr, batch_size, epochs). timing_gate: a callable returning a
     context manager entered around each latency measurement (a sweep holds other trials off the
-    cores meanwhile). sensitivity_rows: the mixed-precision methods score each layer alone on this
-    many evaluation rows (None: all).
+    cores meanwhile). notes: extra entries for the report's config and the MLflow run's params.
+    sensitivity_rows: the mixed-precision methods score each layer alone on this many evaluation
+    rows (None: all).
     """
+    from quantrack.evaluate.onnx_model import OnnxModel, is_onnx_path, open_onnx
+
     progress = progress or _Silent()
+    if is_onnx_path(model):
+        model = open_onnx(model)
+    graph = model if isinstance(model, OnnxModel) else None
     names = _check_options(model, methods, max_drop, prefer, batch_sizes, threads, eval_batch_size, latency_budget_s,
                            tracking, out, metric)
     if eval_data is None:
         raise QuantrackError("eval_data is required: the rows every variant is scored and timed on")
-    n_required = required_inputs(model)
+    n_required = graph.n_inputs if graph is not None else required_inputs(model)
     evaluation = parse(eval_data, n_required=n_required, labels_expected=True if metric is None else None,
                        what="eval_data")
     calib = None if calibration is None else parse(calibration, n_required=n_required or len(evaluation.inputs),
@@ -97,6 +105,13 @@ def compare(
         raise QuantrackError(f"calibration has {len(calib.inputs)} input(s) but eval_data has {len(evaluation.inputs)}")
     if sensitivity_rows is not None and not (isinstance(sensitivity_rows, int) and sensitivity_rows >= 1):
         raise QuantrackError(f"sensitivity_rows must be a positive integer, got {sensitivity_rows!r}")
+    if graph is not None:
+        from quantrack.methods.base import ONNX_KIND
+
+        model_kind = ONNX_KIND
+        for what, given in (("eval_data", evaluation), ("calibration", calib)):
+            if given is not None:
+                graph.check_width(given.inputs, what)
     score_name = metric_name or (getattr(metric, "__name__", "metric") if metric is not None else "accuracy")
     from quantrack.evaluate.process_state import preserved_process_state
 
@@ -124,8 +139,8 @@ def compare(
                                 "confidence": judged,
                                 "batch_sizes": list(batches), "threads": threads, "metric": score_name,
                                 "eval_rows": evaluation.rows,
-                                "calibration_rows": None if calib is None else calib.rows},
-                        model_summary=_model_summary(model, evaluation),
+                                "calibration_rows": None if calib is None else calib.rows, **(notes or {})},
+                        model_summary=graph.summary() if graph is not None else _model_summary(model, evaluation),
                         sensitivity={m: list(t) for m, t in search["sensitivity"].items()},
                         sensitivity_cost={m: t.cost() for m, t in search["sensitivity"].items()})
         if out is not None:
@@ -139,10 +154,11 @@ def compare(
 def _check_options(model, methods, max_drop, prefer, batch_sizes, threads, eval_batch_size, latency_budget_s,
                    tracking, out, metric) -> list[str]:
     """Every argument checked before anything heavy runs: a mistake is one clear error, nothing half done."""
+    from quantrack.evaluate.onnx_model import OnnxModel
     from quantrack.methods import BASELINE, METHOD_NAMES
 
-    if not (hasattr(model, "forward") and hasattr(model, "state_dict") and hasattr(model, "parameters")):
-        raise QuantrackError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    if not isinstance(model, OnnxModel) and not (hasattr(model, "forward") and hasattr(model, "state_dict") and hasattr(model, "parameters")):
+        raise QuantrackError(f"model must be a torch.nn.Module or the path of an .onnx file, got {type(model).__name__}")
     chosen = [methods] if isinstance(methods, str) else list(methods)
     unknown = [m for m in chosen if m != "all" and m != BASELINE and m not in METHOD_NAMES]
     if unknown:
@@ -192,11 +208,12 @@ def measure_variants(model, names: Sequence[str], evaluation: EvalSet, calib: Ev
     import torch
 
     from quantrack.evaluate.hardware import explain
-
+    from quantrack.evaluate.onnx_model import OnnxModel
     from quantrack.methods.base import MethodUnavailable, QuantContext, private_copy, quiet_warnings
 
-    float_model = private_copy(model)
-    ctx = QuantContext(model=float_model, example=evaluation.take(slice(0, 2)).inputs,
+    given_onnx = model.model_bytes if isinstance(model, OnnxModel) else None  # methods start from its bytes
+    float_model = None if given_onnx is not None else private_copy(model)
+    ctx = QuantContext(model=float_model, onnx_model=given_onnx, example=evaluation.take(slice(0, 2)).inputs,
                        calibration=None if calib is None else calib.inputs,
                        labels=None if calib is None else calib.labels, model_kind=model_kind,
                        lr=float(fine_tune.get("lr", 0.01)), batch_size=int(fine_tune.get("batch_size", 32)),
@@ -379,9 +396,14 @@ def _track(report: Report, tracking: bool | str, experiment: str, out) -> None:
     tracker.check()
     tracker.start(None, report.config, tags={"quantrack.kind": "compare"})
     try:
-        tracker.log_metrics(variant_metrics(report.variants))
-        track_sensitivity(tracker, report)
-        tracker.set_tags({"champion": report.champion, "champion_reason": report.champion_reason})
+        from quantrack.evaluate.hardware import mlflow_tags
+        from quantrack.tracking.variant_runs import note
+
+        tracker.log_children(report)
+        track_sensitivity(tracker, report)  # one child run per variant, with the same metric names (as `quantrack run`)
+        tracker.set_tags({"champion": report.champion, "champion_reason": report.champion_reason,
+                          "champion_rule": report.champion_rule, "mlflow.note.content": note(report),
+                          **mlflow_tags(report.environment["cpu"])})
         with contextlib.ExitStack() as stack:
             folder = Path(out) if out is not None else Path(stack.enter_context(
                 tempfile.TemporaryDirectory(prefix="quantrack-report-")))
@@ -411,32 +433,3 @@ def track_sensitivity(tracker, report: Report) -> None:
         path.write_text(json.dumps({"sensitivity": report.sensitivity, "cost": report.sensitivity_cost}, indent=1),
                         encoding="utf-8")
         tracker.log_artifact(path, "report")
-
-
-def variant_metrics(variants: Collection[VariantResult]) -> dict[str, float]:
-    """Each variant's figures as MLflow metrics named <variant>.<figure>."""
-    from quantrack.evaluate.timing import MIN_CALLS_FOR_P99
-
-    out: dict[str, float] = {}
-    for v in variants:
-        if not v.available:
-            continue
-        for key in ("score", "accuracy", "agreement", "params", "payload_bytes", "file_bytes", "file_ratio",
-                    "p_value"):
-            val = getattr(v, key)
-            if val is not None:
-                out[f"{v.name}.{key}"] = float(val)
-        for key in ("accuracy_ci", "drop_ci"):
-            if (ci := getattr(v, key)) is not None:
-                out[f"{v.name}.{key}_lo"], out[f"{v.name}.{key}_hi"] = float(ci[0]), float(ci[1])
-        for lat in v.latency:
-            figs = ["p50_us", "p90_us", "speedup", "baseline_p50_us"]
-            figs += ["p99_us"] if lat.samples >= MIN_CALLS_FOR_P99 else []  # fewer calls: no percentile to speak of
-            for fig in figs:
-                val = getattr(lat, fig)
-                if val is not None:
-                    out[f"{v.name}.latency_b{lat.batch_size}_{fig}"] = float(val)
-            if lat.speedup_ci:
-                out[f"{v.name}.latency_b{lat.batch_size}_speedup_ci_lo"] = float(lat.speedup_ci[0])
-                out[f"{v.name}.latency_b{lat.batch_size}_speedup_ci_hi"] = float(lat.speedup_ci[1])
-    return out

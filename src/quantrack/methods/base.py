@@ -20,6 +20,7 @@ class MethodUnavailable(Exception):
 
 
 Inputs = tuple[np.ndarray, ...]  # one array per model input, rows on axis 0
+ONNX_KIND = "onnx"  # the model_kind of a model given as an ONNX file
 
 
 def as_inputs(x: np.ndarray | Inputs) -> Inputs:
@@ -39,9 +40,11 @@ class QuantContext:
     ``calibration``: model inputs for calibration or fine-tuning (None when the user gave none:
     methods that need it are then unavailable). ``labels``: integer classes of those rows, for
     QAT only. ``example``: a few real input rows, to export or trace the model.
+    ``onnx_model``: the bytes of an ONNX graph the user gave instead of a torch module (``model``
+    is then None): the ONNX methods start from it instead of exporting.
     """
 
-    model: nn.Module
+    model: nn.Module | None
     example: Inputs
     calibration: Inputs | None = None
     labels: np.ndarray | None = None
@@ -51,6 +54,7 @@ class QuantContext:
     seed: int = 42
     threads: int = 1
     extra: dict[str, Any] = field(default_factory=dict)
+    onnx_model: bytes | None = None
 
     def float_copy(self) -> nn.Module:
         """A private copy of the float model, in eval mode."""
@@ -163,11 +167,15 @@ class Method:
     load: Callable[[Path, nn.Module], Variant] | None = None
     applies_to: tuple[str, ...] = ("logreg", "mlp", "cnn")
     requires: tuple[str, ...] = ()  # importable modules; missing ones make it unavailable
+    onnx_graph: bool = False  # also applies to a given ONNX graph (QuantContext.onnx_model)
 
     def unavailable_reason(self, model_kind: str | None = None) -> str | None:
         """Why this method cannot run for this model here, or None when it can (a model that
         quantrack did not build has no kind: the method is tried, and says why if it fails)."""
-        if model_kind is not None and model_kind not in self.applies_to:
+        if model_kind == ONNX_KIND:
+            if not self.onnx_graph:
+                return "does not apply to an ONNX model (it works on a torch module)"
+        elif model_kind is not None and model_kind not in self.applies_to:
             return f"does not apply to --model {model_kind} (supports {', '.join(self.applies_to)})"
         import importlib.util
 

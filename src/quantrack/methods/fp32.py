@@ -11,7 +11,7 @@ from pathlib import Path
 from torch import nn
 
 from quantrack.models import count_params
-from quantrack.methods.base import Method, QuantContext, TorchVariant, float_payload, load_state_dict_file
+from quantrack.methods.base import Method, QuantContext, TorchVariant, Variant, float_payload, load_state_dict_file
 
 NAME = "fp32"
 
@@ -20,7 +20,11 @@ def fp32_variant(model: nn.Module) -> TorchVariant:
     return TorchVariant(NAME, model, count_params(model), float_payload(model, 4))
 
 
-def apply(ctx: QuantContext) -> TorchVariant:
+def apply(ctx: QuantContext) -> Variant:
+    if ctx.onnx_model is not None:  # an ONNX file: the given graph, run by ONNX Runtime as it is
+        from quantrack.methods import onnx_common as oc
+
+        return oc.OnnxVariant(NAME, ctx.onnx_model, oc.graph_params(ctx.onnx_model), ctx.threads)
     return fp32_variant(ctx.float_copy())
 
 
@@ -30,4 +34,4 @@ def load_fp32(path: Path, fresh: nn.Module) -> TorchVariant:
 
 
 METHOD = Method(name=NAME, summary="the float32 model as given: the baseline every variant is measured against",
-                apply=apply, load=load_fp32)
+                apply=apply, load=load_fp32, onnx_graph=True)

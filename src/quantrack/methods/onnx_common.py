@@ -19,7 +19,7 @@ import numpy as np
 from torch import nn
 
 from quantrack.errors import first_line
-from quantrack.methods.base import Inputs, MethodUnavailable, Variant, as_inputs, quiet_libraries
+from quantrack.methods.base import Inputs, MethodUnavailable, QuantContext, Variant, as_inputs, quiet_libraries
 
 INPUT, OUTPUT = "x", "logits"
 
@@ -91,6 +91,25 @@ def export(model: nn.Module, example: np.ndarray | Inputs) -> bytes:
             except Exception as e:
                 raise MethodUnavailable(f"ONNX export failed: {type(e).__name__}: {first_line(e)}") from None
     return buf.getvalue()
+
+
+def graph_params(model_bytes: bytes) -> int:
+    """Parameters of an ONNX graph: the elements of its float initializers (int64 ones are shapes)."""
+    import onnx
+
+    m = onnx.load_from_string(model_bytes)
+    return int(sum(int(np.prod(t.dims)) for t in m.graph.initializer if t.data_type != onnx.TensorProto.INT64))
+
+
+def float_graph(ctx: QuantContext) -> tuple[bytes, int]:
+    """The float ONNX graph to start from and its parameter count: the graph the user gave, or the
+    torch model exported."""
+    from quantrack.models import count_params
+
+    if ctx.onnx_model is not None:
+        requirements()
+        return ctx.onnx_model, graph_params(ctx.onnx_model)
+    return export(ctx.float_copy(), ctx.example), count_params(ctx.model)
 
 
 def gemm_to_matmul(model_bytes: bytes) -> bytes:

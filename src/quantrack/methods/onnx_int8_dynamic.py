@@ -6,7 +6,6 @@ from pathlib import Path
 
 from torch import nn
 
-from quantrack.models import count_params
 from quantrack.methods import onnx_common as oc
 from quantrack.methods.base import Method, QuantContext
 
@@ -26,8 +25,8 @@ def quantize(model_bytes: bytes) -> bytes:
 
 
 def apply(ctx: QuantContext) -> oc.OnnxVariant:
-    model_bytes = quantize(oc.export(ctx.float_copy(), ctx.example))
-    return oc.OnnxVariant(NAME, model_bytes, count_params(ctx.model), ctx.threads)
+    float_bytes, params = oc.float_graph(ctx)
+    return oc.OnnxVariant(NAME, quantize(float_bytes), params, ctx.threads)
 
 
 def load(path: Path, fresh: nn.Module) -> oc.OnnxVariant:
@@ -35,4 +34,4 @@ def load(path: Path, fresh: nn.Module) -> oc.OnnxVariant:
 
 
 METHOD = Method(name=NAME, summary="ONNX Runtime quantize_dynamic: int8 weights, activations quantized at run time",
-                apply=apply, load=load, requires=("onnx", "onnxruntime"))
+                apply=apply, load=load, requires=("onnx", "onnxruntime"), onnx_graph=True)

@@ -8,7 +8,6 @@ from pathlib import Path
 import numpy as np
 from torch import nn
 
-from quantrack.models import count_params
 from quantrack.methods import onnx_common as oc
 from quantrack.methods.base import Inputs, Method, QuantContext, as_inputs, rows_of
 
@@ -43,8 +42,8 @@ def quantize(model_bytes: bytes, calibration: Inputs) -> bytes:
 
 def apply(ctx: QuantContext) -> oc.OnnxVariant:
     calibration = ctx.require_calibration(NAME)
-    model_bytes = quantize(oc.export(ctx.float_copy(), ctx.example), calibration)
-    return oc.OnnxVariant(NAME, model_bytes, count_params(ctx.model), ctx.threads)
+    float_bytes, params = oc.float_graph(ctx)
+    return oc.OnnxVariant(NAME, quantize(float_bytes, calibration), params, ctx.threads)
 
 
 def load(path: Path, fresh: nn.Module) -> oc.OnnxVariant:
@@ -52,4 +51,4 @@ def load(path: Path, fresh: nn.Module) -> oc.OnnxVariant:
 
 
 METHOD = Method(name=NAME, summary="ONNX Runtime quantize_static (QDQ), per-channel int8 weights, calibrated activations",
-                apply=apply, load=load, requires=("onnx", "onnxruntime"))
+                apply=apply, load=load, requires=("onnx", "onnxruntime"), onnx_graph=True)

@@ -40,9 +40,9 @@ class QuantrackModel(PythonModel):
                             image_shape)
         self.variant = load_variant(meta["method"], Path(context.artifacts[VARIANT_ARTIFACT]), fresh)
 
-    # No type hints on purpose: MLflow would derive a signature from them and override ours
-    # (it prints a one-time notice about that on load).
-    def predict(self, context, model_input, params=None):
+    # np.ndarray is the one hint MLflow neither validates nor turns into a signature (ours, logged with
+    # the model, stays in force); with no hint at all it prints "Add type hints..." on every load.
+    def predict(self, context, model_input: np.ndarray, params=None):
         x = _as_rows(model_input, self.n_features, allow_missing=self.impute_means is not None)
         if self.impute_means is not None:  # trained with --impute mean: fill holes like training did
             holes = ~np.isfinite(x)

@@ -11,11 +11,11 @@ Two halves, so that a run whose server went away can still be registered later:
 The pyfunc directories are uploaded with the run's other artifacts (under ``pyfunc/``), and
 each model version's source is that artifact folder.
 
-Alias policy: ``champion`` moves to the champion's version only when the champion is within
-the accuracy budget. fp32 is the champion when no quantized variant fits, and fp32 is within
-its own budget by definition, so the alias then points at fp32's version: the alias always
-names what quantrack says to ship. Every version carries tags (variant, accuracy, run id,
-champion) so the history stays readable.
+By default only the run's champion is registered (``--register all``: every variant), so the
+registry grows by one version per run. Aliases are promotion.py's job: ``challenger`` names
+each run's pick, ``champion`` moves only when that pick beats the current one. Every version
+carries tags (variant, accuracy, file size, data fingerprint, run id and link, champion) and a
+description, so the history reads without opening the runs.
 """
 
 from __future__ import annotations
@@ -71,15 +71,15 @@ def metadata(config, data, method: str) -> dict[str, Any]:
 
 def build_models(config, data, variants, models_dir: Path, dest: Path, champion: str,
                  max_accuracy_drop: float) -> dict[str, Any]:
-    """Save a pyfunc per available variant under ``dest``; return the registry intent."""
-    import warnings
-
+    """Save a pyfunc per variant to register under ``dest``; return the registry intent."""
     import mlflow
     import numpy as np
     from mlflow.models import ModelSignature
     from mlflow.types import ColSpec, Schema, TensorSpec
 
     available = [v for v in variants if v.available and v.artifact]
+    if config.register != "all":  # one version per run; the others stay in the run's artifacts
+        available = [v for v in available if v.name == champion]
     signature = ModelSignature(
         # float64 so that JSON numbers and float64 arrays (what data usually is) pass as they are.
         inputs=Schema([TensorSpec(np.dtype("float64"), (-1, int(data.n_features)))]),
@@ -94,21 +94,56 @@ def build_models(config, data, variants, models_dir: Path, dest: Path, champion:
     for v in available:
         target = dest / v.name
         meta_file.write_text(json.dumps(metadata(config, data, v.name)), encoding="utf-8")
-        with warnings.catch_warnings():
-            # MLflow forces its notices to show "once" (about predict's missing type hints,
-            # which are missing on purpose); only silencing the display keeps them off the terminal.
-            warnings.showwarning = lambda *args, **kwargs: None
-            mlflow.pyfunc.save_model(
-                path=str(target), python_model=str(_CODE),
-                artifacts={"variant": str(models_dir / v.artifact), "meta": str(meta_file)},
-                pip_requirements=reqs, signature=signature, input_example=example,
-            )
-        entries.append({"variant": v.name, "artifact_path": f"{PYFUNC_DIR}/{v.name}",
-                        "accuracy": v.accuracy})
+        mlflow.pyfunc.save_model(
+            path=str(target), python_model=str(_CODE),
+            artifacts={"variant": str(models_dir / v.artifact), "meta": str(meta_file)},
+            pip_requirements=reqs, signature=signature, input_example=example,
+        )
+        entries.append(_version_entry(v, data))
     shutil.rmtree(scratch, ignore_errors=True)
     registered = [e["variant"] for e in entries]
     return {"name": config.registered_model_name, "versions": entries, "champion": champion,
-            "alias": alias_for(variants, champion, max_accuracy_drop, registered)}
+            "alias": alias_for(variants, champion, max_accuracy_drop, registered),
+            "fingerprint": data.fingerprint["sha256"], "data_source": data.fingerprint.get("source"),
+            "rule": {"prefer": config.prefer, "max_accuracy_drop": config.max_accuracy_drop},
+            "promote": bool(config.promote)}
+
+
+def _version_entry(v, data) -> dict[str, Any]:
+    """What a model version records of its variant (whole-test-split latency: the champion rule's batch)."""
+    lat = v.latency_at(len(data.X_test))
+    return {"variant": v.name, "artifact_path": f"{PYFUNC_DIR}/{v.name}", "accuracy": v.accuracy,
+            "file_bytes": v.file_bytes, "file_ratio": v.file_ratio, "p50_us": lat.p50_us if lat else None}
+
+
+def version_tags(entry: dict[str, Any], intent: dict[str, Any], run_id: str) -> dict[str, str]:
+    """Tags of a new model version: what it is, how good and how big, on which data, from which run."""
+    from quantrack.mlflow_models.promotion import candidate_tags
+
+    tags = {"quantrack.variant": entry["variant"], "quantrack.run_id": run_id,
+            "quantrack.accuracy": "" if entry["accuracy"] is None else f"{entry['accuracy']:.6f}",
+            "quantrack.champion": str(entry["variant"] == intent["champion"]).lower(),
+            **candidate_tags(entry, intent)}
+    if intent.get("run_link"):
+        tags["quantrack.run_link"] = intent["run_link"]
+    return tags
+
+
+def version_description(entry: dict[str, Any], intent: dict[str, Any], run_id: str) -> str:
+    rule = intent.get("rule") or {}
+    parts = [f"{entry['variant']} from run {run_id}"]
+    if entry.get("accuracy") is not None:
+        parts.append(f"accuracy {100 * entry['accuracy']:.2f}%")
+    if entry.get("file_bytes") is not None:
+        ratio = f" ({entry['file_ratio']:.2f}x of fp32)" if entry.get("file_ratio") is not None else ""
+        parts.append(f"file {entry['file_bytes']:,} B{ratio}")
+    if intent.get("fingerprint"):
+        parts.append(f"data {intent.get('data_source') or ''} sha256 {intent['fingerprint'][:16]}…".replace("  ", " "))
+    text = ", ".join(parts) + "."
+    if entry["variant"] == intent["champion"] and rule:
+        text += (f" The run's champion: prefer {rule.get('prefer')}, at most {rule.get('max_accuracy_drop')} "
+                 "accuracy points below fp32.")
+    return text
 
 
 def alias_for(variants, champion: str, max_accuracy_drop: float, registered: list[str]) -> str | None:
@@ -122,7 +157,7 @@ def alias_for(variants, champion: str, max_accuracy_drop: float, registered: lis
 
 
 def register(client, run_id: str, artifact_uri: str, intent: dict[str, Any]) -> dict[str, str]:
-    """Create the registered model and one version per variant (reusing any that exist); move the alias.
+    """Create the registered model and one version per intended variant (reusing any that exist).
 
     Returns {variant: version}. Safe to call again with the same intent.
     """
@@ -135,7 +170,8 @@ def register(client, run_id: str, artifact_uri: str, intent: dict[str, Any]) -> 
         if e.error_code != "RESOURCE_DOES_NOT_EXIST":
             raise
         try:
-            client.create_registered_model(name, description="quantrack variants; alias 'champion' = the one to ship")
+            client.create_registered_model(name, description="quantrack variants; @champion = the one to ship, "
+                                                             "@challenger = the latest run's pick")
         except MlflowException as e2:  # created meanwhile by a concurrent run
             if e2.error_code != "RESOURCE_ALREADY_EXISTS":
                 raise
@@ -150,17 +186,72 @@ def register(client, run_id: str, artifact_uri: str, intent: dict[str, Any]) -> 
         if variant in existing:
             versions[variant] = str(existing[variant])
             continue
-        tags = {"quantrack.variant": variant, "quantrack.run_id": run_id,
-                "quantrack.accuracy": "" if entry["accuracy"] is None else f"{entry['accuracy']:.6f}",
-                "quantrack.champion": str(variant == intent["champion"]).lower()}
         mv = client.create_model_version(name, source=f"{artifact_uri.rstrip('/')}/{entry['artifact_path']}",
-                                         run_id=run_id, tags=tags)
+                                         run_id=run_id, tags=version_tags(entry, intent, run_id),
+                                         run_link=_http_link(intent.get("run_link")),
+                                         description=version_description(entry, intent, run_id))
         versions[variant] = str(mv.version)
-    if intent.get("alias") and intent["champion"] in versions:
-        client.set_registered_model_alias(name, intent["alias"], versions[intent["champion"]])
-    return versions
+    return versions  # aliases: promotion.update_aliases, called after this
+
+
+def _http_link(link: str | None) -> str | None:
+    """MLflow's UI renders a version's run_link as a hyperlink: only a web page qualifies (the tag keeps runs:/...)."""
+    return link if link and link.startswith(("http://", "https://")) else None
+
+
+# What a registered-model name cannot hold: MLflow refuses "/" and ":"; "@" would split
+# ``models:/<name>@<alias>`` in the wrong place; "'" breaks the registry's search filters;
+# "?", "#" and "%" change what a ``models:/`` URI means; control characters are invisible.
+_BAD_NAME_CHARS = "/:@'\"?#%"
+_MAX_NAME_LENGTH = 256  # the registry's name column
 
 
 def check_model_name(name: str) -> None:
-    if not name.strip() or "'" in name or "/" in name:
-        raise QuantrackError(f"--model-name must be a non-empty name without quotes or slashes, got {name!r}")
+    """Refuse, before the run starts, a registered-model name MLflow or a ``models:/`` URI cannot take."""
+    bad = sorted({c for c in name if c in _BAD_NAME_CHARS or not c.isprintable()})
+    if not name.strip() or name != name.strip() or name in (".", "..") or bad or len(name) > _MAX_NAME_LENGTH:
+        shown = "".join(bad).encode("unicode_escape").decode()
+        why = (f"it holds {shown!r}" if bad else "it is too long" if len(name) > _MAX_NAME_LENGTH
+               else "it is empty, '.', '..' or starts or ends with spaces")
+        raise QuantrackError(f"--model-name {name!r} cannot name a registered model: {why}; use letters, digits, "
+                             f"'-', '_' and '.' (at most {_MAX_NAME_LENGTH} characters), e.g. quantrack-digits-logreg")
+
+
+def registry_state(client, name: str) -> dict[str, Any]:
+    """What a rollback must restore: whether the registered model existed and where its aliases pointed."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        model = client.get_registered_model(name)
+    except MlflowException as e:
+        if e.error_code != "RESOURCE_DOES_NOT_EXIST":
+            raise
+        return {"existed": False, "aliases": {}}
+    return {"existed": True, "aliases": {a: str(v) for a, v in (model.aliases or {}).items()}}
+
+
+def rollback(client, name: str, run_id: str, before: dict[str, Any]) -> list[str]:
+    """Undo a run's registration: delete the versions it created, put every alias back where it was,
+    and delete the registered model if the run created it. Returns the deleted versions."""
+    from mlflow.exceptions import MlflowException
+
+    deleted = []
+    for mv in client.search_model_versions(f"name='{name}' and run_id='{run_id}'"):
+        client.delete_model_version(name, mv.version)  # also drops any alias that pointed at it
+        deleted.append(str(mv.version))
+    try:
+        now = client.get_registered_model(name)
+    except MlflowException as e:
+        if e.error_code == "RESOURCE_DOES_NOT_EXIST":
+            return deleted
+        raise
+    current = {a: str(v) for a, v in (now.aliases or {}).items()}
+    for alias, version in current.items():
+        if alias not in before["aliases"]:
+            client.delete_registered_model_alias(name, alias)
+    for alias, version in before["aliases"].items():
+        if current.get(alias) != version:
+            client.set_registered_model_alias(name, alias, version)
+    if not before["existed"] and not client.search_model_versions(f"name='{name}'"):
+        client.delete_registered_model(name)
+    return deleted

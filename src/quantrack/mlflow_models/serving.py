@@ -1,10 +1,11 @@
-"""``quantrack serve``: a thin wrapper around ``mlflow models serve`` for a registered variant.
+"""``quantrack serve``: MLflow's scoring server for a registered variant.
 
-It runs the MLflow CLI of the same environment (``python -m mlflow``) with ``--env-manager
-local`` (the model's requirements are this environment's), puts the environment's ``bin``
-directory first on PATH (MLflow's server starts ``uvicorn`` by name and fails with
-"uvicorn: not found" otherwise), and first checks that a ``models:/`` URI resolves, so a
-typo or a missing alias is one clear line rather than a server traceback.
+What ``mlflow models serve -m <uri> --env-manager local`` does, with two differences: the app
+is MLflow's own scoring app behind a guard against JSON nested too deep to parse (see
+scoring_app.py; MLflow answered 500), and the URI is checked to name a model (an ``MLmodel``
+file) *before* anything is downloaded or copied, so a typo, a missing alias or ``file:///etc``
+is one clear line rather than a server traceback after copying a folder. uvicorn runs from
+quantrack's own environment (``python -m uvicorn``), with that environment's ``bin`` first on PATH.
 """
 
 from __future__ import annotations
@@ -15,12 +16,15 @@ import subprocess
 import sys
 from pathlib import Path
 
-from quantrack.errors import QuantrackError
+from quantrack.errors import QuantrackError, first_line
+
+APP = "quantrack.mlflow_models.scoring_app:create_app"
+MODEL_PATH_VAR = "__pyfunc_model_path__"  # mlflow.pyfunc.scoring_server._SERVER_MODEL_PATH
 
 
-def command(model_uri: str, port: int, host: str = "127.0.0.1", workers: int = 1) -> list[str]:
-    return [sys.executable, "-m", "mlflow", "models", "serve", "-m", model_uri, "--env-manager", "local",
-            "--host", host, "--port", str(port), "--workers", str(workers)]
+def command(port: int, host: str = "127.0.0.1", workers: int = 1) -> list[str]:
+    return [sys.executable, "-m", "uvicorn", "--factory", APP, "--host", host, "--port", str(port),
+            "--workers", str(workers)]
 
 
 def environment(tracking_uri: str | None = None) -> dict[str, str]:
@@ -37,22 +41,59 @@ def environment(tracking_uri: str | None = None) -> dict[str, str]:
 
 
 def check_model_uri(model_uri: str, tracking_uri: str | None) -> None:
-    """Resolve ``models:/<name>@<alias>`` or ``models:/<name>/<version>`` before starting a server."""
+    """Make sure ``model_uri`` names an MLflow model, reading listings only: nothing is downloaded."""
     if not model_uri.strip():
         raise QuantrackError("--model-uri must not be empty; e.g. models:/quantrack-digits-logreg@champion")
-    if not model_uri.startswith("models:/"):
-        if "://" not in model_uri and not Path(model_uri).exists():
+    local = _local_path(model_uri)
+    if local is not None:
+        if not local.exists():
             raise QuantrackError(f"--model-uri {model_uri!r} is neither a models:/ URI nor an existing path")
-        if "://" not in model_uri and not (Path(model_uri) / "MLmodel").is_file():
+        if not (local / "MLmodel").is_file():
             raise QuantrackError(f"--model-uri {model_uri!r} is not an MLflow model folder (it has no MLmodel file)")
         return
     from mlflow.exceptions import MlflowException
 
+    from quantrack.tracking.connection import explain
     from quantrack.tracking.tracker import Tracker
+
+    tracker = Tracker(tracking_uri, "quantrack")  # bounded HTTP; the experiment is not used
+    if model_uri.startswith("models:/"):
+        _check_registered(model_uri, tracker)
+    import mlflow.artifacts
+
+    try:
+        listing = mlflow.artifacts.list_artifacts(artifact_uri=model_uri, tracking_uri=tracker.tracking_uri)
+    except MlflowException as e:
+        if e.error_code in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"):
+            raise QuantrackError(f"--model-uri {model_uri} cannot be read: {first_line(e)}") from None
+        raise QuantrackError(explain(e, tracker.tracking_uri)) from None
+    except Exception as e:  # an unsupported scheme, a missing cloud SDK, an unreachable bucket
+        raise QuantrackError(f"--model-uri {model_uri} cannot be read: {type(e).__name__}: {first_line(e)}") from None
+    if not any(Path(f.path).name == "MLmodel" and not f.is_dir for f in listing):
+        raise QuantrackError(f"--model-uri {model_uri!r} is not an MLflow model (it has no MLmodel file)")
+
+
+def _local_path(model_uri: str) -> Path | None:
+    """The folder a plain path or a ``file:`` URI names; None for every other kind of URI."""
+    from urllib.parse import unquote, urlparse
+
+    if model_uri.startswith("file:"):
+        parsed = urlparse(model_uri)
+        if parsed.netloc not in ("", "localhost"):
+            raise QuantrackError(f"--model-uri {model_uri!r} names a file on another host")
+        return Path(unquote(parsed.path))
+    if "://" in model_uri or model_uri.startswith(("models:", "runs:")):
+        return None
+    return Path(model_uri)
+
+
+def _check_registered(model_uri: str, tracker) -> None:
+    """Resolve ``models:/<name>@<alias>`` or ``models:/<name>/<version>`` in the registry."""
+    from mlflow.exceptions import MlflowException
+
     from quantrack.tracking.connection import explain
 
     rest = model_uri[len("models:/"):]
-    tracker = Tracker(tracking_uri, "quantrack")  # bounded HTTP; the experiment is not used
     try:
         if "@" in rest:
             name, alias = rest.split("@", 1)
@@ -69,6 +110,18 @@ def check_model_uri(model_uri: str, tracking_uri: str | None) -> None:
         raise QuantrackError(explain(e, tracker.tracking_uri)) from None
 
 
+def local_model(model_uri: str, tracking_uri: str | None) -> str:
+    """The model's local folder: a local one as it is (no copy), anything else downloaded once."""
+    local = _local_path(model_uri)
+    if local is not None:
+        return str(local.resolve())
+    import mlflow.artifacts
+
+    from quantrack.tracking.connection import resolve_tracking_uri
+
+    return mlflow.artifacts.download_artifacts(artifact_uri=model_uri, tracking_uri=resolve_tracking_uri(tracking_uri))
+
+
 def serve(model_uri: str, port: int, host: str = "127.0.0.1", tracking_uri: str | None = None,
           workers: int = 1) -> int:
     """Run the MLflow scoring server in the foreground until it exits or is interrupted."""
@@ -78,10 +131,12 @@ def serve(model_uri: str, port: int, host: str = "127.0.0.1", tracking_uri: str 
         raise QuantrackError(f"--workers must be a positive integer, got {workers}")
     check_model_uri(model_uri, tracking_uri)
     _check_can_listen(host, port)
-    # Its own process group: MLflow's CLI starts uvicorn as a grandchild, and stopping quantrack
-    # must stop the whole tree, not leave a server holding the port.
-    proc = subprocess.Popen(command(model_uri, port, host, workers), env=environment(tracking_uri),
-                            start_new_session=True)
+    env = environment(tracking_uri)
+    env[MODEL_PATH_VAR] = local_model(model_uri, tracking_uri)
+    env.setdefault("MLFLOW_SCORING_SERVER_REQUEST_TIMEOUT", "60")  # MLflow's default, which its CLI sets
+    # Its own process group: uvicorn's workers are its children, and stopping quantrack must stop
+    # the whole tree, not leave a server holding the port.
+    proc = subprocess.Popen(command(port, host, workers), env=env, start_new_session=True)
 
     def on_term(signum, frame):
         raise KeyboardInterrupt

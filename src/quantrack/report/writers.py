@@ -201,6 +201,8 @@ def to_markdown(report: ReportData, plots: Sequence[tuple[str, str]] = ()) -> st
     lines.append(f"- model: **{_md(_model_line(report))}**")
     if report.split:
         lines.append(f"- split: {_md(split_text(report))}")
+    if cfg.get("calibration_source"):  # quantrack compare MODEL.onnx: where static int8's calibration rows came from
+        lines.append(f"- calibration: {_md(cfg['calibration_source'])}")
     if report.best_epoch is not None:
         lines.append(f"- best epoch (lowest {_md(cfg.get('checkpoint_on', 'test'))} loss): **{report.best_epoch}**, "
                      f"training took {report.train_seconds:.2f} s")
@@ -243,28 +245,58 @@ def write_markdown(report: ReportData, path: Path, plots: Sequence[tuple[str, st
     return path
 
 
+# Fluid from 800 px up (and inside MLflow's artifact viewer, an iframe often narrower): no page
+# width cap, headers and long cells wrap, numbers never break; a table still too wide scrolls
+# inside its own frame, whose scrollbar stays visible, rather than hiding its last columns.
 _CSS = """
 body{font:15px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,"DejaVu Sans",sans-serif;color:#1d1d1f;
  background:#fff;margin:0}
-main{max-width:1200px;margin:0 auto;padding:24px 28px 48px}
+main{padding:20px clamp(10px,2.5vw,32px) 48px}
 h1{font-size:26px;margin:0 0 12px}h2{font-size:20px;margin:32px 0 10px;border-bottom:1px solid #ddd;padding-bottom:4px}
-dl.summary{display:grid;grid-template-columns:max-content 1fr;gap:4px 18px;margin:0}
-dl.summary dt{font-weight:600;color:#555}dl.summary dd{margin:0}
+dl.summary{display:grid;grid-template-columns:max-content 1fr;gap:4px 18px;margin:0;max-width:1100px}
+dl.summary dt{font-weight:600;color:#555}dl.summary dd{margin:0;min-width:0;overflow-wrap:anywhere}
 code{font:13px/1.3 ui-monospace,"DejaVu Sans Mono",monospace;background:#f3f3f3;padding:1px 4px;border-radius:3px;
  word-break:break-all}
-.champion-box{border-left:5px solid #ff7f0e;background:#fff6ec;padding:10px 14px;margin:16px 0}
-.table-wrap{overflow-x:auto}
-table{border-collapse:collapse;font-size:13.5px;white-space:nowrap}
-th,td{border:1px solid #ddd;padding:4px 9px;text-align:right}
-th{background:#f5f5f7;text-align:center}td:first-child,th:first-child{text-align:left}
+.champion-box{border-left:5px solid #ff7f0e;background:#fff6ec;padding:10px 14px;margin:16px 0;max-width:1100px}
+.table-wrap{overflow-x:auto;max-width:100%}
+.table-wrap::-webkit-scrollbar{height:10px}.table-wrap::-webkit-scrollbar-thumb{background:#bbb;border-radius:5px}
+table{border-collapse:collapse;font-size:13.5px}
+th,td{border:1px solid #ddd;padding:4px 8px;text-align:right;white-space:nowrap}
+th{background:#f5f5f7;text-align:center;white-space:normal;vertical-align:bottom}
+td:first-child,th:first-child{text-align:left}
+td.wrap{white-space:normal}
 tr.champion td{background:#fff6ec;font-weight:600}
 tr.unavailable td{color:#888;font-style:italic}td.reason{text-align:left;white-space:normal}
+.verdict-faster,.verdict-slower,.verdict-same,.verdict-baseline{text-align:left;white-space:normal}
 .verdict-faster{color:#1a7f1a;font-weight:600}.verdict-slower{color:#c62828;font-weight:600}
 .verdict-same{color:#666}.verdict-baseline{color:#1f5fa8}
-figure{margin:18px 0 28px}figure img{max-width:100%;height:auto;border:1px solid #eee}
+figure{margin:18px 0 28px;max-width:1100px}figure img{max-width:100%;height:auto;border:1px solid #eee}
 figcaption{color:#555;font-size:13px;margin-top:4px}
 p.note{color:#555;font-size:13px;max-width:900px}
+@media (max-width:1100px){table{font-size:12.5px}th,td{padding:3px 4px}}
+@media (max-width:900px){table{font-size:11.5px}th,td{padding:2px 3px}}
 """
+
+_LATENCY_HEADERS = ["variant", "batch", "threads", "samples", "p50 µs", "p90 µs", "p99 µs", "p25–p75 µs", "p10–p90 µs",
+                    "fp32 p50 / p90 / p99 µs (same windows)", "stable", "speed-up [95% CI]", "verdict"]
+
+
+def _cards_css(report: ReportData) -> str:
+    """Below 760 px (a phone, or MLflow's artifact viewer beside its side panels) each row becomes a card
+    of "header: value" lines, so no column is ever out of sight. The labels come from the headers, in CSS:
+    the table markup stays the same at every width."""
+    rules = [".table-wrap table,.table-wrap tbody,.table-wrap tr{display:block}.table-wrap thead{display:none}",
+             ".table-wrap tr{display:grid;grid-template-columns:repeat(auto-fill,minmax(170px,1fr));"
+             "border:1px solid #ddd;border-radius:4px;margin:0 0 8px;padding:4px 0}",
+             ".table-wrap td{border:none;text-align:left;white-space:normal;padding:1px 8px}",
+             ".table-wrap td:first-child{grid-column:1/-1;font-weight:600}.table-wrap tr.champion{background:#fff6ec}",
+             ".table-wrap td::before{color:#666;font-weight:400}"]
+    for section, headers in (("variants", table_headers(report)), ("latency", _LATENCY_HEADERS)):
+        rules += [f"#{section} td:nth-child({i})::before{{content:'{h}: '}}"
+                  for i, h in enumerate(headers, start=1) if i > 1]
+    rules.append("#variants td.reason{grid-column:1/-1}#variants td.reason::before{content:none}")  # after the labels
+    return "@media (max-width:759px){" + "".join(rules) + "}\n"
+
 
 _VERDICT_CLASS = {"faster": "verdict-faster", "slower": "verdict-slower", "no measurable difference": "verdict-same"}
 
@@ -278,6 +310,15 @@ def _cpu_line(report: ReportData) -> str:
 
 def _e(x: object) -> str:
     return escape(str(x), quote=True)
+
+
+# Soft hyphens let the longest header words break at 800 px instead of widening their columns.
+_HEADER_BREAKS = {"accuracy": "accu\u00adracy", "agreement": "agree\u00adment", "payload": "pay\u00adload",
+                  "samples": "sam\u00adples", "threads": "threads"}
+
+
+def _th(header: str) -> str:
+    return "<th>" + " ".join(_HEADER_BREAKS.get(w, w) for w in _e(header).split(" ")) + "</th>"
 
 
 def _verdict_cell(verdict: str) -> str:
@@ -322,28 +363,31 @@ def _html_summary(report: ReportData) -> list[str]:
 
 def _html_variants(report: ReportData) -> list[str]:
     out = ['<section id="variants">', "<h2>Variants</h2>", '<div class="table-wrap"><table>',
-           "<thead><tr>" + "".join(f"<th>{_e(h)}</th>" for h in table_headers(report)) + "</tr></thead>", "<tbody>"]
+           "<thead><tr>" + "".join(_th(h) for h in table_headers(report)) + "</tr></thead>", "<tbody>"]
     for v, row in zip(report.variants, table_rows(report), strict=True):
         if not v.available:
             out.append(f'<tr class="unavailable"><td>{_e(row[0])}</td>'
                        f'<td class="reason" colspan="{len(table_headers(report)) - 1}">{_e(row[1])}</td></tr>')
             continue
         cls = ' class="champion"' if v.name == report.champion else ""
-        cells = [f"<td>{_e(c)}</td>" for c in row[:-1]] + [_verdict_cell(row[-1])]
+        # A figure with its interval ("95.00% (92.24–96.81)", "37.0 vs 10.4") may break at its space, so
+        # the 13 columns fit an 800 px window; a plain number never breaks.
+        cells = [f'<td class="wrap">{_e(c)}</td>' if " " in c else f"<td>{_e(c)}</td>" for c in row[:-1]]
+        cells.append(_verdict_cell(row[-1]))
         out.append(f"<tr{cls}>" + "".join(cells) + "</tr>")
     out += ["</tbody></table></div>",
             '<p class="note">Payload bytes follow the assignment\'s formula (elements × bytes of their stored type, '
             "quantization scales not counted); file bytes are the saved artifact on disk. ★ marks the champion.</p>",
-            f'<p class="note">{_e(STATS_RULE)}</p>', "</section>"]
+            f'<p class="note">{_e(STATS_RULE if report.score_name == "accuracy" else METRIC_STATS_RULE)}</p>',
+            "</section>"]
     return out
 
 
 def _html_latency(report: ReportData) -> list[str]:
-    heads = ["variant", "batch", "threads", "samples", "p50 µs", "p90 µs", "p99 µs", "p25–p75 µs", "p10–p90 µs",
-             "fp32 p50 / p90 / p99 µs (same windows)", "stable", "speed-up [95% CI]", "verdict"]
+    heads = _LATENCY_HEADERS
     out = ['<section id="latency">', "<h2>Latency</h2>",
            f'<p class="note">{VERDICT_RULE}</p>', '<div class="table-wrap"><table>',
-           "<thead><tr>" + "".join(f"<th>{_e(h)}</th>" for h in heads) + "</tr></thead>", "<tbody>"]
+           "<thead><tr>" + "".join(_th(h) for h in heads) + "</tr></thead>", "<tbody>"]
     for v in report.variants:
         cls = ' class="champion"' if v.name == report.champion else ""
         for lat in v.latency:
@@ -351,7 +395,9 @@ def _html_latency(report: ReportData) -> list[str]:
                      _p99_text(lat), f"{lat.p25_us:,.1f}–{lat.p75_us:,.1f}",
                      f"{lat.p10_us:,.1f}–{lat.p90_us:,.1f}", _baseline_text(lat),
                      "yes" if lat.stable else "no (budget ran out)", _speedup_text(lat)]
-            out.append(f"<tr{cls}>" + "".join(f"<td>{_e(c)}</td>" for c in cells)
+            # ranges, "no (budget ran out)" and "0.57x (0.54–0.60)" may break after their dash or space
+            out.append(f"<tr{cls}>" + "".join(f'<td class="wrap">{_e(c)}</td>' if i >= 7 else f"<td>{_e(c)}</td>"
+                                              for i, c in enumerate(cells))
                        + _verdict_cell(lat.verdict or "baseline") + "</tr>")
     out += ["</tbody></table></div>"]
     whys = [v for v in report.variants if v.why]
@@ -390,7 +436,7 @@ def to_html(report: ReportData, plots: Sequence[Plot] = ()) -> str:
     parts = ["<!DOCTYPE html>", '<html lang="en">', "<head>", '<meta charset="utf-8">',
              f'<meta http-equiv="Content-Security-Policy" content="{csp}">',
              '<meta name="viewport" content="width=device-width, initial-scale=1">',
-             f"<title>{_e(title)}</title>", f"<style>{_CSS}</style>", "</head>", "<body>", "<main>",
+             f"<title>{_e(title)}</title>", f"<style>{_CSS}{_cards_css(report)}</style>", "</head>", "<body>", "<main>",
              f"<h1>{_e(title)}</h1>"]
     parts += _html_summary(report) + _html_variants(report) + _html_latency(report)
     from quantrack.report.sensitivity import html_lines

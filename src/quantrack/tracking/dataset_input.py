@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 
@@ -13,8 +14,6 @@ def dataset_input(name: str, fingerprint: dict[str, Any], feature_names: list[st
     holds the first 32 hex digits (128 bits); the full hash is in the profile and in the
     ``data.sha256`` tag.
     """
-    import json
-
     from mlflow.data.code_dataset_source import CodeDatasetSource
     from mlflow.data.meta_dataset import MetaDataset
     from mlflow.entities import Dataset, DatasetInput, InputTag
@@ -28,10 +27,33 @@ def dataset_input(name: str, fingerprint: dict[str, Any], feature_names: list[st
         from mlflow.data.sources import LocalArtifactDatasetSource
 
         source = LocalArtifactDatasetSource(source_text)
-    columns = [ColSpec(DataType.double, n) for n in feature_names]
-    schema = Schema(columns + [ColSpec(DataType.string, fingerprint.get("target", "label"))])
+    target = fingerprint.get("target", "label")
+    kept = schema_columns(feature_names, target)
+    columns = [ColSpec(DataType.double, n) for n in feature_names[:kept]]
+    schema = Schema(columns + [ColSpec(DataType.string, target)])
     meta = MetaDataset(source, name=name, digest=fingerprint["sha256"][:32], schema=schema).to_dict()
     profile = {k: fingerprint[k] for k in ("sha256", "rows", "columns", "class_counts") if k in fingerprint}
+    if kept < len(feature_names):
+        profile["schema_lists"] = f"the first {kept} of {len(feature_names)} feature columns, and the label"
     entity = Dataset(name=meta["name"], digest=meta["digest"], source_type=meta["source_type"],
                      source=meta["source"], schema=meta.get("schema"), profile=json.dumps(profile))
     return DatasetInput(entity, [InputTag(MLFLOW_DATASET_CONTEXT, context)])
+
+
+def schema_columns(feature_names: list[str], target: str) -> int:
+    """How many feature columns the dataset schema can list: all of them, unless that passes the
+    size MLflow accepts for a schema (1 MB; a 100,000-column table needs ~5 MB), then the first ones
+    that fit. The input is logged either way; the fingerprint covers every column."""
+    from mlflow.utils.validation import MAX_DATASET_SCHEMA_SIZE
+
+    def spec(name: str, kind: str) -> int:  # MLflow's own serialization of one column, with its ", "
+        return len(json.dumps({"type": kind, "name": name, "required": True})) + 2
+
+    # {"mlflow_colspec": [<column>, <column>, ..., <label>]}
+    budget = MAX_DATASET_SCHEMA_SIZE - len('{"mlflow_colspec": []}') - spec(target, "string") + 2
+    total = 0
+    for i, name in enumerate(feature_names):
+        total += spec(name, "double")
+        if total > budget:
+            return i
+    return len(feature_names)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 WAIT_S = 120.0  # creating a store takes ~3 s; past this something is wrong and the parent takes over
 
@@ -24,6 +25,42 @@ def is_sqlite_file(uri: str | None) -> bool:
         if uri is None:
             return True
     return uri.startswith("sqlite:///") and ":memory:" not in uri
+
+
+def creation_lock(uri: str | None):
+    """A lock held while MLflow opens a SQLite store (and creates its tables if it is new).
+
+    Two processes opening a fresh store at once would both create the schema and one would fail
+    with "table ... already exists"; the lock is on the store's folder, so a second process waits
+    (a few seconds: one migration) and then finds the tables made. Other stores: no lock.
+    """
+    import contextlib
+
+    path = sqlite_path(uri)
+    if path is None:
+        return contextlib.nullcontext()
+    folder = path.parent
+    try:
+        folder.mkdir(parents=True, exist_ok=True)  # MLflow would make it too
+    except OSError:
+        return contextlib.nullcontext()  # MLflow meets the same problem and says so
+    from quantrack.tracking.locks import directory_lock
+
+    return directory_lock(folder, timeout_s=WAIT_S)
+
+
+def sqlite_path(uri: str | None) -> Path | None:
+    """The database file of a SQLite tracking URI (``sqlite:///x.db``, ``sqlite:///file:x.db?mode=ro&uri=true``), else None."""
+    if not is_sqlite_file(uri):
+        return None
+    if uri is None:
+        import mlflow
+
+        uri = os.environ.get("MLFLOW_TRACKING_URI") or mlflow.get_tracking_uri()
+    name = uri[len("sqlite:///"):].split("?", 1)[0]
+    if name.startswith("file:"):  # SQLite's own URI form
+        name = name[len("file:"):]
+    return Path(name)
 
 
 class StoreWarmup:
@@ -73,7 +110,8 @@ def _create(uri: str) -> int:
     uri = uri or mlflow.get_tracking_uri()
     if not is_sqlite_file(uri):
         return 0
-    MlflowClient(tracking_uri=uri).search_experiments(max_results=1)
+    with creation_lock(uri):
+        MlflowClient(tracking_uri=uri).search_experiments(max_results=1)
     return 0
 
 

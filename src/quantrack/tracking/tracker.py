@@ -24,9 +24,12 @@ from pathlib import Path
 from typing import Any
 
 from quantrack.errors import TrackingError, first_line
-from quantrack.tracking.connection import (CHECK_LIMITS, bound_http, env_override, explain, is_unreachable, redact,
-                                           resolve_tracking_uri, short_reason)
+from quantrack.tracking.connection import (CHECK_LIMITS, bound_http, check_database, env_override, explain,
+                                           is_unreachable, redact, resolve_tracking_uri, short_reason)
 from quantrack.tracking.dataset_input import dataset_input
+from quantrack.tracking.mlflow_ui import ensure_experiment_kind, run_link, ui_tags
+from quantrack.tracking.experiments import experiment_id
+from quantrack.tracking.sqlite_store import creation_lock
 
 _MAX_METRICS_PER_BATCH = 1000  # MLflow's log_batch limits
 _MAX_PARAMS_PER_BATCH = 100
@@ -46,14 +49,20 @@ class Tracker:
 
         # MLflow's INFO lines (database migrations, run links) would interleave with our output.
         logging.getLogger("mlflow").setLevel(logging.WARNING)
+        # MLflow logs every failed database statement with its traceback (89 lines for a read-only
+        # store) before raising; quantrack reports the error itself, in one line.
+        logging.getLogger("mlflow.store.db.utils").setLevel(logging.CRITICAL)
 
         self.tracking_uri = resolve_tracking_uri(tracking_uri)
         self.experiment_name = experiment
         if self.tracking_uri.rstrip("/") in ("sqlite:", "sqlite:///:memory:"):
             raise TrackingError("an in-memory SQLite tracking store would vanish with the run; "
                                 "name a file, e.g. sqlite:///mlflow.db")
+        check_database(self.tracking_uri)  # seconds, not MLflow's ~100 s of retries
         try:
-            self.client = MlflowClient(tracking_uri=self.tracking_uri)
+            # MLflow opens the store here, creating a new SQLite store's tables: one process at a time.
+            with creation_lock(self.tracking_uri):
+                self.client = MlflowClient(tracking_uri=self.tracking_uri)
         except Exception as e:  # an unknown scheme, a store MLflow no longer supports
             raise TrackingError(f"cannot use the tracking URI {redact(self.tracking_uri)}: "
                                 f"{redact(first_line(e))}") from None
@@ -67,7 +76,10 @@ class Tracker:
         self.offline_reason: str | None = None  # set at the first network failure after the start
         self.spooled_to: Path | None = None
         self.versions: dict[str, str] = {}
+        self.aliases: dict[str, Any] | None = None  # promotion.AliasDecision as a dict, once registered
+        self._registry_before: tuple[str, dict[str, Any]] | None = None  # for unregister()
         self._checked = False
+        self._experiment_tags: dict[str, str] = {}
 
     @property
     def online(self) -> bool:
@@ -87,25 +99,33 @@ class Tracker:
             raise TrackingError(f"cannot use the tracking URI {redact(self.tracking_uri)}: "
                                 f"{redact(first_line(e))}") from None
         self.experiment_id = exp.experiment_id if exp else None
+        self._experiment_tags = dict(exp.tags or {}) if exp else {}
+        _check_writable(self.tracking_uri)
         self._checked = True
 
     def start(self, run_name: str | None, params: dict[str, Any], tags: dict[str, str] | None = None) -> str:
         from mlflow.entities import Param
         from mlflow.exceptions import MlflowException
 
+        from quantrack.tracking.leftovers import owner_tags
+
         if not self._checked:
             self.check()
+        # Who runs it: if this process is killed outright, the next one can tell and mark the run KILLED.
+        tags = {**(tags or {}), **owner_tags()}
         try:
             if self.experiment_id is None:
-                self.experiment_id = self.client.create_experiment(self.experiment_name)
+                self.experiment_id = experiment_id(self.client, self.experiment_name)
+            ensure_experiment_kind(self.client, self.experiment_id, self._experiment_tags)
+            tags = {**ui_tags(), **(tags or {})}
             run = self.client.create_run(self.experiment_id, run_name=run_name,
-                                         tags={k: str(v) for k, v in (tags or {}).items()})
+                                         tags={k: str(v) for k, v in tags.items()})
             self.run_id = run.info.run_id
             self.artifact_uri = run.info.artifact_uri
             self.journal.update(run_name=run.info.run_name, experiment_name=self.experiment_name,
                                 experiment_id=self.experiment_id, run_id=self.run_id,
                                 tracking_uri=redact(self.tracking_uri), start_time=run.info.start_time)
-            self.journal["tags"].update({k: str(v) for k, v in (tags or {}).items()})
+            self.journal["tags"].update({k: str(v) for k, v in tags.items()})
             values = {k: _param_value(v) for k, v in params.items()}
             self.journal["params"].update(values)
             items = [Param(k, v) for k, v in values.items()]
@@ -180,6 +200,7 @@ class Tracker:
                 from quantrack.tracking.spool import write
 
                 self.journal["status"] = "FAILED"
+                self.journal["registry"] = None  # a failed run registers nothing, not even at sync
                 self.spooled_to = write(self.journal, Path(spool_root or "runs/spool"))
             except Exception:
                 pass
@@ -212,18 +233,26 @@ class Tracker:
         self._send(self.client.log_batch, self.run_id, tags=[RunTag(k, v) for k, v in values.items()])
 
     def log_dataset(self, name: str, fingerprint: dict[str, Any], feature_names: list[str],
-                    context: str = "training") -> None:
+                    context: str = "training") -> str | None:
         """Record the run's input table with MLflow's dataset tracking (what ``mlflow.log_input`` does).
 
         Journaled like everything else, so a spooled run gets its dataset input on ``sync``.
+        Returns a line for the user when the schema had to be shortened to fit MLflow's limit.
         """
         from mlflow.exceptions import MlflowException
+
+        from quantrack.tracking.dataset_input import schema_columns
 
         self.journal["datasets"].append([name, fingerprint, list(feature_names), context])
         try:
             self._send(self.client.log_inputs, self.run_id, datasets=[dataset_input(name, fingerprint, feature_names, context)])
         except MlflowException as e:
             raise TrackingError(f"MLflow at {redact(self.tracking_uri)} refused the dataset input: {redact(first_line(e))}") from None
+        kept = schema_columns(list(feature_names), fingerprint.get("target", "label"))
+        if kept < len(feature_names):
+            return (f"the MLflow dataset input lists the first {kept} of {len(feature_names)} columns in its schema "
+                    "(MLflow takes at most 1 MB of schema); the data.sha256 fingerprint covers them all")
+        return None
 
     def log_artifacts(self, local_dir: str | Path, artifact_path: str | None = None) -> None:
         self.journal["artifacts"].append([str(Path(local_dir).resolve()), artifact_path, "dir"])
@@ -240,17 +269,73 @@ class Tracker:
             if a[0] == old_s or a[0].startswith(old_s + os.sep):
                 a[0] = new_s + a[0][len(old_s):]
 
-    def register(self, intent: dict[str, Any]) -> dict[str, str]:
-        """Register the run's pyfunc variants (see registry.py); recorded for replay when offline."""
-        from quantrack.mlflow_models.registration import register
+    def log_children(self, report) -> None:
+        """Each variant as a child run (variant_runs.py); journaled, so a spooled run gets them on sync."""
+        from quantrack.tracking.variant_runs import child_records, upload_children
 
+        children = child_records(report, ui_tags())
+        self.journal["children"] = children
+        self.journal["children_time"] = int(time.time() * 1000)
+        self._send(upload_children, self.client, self.experiment_id, self.run_id, children,
+                   self.journal["children_time"])
+
+    def register(self, intent: dict[str, Any]) -> dict[str, str]:
+        """Register the run's pick (or every variant) and update the aliases; recorded for replay when offline.
+
+        The registry's state is noted first, so that :meth:`unregister` can undo a registration
+        that fails half-way, or a run that fails after it (the registry changes last, or not at all).
+        """
+        from quantrack.mlflow_models.promotion import update_aliases
+        from quantrack.mlflow_models.registration import register, registry_state
+
+        intent = {**intent, "run_link": run_link(self.tracking_uri, self.experiment_id, self.run_id)}
         self.journal["registry"] = intent
-        self.versions = self._send(register, self.client, self.run_id, self.artifact_uri, intent) or {}
+        before = self._send(registry_state, self.client, intent["name"])
+        if before is None:  # offline: nothing is registered now; sync registers from the journal
+            return {}
+        self._registry_before = (intent["name"], before)
+        try:
+            self.versions = self._send(register, self.client, self.run_id, self.artifact_uri, intent) or {}
+            if self.versions:
+                decision = self._send(update_aliases, self.client, intent, self.versions)
+                self.aliases = decision.to_dict() if decision else None
+        except BaseException:
+            self.unregister()
+            raise
         return self.versions
+
+    def unregister(self) -> str | None:
+        """Undo this run's registration, if one started; best effort. Returns a line to show on failure."""
+        if self._registry_before is None or not self.online:
+            return None
+        from quantrack.mlflow_models.registration import rollback
+
+        name, before = self._registry_before
+        self._registry_before = None
+        try:
+            rollback(self.client, name, self.run_id, before)
+        except Exception as e:
+            return f"could not undo the registration of {name}: {redact(first_line(e))}"
+        self.versions = {}
+        return None
 
     @property
     def info(self) -> dict[str, str | None]:
         return {"tracking_uri": redact(self.tracking_uri), "experiment_id": self.experiment_id, "run_id": self.run_id}
+
+
+def _check_writable(uri: str) -> None:
+    """A SQLite store we may read but not write would fail at the first write, after the data is loaded."""
+    from quantrack.tracking.sqlite_store import sqlite_path
+
+    path = sqlite_path(uri)
+    if path is None or not path.exists():
+        return
+    # SQLite writes a journal next to the database, so its folder must be writable too.
+    for p in (path, path.parent):
+        if not os.access(p, os.W_OK):
+            raise TrackingError(f"the tracking store {redact(uri)} is read-only ({p} is not writable); "
+                                "give a store you can write to with --tracking-uri")
 
 
 def _param_value(v: Any) -> str:

@@ -1,0 +1,192 @@
+"""Aliases of the registered model: ``challenger`` for each run's pick, ``champion`` moved only on merit.
+
+MLflow's habit: a new model is a *challenger*, and the *champion* (what the README's serve
+command serves) changes only on purpose. So each run points ``challenger`` at its own
+champion's version, and moves ``champion`` to it only when
+
+* there is no champion yet, or
+* the user says so (``--promote``, or ``quantrack promote NAME VERSION`` afterwards), or
+* it beats the current champion's version **on the same data fingerprint under the same
+  rule** (``prefer`` and ``max_accuracy_drop``): see :func:`beats`.
+
+Different data or a different rule cannot be compared, so the alias stays and the decision
+says why. Everything compared is read from the versions' own tags, so the decision needs no
+run to be fetched and is the same on ``quantrack sync`` as it would have been live.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from quantrack.errors import QuantrackError
+
+CHAMPION = "champion"
+CHALLENGER = "challenger"
+# Latencies of two runs were measured at different moments on a shared machine: only a clear
+# gap counts, the same 5 % the side-by-side verdicts use.
+LATENCY_MARGIN = 0.05
+_EPS = 1e-12
+
+
+@dataclass
+class AliasDecision:
+    challenger: str | None  # version now at @challenger
+    champion: str | None  # version at @champion after the decision
+    moved: bool  # @champion moved to this run's version
+    why: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class Candidate:
+    """The figures one version is judged on, as its tags store them."""
+
+    version: str
+    fingerprint: str
+    prefer: str
+    max_accuracy_drop: float
+    accuracy: float
+    file_bytes: float | None
+    p50_us: float | None  # at the whole test split
+
+    @classmethod
+    def from_tags(cls, version: str, tags: dict[str, str]) -> Candidate | None:
+        try:
+            return cls(version=str(version), fingerprint=tags["quantrack.data_sha256"],
+                       prefer=tags["quantrack.prefer"], max_accuracy_drop=float(tags["quantrack.max_accuracy_drop"]),
+                       accuracy=float(tags["quantrack.accuracy"]), file_bytes=_num(tags.get("quantrack.file_bytes")),
+                       p50_us=_num(tags.get("quantrack.p50_us")))
+        except (KeyError, ValueError):
+            return None  # a version registered before these tags existed, or by hand
+
+
+def _num(text: str | None) -> float | None:
+    try:
+        return float(text) if text not in (None, "") else None
+    except ValueError:
+        return None
+
+
+def beats(new: Candidate, old: Candidate) -> tuple[bool, str]:
+    """Does ``new`` beat ``old``? Only on the same data and rule; returns (verdict, one-clause reason).
+
+    The budget applies between the two as it applies to a variant against fp32: ``new`` may lose at
+    most ``max_accuracy_drop`` points to ``old`` and must then be strictly better at what ``prefer``
+    optimizes; when that figure is no worse, higher accuracy alone wins.
+    """
+    if new.fingerprint != old.fingerprint:
+        return False, (f"version {old.version} was measured on other data (sha256 {old.fingerprint[:12]}…, "
+                       f"this run {new.fingerprint[:12]}…), so the two cannot be compared")
+    if (new.prefer, new.max_accuracy_drop) != (old.prefer, old.max_accuracy_drop):
+        return False, (f"version {old.version} was chosen under another rule (prefer {old.prefer}, "
+                       f"{_points(old.max_accuracy_drop)}; this run: prefer {new.prefer}, "
+                       f"{_points(new.max_accuracy_drop)}), so the two cannot be compared")
+    acc = f"accuracy {100 * new.accuracy:.2f}% vs {100 * old.accuracy:.2f}%"
+    if new.accuracy < old.accuracy - new.max_accuracy_drop / 100.0 - _EPS:
+        return False, f"it loses more than {_points(new.max_accuracy_drop)} to version {old.version} ({acc})"
+    if new.prefer == "size":
+        a, b = new.file_bytes, old.file_bytes
+        if a is None or b is None:
+            return False, f"version {old.version} lacks the file size to compare"
+        better, worse, figure = a < b, a > b, f"file {a:,.0f} B vs {b:,.0f} B"
+    else:
+        a, b = new.p50_us, old.p50_us
+        if a is None or b is None:
+            return False, f"version {old.version} lacks the latency to compare"
+        better, worse, figure = a < b * (1 - LATENCY_MARGIN), a > b * (1 + LATENCY_MARGIN), \
+            f"p50 {a:,.1f} µs vs {b:,.1f} µs"
+    if better:
+        return True, f"it beats version {old.version}: {figure}, {acc}"
+    if not worse and new.accuracy > old.accuracy + _EPS:
+        return True, f"it beats version {old.version}: {figure}, higher {acc}"
+    return False, f"it does not beat version {old.version} ({figure}, {acc})"
+
+
+def _points(x: float) -> str:
+    return f"{x:g} point" + ("" if x == 1 else "s")
+
+
+def candidate_tags(entry: dict[str, Any], intent: dict[str, Any]) -> dict[str, str]:
+    """The tags :class:`Candidate` reads, for a version about to be created from a registry intent."""
+    rule = intent.get("rule") or {}
+
+    def text(x: Any) -> str:
+        return "" if x is None else str(x)
+
+    return {"quantrack.data_sha256": text(intent.get("fingerprint")), "quantrack.prefer": text(rule.get("prefer")),
+            "quantrack.max_accuracy_drop": text(rule.get("max_accuracy_drop")),
+            "quantrack.file_bytes": text(entry.get("file_bytes")), "quantrack.p50_us": text(entry.get("p50_us"))}
+
+
+def update_aliases(client, intent: dict[str, Any], versions: dict[str, str]) -> AliasDecision | None:
+    """Point ``challenger`` at this run's champion version; move ``champion`` by the rules above.
+
+    Safe to repeat (``sync``): a second call finds the champion already there and changes nothing.
+    """
+    from mlflow.exceptions import MlflowException
+
+    name, pick = intent["name"], intent["champion"]
+    version = versions.get(pick)
+    if version is None:
+        return None
+    if not intent.get("alias"):  # the champion is outside its own budget: nothing to promote
+        return AliasDecision(None, _alias_version(client, name, CHAMPION), False,
+                             f"{pick} is outside the accuracy budget, so no alias moved")
+    client.set_registered_model_alias(name, CHALLENGER, version)
+    current = _alias_version(client, name, CHAMPION)
+    if current == version:
+        return AliasDecision(version, version, True, f"version {version} is already @{CHAMPION}")
+    if intent.get("promote"):
+        why = "promoted on request (--promote)"
+    elif current is None:
+        why = f"there was no @{CHAMPION} yet"
+    else:
+        try:
+            old_mv = client.get_model_version(name, current)
+        except MlflowException:
+            old_mv = None
+        new_mv = client.get_model_version(name, version)
+        new = Candidate.from_tags(version, new_mv.tags or {})
+        old = Candidate.from_tags(current, (old_mv.tags or {}) if old_mv else {})
+        if new is None or old is None:
+            ok, why = False, f"version {current} carries no quantrack figures to compare with"
+        else:
+            ok, why = beats(new, old)
+        if not ok:
+            return AliasDecision(version, current, False,
+                                 f"@{CHAMPION} stays at version {current}: {why}; to ship this one anyway: "
+                                 f"quantrack promote {name} {version}")
+    client.set_registered_model_alias(name, CHAMPION, version)
+    return AliasDecision(version, version, True, f"@{CHAMPION} moved to version {version}: {why}")
+
+
+def _alias_version(client, name: str, alias: str) -> str | None:
+    from mlflow.exceptions import MlflowException
+
+    try:
+        return str(client.get_model_version_by_alias(name, alias).version)
+    except MlflowException as e:
+        if e.error_code in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE", "NOT_FOUND"):
+            return None
+        raise
+
+
+def promote(client, name: str, version: str) -> str:
+    """``quantrack promote``: move ``champion`` to an existing version on purpose; return what changed."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        client.get_model_version(name, str(version))
+    except MlflowException as e:
+        if e.error_code in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE", "NOT_FOUND"):
+            raise QuantrackError(f"registered model {name!r} has no version {version}") from None
+        raise
+    before = _alias_version(client, name, CHAMPION)
+    if before == str(version):
+        return f"models:/{name}@{CHAMPION} is already version {version}"
+    client.set_registered_model_alias(name, CHAMPION, str(version))
+    return (f"models:/{name}@{CHAMPION} = version {version}"
+            + (f" (was version {before})" if before else " (there was none)"))

@@ -1,0 +1,102 @@
+"""What a quantrack process killed outright (SIGKILL, power loss) leaves behind, found by the next one.
+
+Such a process cannot mark its MLflow run or remove its unfinished ``.partial-*`` folder. So every
+run records its owner, ``quantrack.host`` / ``quantrack.pid`` / ``quantrack.pid_start`` tags (the
+start time tells a reused pid from the original), and every unfinished folder carries the same in
+its name. The next ``quantrack run`` on the same store and ``--out``, or ``quantrack sync``, marks a
+RUNNING run whose owner is gone as KILLED and removes such a folder. A run or folder of another
+host is left alone: whether its process lives cannot be known from here.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import socket
+from pathlib import Path
+
+HOST_TAG, PID_TAG, START_TAG = "quantrack.host", "quantrack.pid", "quantrack.pid_start"
+# .partial-<anything>--<host>-<pid>-<start>: "--" cannot occur in what precedes it (timestamps, hex ids)
+_OWNED = re.compile(r"^\.partial-.*--(?P<host>[A-Za-z0-9.-]+?)-(?P<pid>\d+)-(?P<start>\d+)$")
+
+
+def _host() -> str:
+    return re.sub(r"[^A-Za-z0-9.-]", "-", socket.gethostname())[:64] or "host"
+
+
+def _start_time(pid: int) -> int:
+    """The process's start time in clock ticks since boot (Linux); 0 where that cannot be read."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        return int(stat[stat.rindex(")") + 2:].split()[19])  # field 22; the name before ")" may hold spaces
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
+def owner_tags() -> dict[str, str]:
+    pid = os.getpid()
+    return {HOST_TAG: _host(), PID_TAG: str(pid), START_TAG: str(_start_time(pid))}
+
+
+def owner_suffix() -> str:
+    """Appended to an unfinished folder's name: ``--<host>-<pid>-<start>``."""
+    tags = owner_tags()
+    return f"--{tags[HOST_TAG]}-{tags[PID_TAG]}-{tags[START_TAG]}"
+
+
+def is_gone(host: str, pid: int, start: int) -> bool:
+    """True only when the owner certainly no longer runs: same host, and no such process (or a new one)."""
+    if host != _host() or pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # alive, someone else's
+        pass
+    return bool(start) and _start_time(pid) not in (0, start)
+
+
+def remove_dead_folders(*folders: Path) -> list[Path]:
+    """Remove ``.partial-*`` folders whose owner is gone; return them."""
+    removed = []
+    for folder in folders:
+        if not Path(folder).is_dir():
+            continue
+        for p in sorted(Path(folder).iterdir()):
+            m = _OWNED.match(p.name)
+            if m and p.is_dir() and is_gone(m["host"], int(m["pid"]), int(m["start"])):
+                shutil.rmtree(p, ignore_errors=True)
+                removed.append(p)
+    return removed
+
+
+def mark_dead_runs_killed(client, experiment_id: str | None, spool_root: Path | None = None) -> list[str]:
+    """Mark KILLED each RUNNING run of the experiment whose owner is gone; return their ids.
+
+    A run waiting in ``spool_root`` for ``quantrack sync`` is RUNNING on purpose and left alone.
+    """
+    if experiment_id is None:
+        return []
+    found = client.search_runs([experiment_id], f"attributes.status = 'RUNNING' and tags.`{HOST_TAG}` = '{_host()}'",
+                               max_results=1000)
+    killed = []
+    for run in found:
+        tags = run.data.tags
+        if spool_root is not None and (Path(spool_root) / run.info.run_id).exists():
+            continue
+        try:
+            pid, start = int(tags.get(PID_TAG, "0")), int(tags.get(START_TAG, "0"))
+        except ValueError:
+            continue
+        if is_gone(tags.get(HOST_TAG, ""), pid, start):
+            client.set_terminated(run.info.run_id, status="KILLED")
+            killed.append(run.info.run_id)
+    return killed
+
+
+def describe(killed: list[str], removed: list[Path]) -> str | None:
+    """One line for the terminal, or None when nothing was found."""
+    parts = [f"run {k} marked KILLED" for k in killed] + [f"removed {p}" for p in removed]
+    return f"leftovers of a killed quantrack: {'; '.join(parts)}" if parts else None

@@ -1,0 +1,103 @@
+"""A run killed outright (SIGKILL) leaves a RUNNING run and a .partial-* folder; the next run or sync cleans up."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+SRC = str(Path(__file__).resolve().parents[2] / "src")
+
+
+def _dead_pid() -> int:
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    return proc.pid
+
+
+class Notices:
+    def __init__(self):
+        self.lines = []
+
+    def stage(self, text):
+        pass
+
+    def notice(self, text):
+        self.lines.append(text)
+
+    def epoch(self, *args):
+        pass
+
+
+@pytest.mark.slow
+def test_the_next_run_marks_a_killed_run_and_removes_its_folder(tmp_path):
+    from mlflow.tracking import MlflowClient
+
+    from quantrack import pipeline
+    from quantrack.config import build_config
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    out = tmp_path / "runs"
+    env = dict(os.environ, PYTHONPATH=SRC)
+    # Enough epochs that it is still training when killed.
+    victim = subprocess.Popen([sys.executable, "-m", "quantrack", "run", "--epochs", "100000", "--methods", "fp16",
+                               "--tracking-uri", uri, "--out", str(out)], env=env, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 180
+        while not (out.is_dir() and any(p.name.startswith(".partial-") for p in out.iterdir())):
+            assert victim.poll() is None and time.monotonic() < deadline, "the run never started"
+            time.sleep(0.2)
+    finally:
+        victim.send_signal(signal.SIGKILL)
+        victim.wait(timeout=30)
+    client = MlflowClient(uri)
+    (left,) = [r for r in client.search_runs([client.get_experiment_by_name("quantrack").experiment_id])
+               if "mlflow.parentRunId" not in r.data.tags]
+    assert left.info.status == "RUNNING" and left.data.tags["quantrack.pid"] == str(victim.pid)
+    (partial,) = [p for p in out.iterdir() if p.name.startswith(".partial-")]
+
+    # Another run that is alive must be left alone, whatever its state.
+    alive = client.create_run(left.info.experiment_id, tags={"quantrack.host": left.data.tags["quantrack.host"],
+                                                             "quantrack.pid": str(os.getpid()),
+                                                             "quantrack.pid_start": "0"})
+    notices = Notices()
+    pipeline.run(build_config(epochs=1, methods="fp16", tracking_uri=uri, out=str(out), register=False,
+                              latency_budget_s=0.05), notices)
+    assert client.get_run(left.info.run_id).info.status == "KILLED"
+    assert client.get_run(alive.info.run_id).info.status == "RUNNING"
+    assert not partial.exists()
+    (line,) = [n for n in notices.lines if "killed" in n]
+    assert f"run {left.info.run_id} marked KILLED" in line and partial.name in line
+
+
+def test_sync_removes_a_dead_processs_folders_and_spares_a_live_ones(tmp_path, run_cli, capsys):
+    from quantrack.tracking.leftovers import _host, _start_time
+
+    out = tmp_path / "runs"
+    (out / "spool").mkdir(parents=True)
+    dead = out / f".partial-20260101-000000-ab--{_host()}-{_dead_pid()}-123"
+    spool_dead = out / "spool" / f".partial-0123abcd--{_host()}-{_dead_pid()}-0"
+    live = out / f".partial-20260101-000000-cd--{_host()}-{os.getpid()}-{_start_time(os.getpid())}"
+    other_host = out / f".partial-20260101-000000-ef--elsewhere.example-{_dead_pid()}-1"
+    for p in (dead, spool_dead, live, other_host):
+        p.mkdir()
+    assert run_cli("sync", "--out", str(out)) == 0
+    err = capsys.readouterr().err
+    assert not dead.exists() and not spool_dead.exists() and live.exists() and other_host.exists()
+    assert err.count("leftovers of a killed quantrack") == 1 and dead.name in err
+
+
+def test_a_reused_pid_is_not_mistaken_for_the_owner():
+    from quantrack.tracking.leftovers import _host, _start_time, is_gone
+
+    me = os.getpid()
+    assert not is_gone(_host(), me, _start_time(me))
+    if _start_time(me):  # Linux: the same pid with another start time is another process
+        assert is_gone(_host(), me, _start_time(me) + 1)
+    assert not is_gone("another-host", _dead_pid(), 0)
