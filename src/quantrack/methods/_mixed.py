@@ -140,7 +140,7 @@ class MixedMethod(Method):
     """Says *why* a quantrack model kind does not apply: it has a single quantizable layer."""
 
     def unavailable_reason(self, model_kind: str | None = None) -> str | None:
-        if model_kind is not None and model_kind not in self.applies_to:
+        if model_kind in ("logreg", "cnn") and model_kind not in self.applies_to:
             return (f"does not apply to --model {model_kind}: it has a single layer this method quantizes, so "
                     "there is no choice of layers to keep in float")
         return super().unavailable_reason(model_kind)
