@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from quantrack.evaluate.results import VariantResult
     from quantrack.report.document import Report
     from quantrack.methods.one import quantize
+    from quantrack.evaluate.sensitivity import sensitivity
 
 # public name -> module that defines it
 _PUBLIC = {
@@ -32,9 +33,10 @@ _PUBLIC = {
     "Report": "quantrack.report.document",
     "VariantResult": "quantrack.evaluate.results",
     "RunConfig": "quantrack.config",
+    "sensitivity": "quantrack.evaluate.sensitivity",
 }
 
-__all__ = ["Report", "RunConfig", "VariantResult", "__version__", "compare", "quantize"]
+__all__ = ["Report", "RunConfig", "VariantResult", "__version__", "compare", "quantize", "sensitivity"]
 
 
 def __getattr__(name: str) -> Any:

@@ -56,6 +56,7 @@ class RunConfig:
     register: str = "champion"
     promote: bool = False  # move @champion to this run's version even if it does not beat the current one
     run_name: str | None = None
+    sensitivity_rows: int = 0  # mixed-precision methods: score each layer alone on this many test rows (0: all)
 
     def __post_init__(self) -> None:
         if isinstance(self.register, bool):  # the Python API's and older files' register=True/False
@@ -88,6 +89,8 @@ class RunConfig:
                f"--threads must be between 1 and {max_threads} (4x this machine's cores), got {self.threads}")
         _check(self.latency_budget_s > 0, "latency_budget_s", f"--latency-budget must be positive, got {self.latency_budget_s}")
         _check(bool(self.experiment.strip()), "experiment", "--experiment must not be empty")
+        _check(self.sensitivity_rows >= 0, "sensitivity_rows",
+               f"--sensitivity-rows must be 0 (all) or a positive integer, got {self.sensitivity_rows}")
         _check(len(self.methods) >= 1, "methods", "--methods must name at least one method, or 'all'")
         from quantrack.methods import METHOD_NAMES  # light: names only, no torch
 

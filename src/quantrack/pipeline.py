@@ -240,7 +240,7 @@ def _run_tracked(config: RunConfig, data, model, tracker, plotter, out_dir: Path
                        latency_budget_s=config.latency_budget_s, artifacts=out_dir / "models",
                        fine_tune={"lr": config.lr, "batch_size": config.batch_size}, seed=config.seed,
                        confidence=config.confidence or None, progress=progress, model_kind=config.model,
-                       timing_gate=timing_gate)
+                       timing_gate=timing_gate, sensitivity_rows=config.sensitivity_rows or None)
     variants, champion = compared.variants, compared.champion
     report = Report(
         variants=variants, champion=champion, champion_reason=compared.champion_reason,
@@ -252,6 +252,7 @@ def _run_tracked(config: RunConfig, data, model, tracker, plotter, out_dir: Path
         class_names=data.class_names, batch_sizes=compared.batch_sizes, mlflow=tracker.info,
         environment=compared.environment, out_dir=str(final_dir), model_summary=compared.model_summary,
         registered_model=config.registered_model_name if config.registers else None,
+        sensitivity=compared.sensitivity, sensitivity_cost=compared.sensitivity_cost,
     )
     from quantrack.report.writers import PLOTS_DIR, write_all
 
@@ -266,6 +267,9 @@ def _run_tracked(config: RunConfig, data, model, tracker, plotter, out_dir: Path
         tracker.log_artifacts(out_dir / PYFUNC_DIR, PYFUNC_DIR)
     progress.stage("writing the report")
     files = write_all(report, out_dir, plots=plotter.result())
+    from quantrack.evaluate.compare import track_sensitivity
+
+    track_sensitivity(tracker, report)
     from quantrack.evaluate.hardware import mlflow_tags
     from quantrack.tracking.variant_runs import note
 

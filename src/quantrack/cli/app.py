@@ -86,6 +86,7 @@ def run(
     no_register: Annotated[bool, Opt("--no-register", help="Same as --register none.")] = False,
     promote: Annotated[Optional[bool], Opt("--promote", help="Move @champion to this run's pick even if it does not "
                                                              "beat the current one. [default: only if it beats it]")] = None,
+    sensitivity_rows: Annotated[Optional[int], Opt(help=f"mixed-int8/onnx-mixed-int8: score each layer alone on this many test rows (0: all). {_default('sensitivity_rows')}")] = None,
 ) -> None:
     """Train, track, quantize with every method, measure, and name the champion."""
     from quantrack.config import build_config, load_toml
@@ -96,7 +97,7 @@ def run(
         batch_size=batch_size, seed=seed, methods=methods, max_accuracy_drop=max_accuracy_drop, prefer=prefer,
         val_size=val_size, checkpoint_on=checkpoint_on, confidence=confidence,
         threads=threads, out=out, tracking_uri=tracking_uri, experiment=experiment, model_name=model_name,
-        run_name=run_name, register="none" if no_register else register, promote=promote,
+        run_name=run_name, register="none" if no_register else register, promote=promote, sensitivity_rows=sensitivity_rows,
     )
     from quantrack import pipeline
     from quantrack.cli.console import RichProgress, print_report

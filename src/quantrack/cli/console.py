@@ -142,6 +142,10 @@ def print_report(report: ReportData, console: Console | None = None) -> None:
     for v in report.variants:
         if v.why:
             out.print(f"why not faster — {v.name}: {v.why}", highlight=False, markup=False)
+    from quantrack.report.sensitivity import console_lines
+
+    for line in console_lines(report):
+        out.print(line, highlight=False, markup=False)
     out.print(f"[bold]champion: {escape(report.champion)}[/bold] ★ ({escape(rule_text(report))}) — "
               f"{escape(report.champion_reason)}", highlight=False)
     if report.out_dir:

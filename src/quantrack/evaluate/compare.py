@@ -62,6 +62,7 @@ def compare(
     progress: Any = None,
     timing_gate: Callable[[], contextlib.AbstractContextManager] | None = None,
     model_kind: str | None = None,
+    sensitivity_rows: int | None = None,
     notes: dict[str, Any] | None = None,
 ) -> Report:
     """Quantize ``model`` every way asked, measure each variant against fp32, choose the one to ship.
@@ -82,6 +83,8 @@ def compare(
     report. fine_tune: QAT options (lr, batch_size, epochs). timing_gate: a callable returning a
     context manager entered around each latency measurement (a sweep holds other trials off the
     cores meanwhile). notes: extra entries for the report's config and the MLflow run's params.
+    sensitivity_rows: the mixed-precision methods score each layer alone on this many evaluation
+    rows (None: all).
     """
     from quantrack.evaluate.onnx_model import OnnxModel, is_onnx_path, open_onnx
 
@@ -100,6 +103,8 @@ def compare(
                                                    labels_expected=None, what="calibration")
     if calib is not None and len(calib.inputs) != len(evaluation.inputs):
         raise QuantrackError(f"calibration has {len(calib.inputs)} input(s) but eval_data has {len(evaluation.inputs)}")
+    if sensitivity_rows is not None and not (isinstance(sensitivity_rows, int) and sensitivity_rows >= 1):
+        raise QuantrackError(f"sensitivity_rows must be a positive integer, got {sensitivity_rows!r}")
     if graph is not None:
         from quantrack.methods.base import ONNX_KIND
 
@@ -110,6 +115,9 @@ def compare(
     score_name = metric_name or (getattr(metric, "__name__", "metric") if metric is not None else "accuracy")
     from quantrack.evaluate.process_state import preserved_process_state
 
+    # What the mixed-precision methods search with; they leave their per-layer tables in "sensitivity".
+    search = {"max_drop": max_drop, "metric": metric, "eval": evaluation, "eval_batch_size": eval_batch_size,
+              "sensitivity_rows": sensitivity_rows, "sensitivity": {}}
     with preserved_process_state(threads):
         env = environment(threads)
         with _variant_folder(artifacts, out) as models_dir:
@@ -117,7 +125,7 @@ def compare(
                 model, names, evaluation, calib, models_dir=models_dir, metric=metric, batch_sizes=batch_sizes,
                 threads=threads, eval_batch_size=eval_batch_size, latency_budget_s=latency_budget_s,
                 fine_tune=fine_tune or {}, seed=seed, progress=progress, timing_gate=timing_gate,
-                model_kind=model_kind, confidence=confidence, env=env)
+                model_kind=model_kind, confidence=confidence, env=env, extra=search)
         from quantrack.evaluate.champion import choose_champion
 
         # Intervals exist for every variant unless a metric is not a mean over rows (see _row_scores).
@@ -132,7 +140,9 @@ def compare(
                                 "batch_sizes": list(batches), "threads": threads, "metric": score_name,
                                 "eval_rows": evaluation.rows,
                                 "calibration_rows": None if calib is None else calib.rows, **(notes or {})},
-                        model_summary=graph.summary() if graph is not None else _model_summary(model, evaluation))
+                        model_summary=graph.summary() if graph is not None else _model_summary(model, evaluation),
+                        sensitivity={m: list(t) for m, t in search["sensitivity"].items()},
+                        sensitivity_cost={m: t.cost() for m, t in search["sensitivity"].items()})
         if out is not None:
             report.out_dir = str(Path(out))
             report.save(out)
@@ -192,7 +202,8 @@ def measure_variants(model, names: Sequence[str], evaluation: EvalSet, calib: Ev
                      metric: Metric | None, batch_sizes: Sequence[int], threads: int, eval_batch_size: int,
                      latency_budget_s: float, fine_tune: dict[str, Any], seed: int, progress,
                      timing_gate=None, model_kind: str | None = None, confidence: float | None = 0.95,
-                     env: dict[str, Any] | None = None) -> tuple[list[VariantResult], list[int]]:
+                     env: dict[str, Any] | None = None,
+                     extra: dict[str, Any] | None = None) -> tuple[list[VariantResult], list[int]]:
     """Each method in ``names`` (the baseline first) applied, saved, scored and timed against it."""
     import torch
 
@@ -207,7 +218,7 @@ def measure_variants(model, names: Sequence[str], evaluation: EvalSet, calib: Ev
                        labels=None if calib is None else calib.labels, model_kind=model_kind,
                        lr=float(fine_tune.get("lr", 0.01)), batch_size=int(fine_tune.get("batch_size", 32)),
                        seed=seed, threads=threads,
-                       extra={"qat_epochs": fine_tune["epochs"]} if "epochs" in fine_tune else {})
+                       extra={**({"qat_epochs": fine_tune["epochs"]} if "epochs" in fine_tune else {}), **(extra or {})})
     batches = sorted({min(b, evaluation.rows) for b in batch_sizes})
     results: list[VariantResult] = []
     baseline = base_out = base_pred = base_rows = None
@@ -335,7 +346,8 @@ def _result(name, variant, path: Path, outputs, base_out, base_pred, evaluation:
         confusion = np.bincount(labels * k + pred, minlength=k * k).reshape(k, k).tolist()
     return VariantResult(name=name, score=score, accuracy=accuracy, agreement=agreement, params=variant.params,
                          payload_bytes=variant.payload_bytes, file_bytes=path.stat().st_size, artifact=path.name,
-                         latency=latencies, seconds_to_quantize=round(quantize_s, 4), confusion=confusion)
+                         latency=latencies, seconds_to_quantize=round(quantize_s, 4), confusion=confusion,
+                         float_layers=getattr(variant, "float_layers", None))
 
 
 def _latency(variant, baseline, x, batch_size: int, threads: int, budget_s: float, gate):
@@ -387,7 +399,8 @@ def _track(report: Report, tracking: bool | str, experiment: str, out) -> None:
         from quantrack.evaluate.hardware import mlflow_tags
         from quantrack.tracking.variant_runs import note
 
-        tracker.log_children(report)  # one child run per variant, with the same metric names (as `quantrack run`)
+        tracker.log_children(report)
+        track_sensitivity(tracker, report)  # one child run per variant, with the same metric names (as `quantrack run`)
         tracker.set_tags({"champion": report.champion, "champion_reason": report.champion_reason,
                           "champion_rule": report.champion_rule, "mlflow.note.content": note(report),
                           **mlflow_tags(report.environment["cpu"])})
@@ -404,3 +417,19 @@ def _track(report: Report, tracking: bool | str, experiment: str, out) -> None:
         tracker.fail()
         raise
     report.mlflow = tracker.info
+
+
+def track_sensitivity(tracker, report: Report) -> None:
+    """The per-layer table as an artifact (sensitivity.json) and one metric per layer."""
+    if not report.sensitivity:
+        return
+    import json
+
+    from quantrack.report.sensitivity import sensitivity_metrics
+
+    tracker.log_metrics(sensitivity_metrics(report))
+    with tempfile.TemporaryDirectory(prefix="quantrack-sensitivity-") as d:
+        path = Path(d) / "sensitivity.json"
+        path.write_text(json.dumps({"sensitivity": report.sensitivity, "cost": report.sensitivity_cost}, indent=1),
+                        encoding="utf-8")
+        tracker.log_artifact(path, "report")

@@ -29,6 +29,7 @@ class VariantResult:
     latency: list[Latency] = field(default_factory=list)
     seconds_to_quantize: float | None = None
     confusion: list[list[int]] | None = None
+    float_layers: list[str] | None = None  # mixed precision: the layers left in float
     # Accuracy's interval and, against fp32 on the same rows, the paired drop and test (stats.paired_stats).
     stats: PairedStats | None = None
     why: str | None = None  # when a verdict is not "faster": the measured facts that explain it (hardware.py)
@@ -97,6 +98,9 @@ class ReportData:
     split: dict[str, int] = field(default_factory=dict)  # {"train": n, "val": n, "test": n} rows
     champion_rule: str = SHIPPED_BASELINE  # CONFIDENT, POINT_ESTIMATE or SHIPPED_BASELINE
     val_loss: list[float] = field(default_factory=list)  # per epoch, when the checkpoint is chosen on validation
+    # per-layer drop when quantized alone: {method: [{"layer", "params", "drop", "kept_float"}]}, largest first
+    sensitivity: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    sensitivity_cost: dict[str, dict[str, Any]] = field(default_factory=dict)  # evaluations, seconds, rows
 
     def variant(self, name: str) -> VariantResult | None:
         return next((v for v in self.variants if v.name == name), None)

@@ -27,6 +27,8 @@ _MODULES: dict[str, str] = {
     "onnx-fp32": "quantrack.methods.onnx_fp32",
     "onnx-int8-dynamic": "quantrack.methods.onnx_int8_dynamic",
     "onnx-int8-static": "quantrack.methods.onnx_int8_static",
+    "mixed-int8": "quantrack.methods.mixed_int8",
+    "onnx-mixed-int8": "quantrack.methods.onnx_mixed_int8",
 }
 
 # The methods a user chooses among ("all"); the baseline is always run and never listed here.

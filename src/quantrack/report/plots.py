@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from quantrack.evaluate.results import ReportData, VariantResult
+from quantrack.report.sensitivity import sensitivity_figure
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -260,6 +261,9 @@ PLOTS: list[tuple[str, str, str, FigureFn]] = [
      "Median, p25–p75 and p10–p90 of single calls; the shaded band is fp32's p25–p75. Colours are the "
      "verdicts, judged side by side with fp32.", latency_figure),
     ("confusion", "Confusion matrices", "fp32 and the champion on the test split.", confusion_figure),
+    ("sensitivity", "Per-layer sensitivity",
+     "The drop each layer causes when quantized alone, largest first; orange: kept in float by the mixed variant.",
+     sensitivity_figure),
 ]
 
 

@@ -227,6 +227,9 @@ def to_markdown(report: ReportData, plots: Sequence[tuple[str, str]] = ()) -> st
     whys = [v for v in report.variants if v.why]
     if whys:
         lines += ["", "## Why not faster", ""] + [f"- **{_md(v.name)}**: {_md(v.why)}" for v in whys]
+    from quantrack.report.sensitivity import markdown_lines
+
+    lines += markdown_lines(report)
     unavailable = [v for v in report.variants if not v.available]
     if unavailable:
         lines += ["", "## Not run", ""] + [f"- **{_md(v.name)}**: {_md(v.reason)}" for v in unavailable]
@@ -436,7 +439,9 @@ def to_html(report: ReportData, plots: Sequence[Plot] = ()) -> str:
              f"<title>{_e(title)}</title>", f"<style>{_CSS}{_cards_css(report)}</style>", "</head>", "<body>", "<main>",
              f"<h1>{_e(title)}</h1>"]
     parts += _html_summary(report) + _html_variants(report) + _html_latency(report)
-    parts += _html_unavailable(report) + _html_plots(plots)
+    from quantrack.report.sensitivity import html_lines
+
+    parts += html_lines(report) + _html_unavailable(report) + _html_plots(plots)
     parts += ["</main>", "</body>", "</html>", ""]
     return "\n".join(parts)
 

@@ -1,0 +1,163 @@
+"""Per-layer sensitivity and the mixed-precision methods on a model with one fragile layer.
+
+The fragile layer has a few huge outlier weights: per-tensor int8 then has a step so coarse that
+its ordinary weights round to zero, so quantizing that layer alone ruins the model while every
+other layer quantizes harmlessly. The search must rank it first and the mixed methods keep it
+(and only what the budget needs) in float.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+import quantrack
+from quantrack.errors import QuantrackError
+from quantrack.methods import get_method
+from quantrack.methods.base import MethodUnavailable, QuantContext
+
+FRAGILE = "body.2"
+
+
+class Tower(nn.Module):
+    def __init__(self, n_in: int = 16, width: int = 32, n_out: int = 4) -> None:
+        super().__init__()
+        self.body = nn.Sequential(nn.Linear(n_in, width), nn.ReLU(), nn.Linear(width, width), nn.ReLU(),
+                                  nn.Linear(width, width), nn.ReLU())
+        self.head = nn.Linear(width, n_out)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.body(x))
+
+
+@pytest.fixture(scope="module")
+def problem():
+    """A Tower with an outlier weight in body.2, labelled by its own float predictions (fp32 accuracy 1.0)."""
+    torch.manual_seed(0)
+    torch.set_num_threads(1)
+    model = Tower().eval()
+    with torch.no_grad():
+        for layer in model.modules():  # a gain that keeps the signal alive through four layers (no bias-only logits)
+            if isinstance(layer, nn.Linear):
+                layer.weight.mul_(2.5)
+                layer.bias.zero_()
+        # A huge weight on an input that is always 0 (a dead unit of body.0): harmless in float, but
+        # it sets body.2's int8 scale, so its ordinary weights round to zero. Activations stay normal.
+        model.body[0].weight[0] = 0.0
+        model.body[0].bias[0] = -1.0
+        model.body[2].weight[0, 0] = 1000.0
+    x = np.random.default_rng(0).normal(size=(400, 16)).astype(np.float32)
+    with torch.no_grad():
+        y = model(torch.from_numpy(x)).argmax(1).numpy()
+    return model, x, y
+
+
+@pytest.mark.parametrize("method,workers", [("dynamic-int8", 1), ("onnx-int8-dynamic", 2)])
+def test_sensitivity_ranks_the_fragile_layer_first(problem, method, workers):
+    import sys
+
+    model, x, y = problem
+    stdout = sys.stdout
+    table = quantrack.sensitivity(model, method, None, (x, y), workers=workers)
+    assert sys.stdout is stdout  # parallel ONNX quantizations must not leave stdout redirected
+    names = [n for n, m in model.named_modules() if isinstance(m, nn.Linear)]
+    assert sorted(r["layer"] for r in table) == sorted(names)
+    assert table[0]["layer"] == FRAGILE
+    assert table[0]["drop"] > 0.2 > max(r["drop"] for r in table[1:])
+    assert [r["drop"] for r in table] == sorted((r["drop"] for r in table), reverse=True)
+    assert table[0]["params"] == 32 * 32 + 32 and not any(r["kept_float"] for r in table)
+    assert table.cost()["evaluations"] == len(names) and table.cost()["seconds"] > 0
+    # the paired interval against fp32 (accuracy: Newcombe) holds the drop, and clears 0 for the fragile layer
+    assert all(r["drop_ci"][0] <= r["drop"] <= r["drop_ci"][1] for r in table)
+    assert table[0]["drop_ci"][0] > 0
+
+
+def test_sensitivity_rows_scores_a_subset_and_bad_options_are_one_line(problem):
+    model, x, y = problem
+    table = quantrack.sensitivity(model, "dynamic-int8", None, (x, y), rows=50, workers=2)
+    assert table.cost()["rows"] == 50 and table.cost()["workers"] == 2 and table[0]["layer"] == FRAGILE
+    with pytest.raises(QuantrackError, match="sensitivity supports"):
+        quantrack.sensitivity(model, "fp16", None, (x, y))
+    with pytest.raises(QuantrackError, match="sensitivity_rows must be a positive integer"):
+        quantrack.sensitivity(model, "dynamic-int8", None, (x, y), rows=0)
+
+
+@pytest.mark.parametrize("name", ["mixed-int8", "onnx-mixed-int8"])
+def test_compare_keeps_the_fragile_layer_in_float(problem, name, tmp_path):
+    model, x, y = problem
+    report = quantrack.compare(model, None, (x, y), methods=[plain_of(name), name], max_drop=0.05, batch_sizes=(1,),
+                               latency_budget_s=0.02, out=tmp_path)
+    v = report.variant(name)
+    assert v.available, v.reason
+    plain = "dynamic-int8" if name == "mixed-int8" else "onnx-int8-dynamic"
+    rows = report.sensitivity[plain]
+    # the fragile layer first, then only as many of the next most sensitive as the budget needs
+    assert rows[0]["layer"] == FRAGILE and 1 <= len(v.float_layers) < len(rows)
+    assert v.float_layers == [r["layer"] for r in rows[:len(v.float_layers)]]
+    assert [r["kept_float"] for r in rows] == [r["layer"] in v.float_layers for r in rows]
+    assert report.variant("fp32").score - v.score <= 0.05
+    assert report.variant(plain).score < v.score  # the all-int8 variant, measured beside it, is worse
+    assert 0 < v.payload_bytes < report.variant("fp32").payload_bytes
+    assert report.sensitivity_cost[plain]["evaluations"] == len(rows)
+    # the report: report.json's table, report.md/html sections, the bar plot, the terminal's top 5
+    import json
+
+    saved = json.loads((tmp_path / "report.json").read_text())
+    assert saved["sensitivity"][plain] == rows and saved["variants"][-1]["float_layers"] == v.float_layers
+    assert "## Per-layer sensitivity" in (tmp_path / "report.md").read_text()
+    assert 'id="sensitivity"' in (tmp_path / "report.html").read_text()
+    assert (tmp_path / "plots" / "sensitivity.png").stat().st_size > 0
+    from quantrack.report.sensitivity import console_lines, sensitivity_metrics
+
+    (line,) = console_lines(report)
+    assert line.count(" pt") == min(5, len(rows)) and f"{FRAGILE} " in line and "(float)" in line
+    assert sensitivity_metrics(report)[f"sensitivity.{plain}.{FRAGILE}.drop"] == rows[0]["drop"]
+    # saved and reloaded without pickle: the same layers float, the same outputs
+    fresh = Tower()
+    reloaded = get_method(name).load(tmp_path / "models" / v.artifact, fresh)
+    assert reloaded.float_layers == v.float_layers
+    np.testing.assert_allclose(reloaded.outputs(x[:20]), report_variant_outputs(name, model, x[:20], tmp_path),
+                               rtol=1e-4, atol=1e-4)
+
+
+def plain_of(name):
+    return "dynamic-int8" if name == "mixed-int8" else "onnx-int8-dynamic"
+
+
+def report_variant_outputs(name, model, x, tmp_path):
+    """The saved file's outputs, loaded a second time into another fresh model (deterministic load)."""
+    from quantrack.methods import get_method as gm
+
+    artifact = next((tmp_path / "models").glob(f"{name}.*"))
+    return gm(name).load(artifact, Tower()).outputs(x)
+
+
+def test_budget_out_of_reach_says_so(problem):
+    """A budget below zero cannot be met even with all layers but one in float: one-line reason."""
+    model, x, y = problem
+    ctx = QuantContext(model=model, example=(x[:2],), extra={"eval": _evalset(x, y), "max_drop": -1.0})
+    with pytest.raises(MethodUnavailable, match=r"even with 3 of 4 dynamic-int8 layers kept in float"):
+        get_method("mixed-int8").apply(ctx)
+
+
+def _evalset(x, y):
+    from quantrack.evaluate.data import EvalSet
+
+    return EvalSet((x,), y)
+
+
+@pytest.mark.parametrize("name", ["mixed-int8", "onnx-mixed-int8"])
+def test_single_layer_model_does_not_apply(name):
+    """The default digits model (logreg, one Linear): nothing to choose, and the report says why."""
+    from quantrack.models import build_model
+
+    model = build_model("logreg", 64, 10)
+    x = np.random.default_rng(0).normal(size=(40, 64)).astype(np.float32)
+    y = np.arange(40) % 10
+    reason = get_method(name).unavailable_reason("logreg")
+    assert "does not apply to --model logreg" in reason and "single layer" in reason
+    report = quantrack.compare(model, None, (x, y), methods=[name], batch_sizes=(1,), latency_budget_s=0.02)
+    v = report.variant(name)
+    assert not v.available and "does not apply" in v.reason and "1 layer(s)" in v.reason and "linear" in v.reason
