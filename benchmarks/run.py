@@ -17,6 +17,7 @@ import argparse
 import json
 import os
 import platform
+import re
 import statistics
 import subprocess
 import sys
@@ -434,7 +435,8 @@ def _included_sections() -> list[str]:
         title = title.lstrip("# ").strip()
         if not title.startswith("("):
             title = f"{label} {title}"
-        out += [f"## {title}", "", f"*Included from `benchmarks/results/{name}`.*", "", body.strip(), ""]
+        body = re.sub(r"^(#+) ", r"#\1 ", body.strip(), flags=re.M)  # its headings one level down, under ours
+        out += [f"## {title}", "", f"*Included from `benchmarks/results/{name}`.*", "", body, ""]
     return out
 
 
