@@ -12,37 +12,9 @@ costs an hour; the file states when it was used, and its verdicts then rest on f
 from __future__ import annotations
 
 import argparse
-import functools
-import importlib.util
-import platform
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-
-
-def _example():
-    spec = importlib.util.spec_from_file_location("minilm_example", HERE.parent / "examples" / "minilm.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
-def cpu_flags() -> str:
-    try:
-        flags = next(line for line in Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("flags"))
-    except (OSError, StopIteration):
-        return ""
-    return ", ".join(f for f in ("avx2", "avx512f", "avx512_vnni", "avx_vnni", "amx_int8") if f" {f}" in flags)
+from _shared import HERE, QUICK_TIMER_NOTE, machine_line, minilm_example, use_quick_timer
 
 
 def main() -> None:
@@ -52,15 +24,11 @@ def main() -> None:
     parser.add_argument("--out", default=str(HERE / "results" / "minilm.md"))
     args = parser.parse_args()
     if args.quick_timer:
-        from quantrack.evaluate import timing
-
-        timing.time_against = functools.partial(timing.time_against, min_windows=2, min_calls=1)
-    import onnxruntime
-    import torch
+        use_quick_timer()
 
     from quantrack.report.writers import table_headers, table_rows
 
-    ex = _example()
+    ex = minilm_example()
     report = ex.compare(args.sentences, "all", threads=1, batch_sizes=(1, 64))
     heads = table_headers(report)
     keep = [i for i, h in enumerate(heads) if h not in ("accuracy", "agreement")]  # no labels: a cosine only
@@ -69,10 +37,7 @@ def main() -> None:
              f"{args.sentences} fixed sentences (examples/minilm.py) of 32 tokens, mean-pooled embeddings, "
              "score = mean cosine similarity to the fp32 embeddings, calibration on the same sentences, "
              f"1 thread, latency at batch 1 and {min(64, args.sentences)}.", "",
-             f"CPU: {cpu_name()} ({cpu_flags() or 'flags unknown'}), {__import__('os').cpu_count()} cores; "
-             f"torch {torch.__version__}, onnxruntime {onnxruntime.__version__}."
-             + (" Timer minimum lowered to 2 windows of 1 pair (--quick-timer): verdicts rest on few samples."
-                if args.quick_timer else ""), "",
+             f"CPU: {machine_line()}." + (QUICK_TIMER_NOTE if args.quick_timer else ""), "",
              "| " + " | ".join(heads[i] for i in keep) + " |", "|" + "---|" * len(keep)]
     for row in table_rows(report):
         lines.append("| " + " | ".join(row[i] if i < len(row) else "" for i in keep) + " |")

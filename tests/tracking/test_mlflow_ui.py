@@ -9,7 +9,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import urllib.parse
 from pathlib import Path
@@ -17,9 +16,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from browser import CHROMIUM, run_chromium
 from servers import MlflowServer
 
-CHROMIUM = shutil.which("chromium") or (p if Path(p := "/usr/bin/chromium").exists() else None)
 pytestmark = [
     pytest.mark.browser, pytest.mark.server, pytest.mark.slow,
     pytest.mark.skipif(CHROMIUM is None, reason="headless Chromium not installed (Debian package `chromium`)"),
@@ -30,12 +29,9 @@ BASELINE_BLUE = np.array([0x1F, 0x5F, 0xA8])
 
 
 def _chromium(tmp: Path, url: str, *args: str, size: str = "1600,1400") -> str:
-    profile = tmp / f"profile-{len(list(tmp.glob('profile-*')))}"
-    cmd = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-           "--disable-background-networking", "--disable-component-update", "--disable-sync",
-           "--disable-extensions", "--force-device-scale-factor=1", f"--user-data-dir={profile}",
-           f"--window-size={size}", "--virtual-time-budget=25000", *args, url]
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=180, check=True).stdout
+    width, height = (int(n) for n in size.split(","))
+    # MLflow's UI is a single-page app that fetches after load: a longer virtual-time budget.
+    return run_chromium(tmp, url, width, height, *args, budget_ms=25000, timeout=180, hide_scrollbars=False).stdout
 
 
 @pytest.fixture(scope="module")
