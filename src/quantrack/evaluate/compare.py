@@ -255,10 +255,11 @@ def measure_variants(model, names: Sequence[str], evaluation: EvalSet, calib: Ev
         if baseline is None:
             baseline, base_out = variant, outputs
             base_pred = _predictions(outputs)
-            base_rows = _row_scores(outputs, base_out, evaluation, metric)
         result = _result(name, variant, path, outputs, base_out, base_pred, evaluation, metric, latencies,
                          quantize_s)
         rows = _row_scores(outputs, base_out, evaluation, metric)
+        if baseline is variant:
+            base_rows = rows
         if rows is not None and base_rows is not None:
             from quantrack.evaluate.stats import paired_stats
 

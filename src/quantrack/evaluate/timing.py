@@ -1,4 +1,4 @@
-"""Honest figures for a variant: accuracy, agreement, sizes and latency with its spread.
+"""Latency with its spread: side-by-side timing against fp32, and the verdict it supports.
 
 Latency rules: the thread count is fixed and stated; each call is timed alone after a
 warm-up; samples are collected until the median stops moving (or a time budget runs out);
@@ -70,15 +70,6 @@ class Latency:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
-
-
-def accuracy(pred: np.ndarray, truth: np.ndarray) -> float:
-    return float(np.mean(np.asarray(pred) == np.asarray(truth)))
-
-
-def agreement(pred: np.ndarray, reference: np.ndarray) -> float:
-    """Share of rows where a variant predicts the same label as fp32."""
-    return accuracy(pred, reference)
 
 
 def time_calls(run: Callable[[], Any], *, threads: int, batch_size: int, budget_s: float = 0.3,
