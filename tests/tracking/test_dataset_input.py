@@ -35,3 +35,29 @@ def test_an_ordinary_table_lists_every_column(sqlite_uri):
     (inp,) = MlflowClient(sqlite_uri).get_run(run_id).inputs.dataset_inputs
     assert [c["name"] for c in json.loads(inp.dataset.schema)["mlflow_colspec"]] == ["a", "b", "y"]
     assert "schema_lists" not in json.loads(inp.dataset.profile)
+
+
+def test_a_dataset_logged_at_the_same_moment_by_another_run_is_linked_not_refused(sqlite_uri, monkeypatch):
+    """PostgreSQL answers a concurrent insert of the same dataset with a unique-key violation (seen in a
+    2-worker sweep); the dataset exists then, and a second attempt links it to this run."""
+    from mlflow.exceptions import MlflowException
+
+    from quantrack.tracking.tracker import Tracker
+
+    tracker = Tracker(sqlite_uri, "race")
+    tracker.start(None, {})
+    real, calls = tracker.client.log_inputs, []
+
+    def racing(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 1:
+            raise MlflowException('(psycopg.errors.UniqueViolation) duplicate key value violates unique '
+                                  'constraint "dataset_pk"')
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(tracker.client, "log_inputs", racing)
+    fp = {"sha256": "ab" * 32, "source": "sklearn:digits", "rows": 3, "columns": 2, "target": "label"}
+    tracker.log_dataset("digits", fp, ["a", "b"])
+    assert len(calls) == 2
+    assert [d.dataset.name for d in tracker.client.get_run(tracker.run_id).inputs.dataset_inputs] == ["digits"]
+    tracker.end("FINISHED")

@@ -244,10 +244,19 @@ class Tracker:
         from quantrack.tracking.dataset_input import schema_columns
 
         self.journal["datasets"].append([name, fingerprint, list(feature_names), context])
-        try:
-            self._send(self.client.log_inputs, self.run_id, datasets=[dataset_input(name, fingerprint, feature_names, context)])
-        except MlflowException as e:
-            raise TrackingError(f"MLflow at {redact(self.tracking_uri)} refused the dataset input: {redact(first_line(e))}") from None
+        datasets = [dataset_input(name, fingerprint, feature_names, context)]
+        for attempt in range(2):
+            try:
+                self._send(self.client.log_inputs, self.run_id, datasets=datasets)
+                break
+            except MlflowException as e:
+                # Two runs logging the same new dataset at once (a sweep's trials): on PostgreSQL the
+                # second insert violates the dataset's unique key. The dataset exists now, so a second
+                # attempt only links it to this run.
+                if attempt == 0 and "duplicate key" in str(e):
+                    continue
+                raise TrackingError(f"MLflow at {redact(self.tracking_uri)} refused the dataset input: "
+                                    f"{redact(first_line(e))}") from None
         kept = schema_columns(list(feature_names), fingerprint.get("target", "label"))
         if kept < len(feature_names):
             return (f"the MLflow dataset input lists the first {kept} of {len(feature_names)} columns in its schema "
