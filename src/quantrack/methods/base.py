@@ -14,6 +14,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from quantrack.core.method_config import MethodConfig, NoConfig
+
 
 class MethodUnavailable(Exception):
     """Raised by a method that cannot run here; the message becomes the report's reason."""
@@ -55,6 +57,12 @@ class QuantContext:
     threads: int = 1
     extra: dict[str, Any] = field(default_factory=dict)
     onnx_model: bytes | None = None
+    # The method's own knobs (an instance of its Method.config class); None: the method's defaults.
+    config: MethodConfig | None = None
+
+    def config_or(self, default: MethodConfig) -> MethodConfig:
+        """The config the caller passed, else ``default`` (the method's own defaults)."""
+        return self.config if self.config is not None else default
 
     def float_copy(self) -> nn.Module:
         """A private copy of the float model, in eval mode."""
@@ -168,6 +176,7 @@ class Method:
     applies_to: tuple[str, ...] = ("logreg", "mlp", "cnn")
     requires: tuple[str, ...] = ()  # importable modules; missing ones make it unavailable
     onnx_graph: bool = False  # also applies to a given ONNX graph (QuantContext.onnx_model)
+    config: type[MethodConfig] = NoConfig  # its knobs: a frozen dataclass, every field with a default and a why
 
     def unavailable_reason(self, model_kind: str | None = None) -> str | None:
         """Why this method cannot run for this model here, or None when it can (a model that
