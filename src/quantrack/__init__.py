@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from quantrack.report.document import Report
     from quantrack.methods.one import quantize
     from quantrack.evaluate.sensitivity import sensitivity
+    from quantrack.lm.compare import compare_lm
 
 # public name -> module that defines it
 _PUBLIC = {
@@ -34,9 +35,10 @@ _PUBLIC = {
     "VariantResult": "quantrack.evaluate.results",
     "RunConfig": "quantrack.config",
     "sensitivity": "quantrack.evaluate.sensitivity",
+    "compare_lm": "quantrack.lm.compare",
 }
 
-__all__ = ["Report", "RunConfig", "VariantResult", "__version__", "compare", "quantize", "sensitivity"]
+__all__ = ["Report", "RunConfig", "VariantResult", "__version__", "compare", "compare_lm", "quantize", "sensitivity"]
 
 
 def __getattr__(name: str) -> Any:

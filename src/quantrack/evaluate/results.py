@@ -51,6 +51,10 @@ class VariantResult:
         if self.score is None and self.accuracy is not None:  # scored by accuracy (and reports written before `score`)
             self.score = self.accuracy
 
+    def extra_metrics(self) -> dict[str, float]:
+        """Figures a kind of result adds to its MLflow child run (a language model's perplexity...)."""
+        return {}
+
     def latency_at(self, batch_size: int) -> Latency | None:
         return next((lat for lat in self.latency if lat.batch_size == batch_size), None)
 

@@ -61,6 +61,7 @@ def child_records(report, base_tags: dict[str, str]) -> list[dict[str, Any]]:
                         val = {"speedup": 1.0, "baseline_p50_us": lat.p50_us}.get(key)  # fp32 on every chart
                     if val is not None:
                         metrics[key + suffix] = float(val)
+            metrics.update(v.extra_metrics())
             whole_lat = v.latency_at(whole) if whole else None
             tags["verdict"] = (whole_lat.verdict or "baseline") if whole_lat else "–"
         params = {"method": v.name, "batch_size": str(whole), "threads": str(report.environment.get("threads"))}
