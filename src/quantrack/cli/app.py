@@ -189,6 +189,48 @@ def compare(
     typer.echo(f"calibration: {report.config['calibration_source']}")
 
 
+@app.command("compare-lm")
+def compare_lm(
+    folder: Annotated[str, typer.Argument(metavar="FOLDER", help="A transformers model folder (config.json + .safetensors) or one holding a .gguf file; read as data, no code runs.")],
+    text: Annotated[list[str], Opt("--text", help="UTF-8 text file for perplexity; 'pydoc' for CPython's own pydoc topics. Repeat for several (joined with a blank line).")],
+    gguf_file: Annotated[Optional[str], Opt(help="The GGUF file inside FOLDER [default: the only one there].")] = None,
+    methods: Annotated[str, Opt(help="Comma-separated LM methods, or all (see `quantrack.lm.methods`).")] = "all",
+    max_increase_pct: Annotated[float, Opt(help="Champion budget: perplexity increase over fp32, in %, by its paired 95 % interval.")] = 2.0,
+    prefer: Annotated[str, Opt(help="What the champion optimizes within the budget: size or speed.")] = "size",
+    context: Annotated[int, Opt(help="Tokens per window (stride = context).")] = 512,
+    windows: Annotated[Optional[int], Opt(help="Score at most this many windows [default: all].")] = None,
+    prompt: Annotated[Optional[list[str]], Opt("--prompt", help="Prompt for the generation check and timing; repeat for several [default: the start of a few windows].")] = None,
+    max_new_tokens: Annotated[int, Opt(help="Greedy tokens generated per prompt.")] = 32,
+    threads: Annotated[int, Opt(help="Torch threads for scoring and timing.")] = 1,
+    out: Annotated[Optional[str], Opt(help="Folder for report.json and report.md [default: none written].")] = None,
+    tracking_uri: Annotated[Optional[str], Opt(help="Track the comparison in this MLflow store (a run, a child run per variant) [default: not tracked].")] = None,
+    experiment: Annotated[str, Opt(help="MLflow experiment name.")] = "quantrack",
+) -> None:
+    """Measure a causal language model and its quantized variants: perplexity, tokens/s, memory; name the champion."""
+    from quantrack.cli.lm_console import print_lm_report
+    from quantrack.lm.corpus import texts_from
+    from quantrack.lm.loading import resolve
+
+    texts = texts_from(text)  # refused before anything heavy is loaded
+    resolve(folder, gguf_file)
+    from quantrack.cli.console import RichProgress
+    from quantrack.lm.compare import compare_lm as run_compare
+    from quantrack.lm.loading import load_causal_lm
+    from quantrack.lm.report import Q4_1_CAVEAT
+
+    with RichProgress() as progress:
+        progress.stage("loading the model")
+        model, tokenizer, source = load_causal_lm(folder, gguf_file)
+        caveat = Q4_1_CAVEAT if source.gguf_file and "q4_1" in source.gguf_file.lower() else (
+            "fp32 is the GGUF file's weights dequantized to float32: they carry its own rounding"
+            if source.gguf_file else None)
+        report = run_compare(model, tokenizer, texts, methods=methods, max_increase=max_increase_pct / 100,
+                             prefer=prefer, prompts=prompt, max_new_tokens=max_new_tokens, context=context,
+                             max_windows=windows, threads=threads, out=out, tracking=tracking_uri,
+                             experiment=experiment, source=source.text(), caveat=caveat, progress=progress)
+    print_lm_report(report)
+
+
 @app.command()
 def serve(
     model_uri: Annotated[str, Opt("--model-uri", help="What to serve, e.g. models:/quantrack-digits-logreg@champion.")],

@@ -86,9 +86,10 @@ def resolve(folder: str | Path, gguf_file: str | None = None) -> ModelSource:
 
 @contextlib.contextmanager
 def _offline():
-    saved = {k: os.environ.get(k) for k in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")}
+    saved = {k: os.environ.get(k) for k in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "TQDM_DISABLE")}
     os.environ["HF_HUB_OFFLINE"] = "1"
     os.environ["TRANSFORMERS_OFFLINE"] = "1"
+    os.environ["TQDM_DISABLE"] = "1"  # the GGUF dequantizing bar is tqdm's own, not transformers' logging
     try:
         yield
     finally:

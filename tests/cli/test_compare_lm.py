@@ -1,0 +1,53 @@
+"""``quantrack compare-lm``: bad input is one line and exit 2; a tiny model goes through."""
+
+import json
+
+import pytest
+
+from quantrack.cli.app import main
+from tests.lm.conftest import TEXT, tiny, tiny_folder  # noqa: F401 (fixtures)
+
+
+def _run(capsys, args):
+    with pytest.raises(SystemExit) as e:
+        main(["compare-lm", *args])
+    cap = capsys.readouterr()
+    return e.value.code, cap.out, cap.err
+
+
+@pytest.mark.parametrize("make, match", [
+    (lambda d: (d / "t.txt").write_text(""), "is empty"),
+    (lambda d: (d / "t.txt").write_bytes(b"\x00\x01binary"), "binary"),
+])
+def test_bad_text_files(tmp_path, capsys, tiny_folder, make, match):
+    make(tmp_path)
+    code, _, err = _run(capsys, [str(tiny_folder), "--text", str(tmp_path / "t.txt")])
+    assert code == 2 and match in err and len(err.strip().splitlines()) == 1 and "Traceback" not in err
+
+
+def test_bad_folders(tmp_path, capsys):
+    (tmp_path / "t.txt").write_text(TEXT)
+    code, _, err = _run(capsys, [str(tmp_path), "--text", str(tmp_path / "t.txt")])
+    assert code == 2 and "holds no model" in err and len(err.strip().splitlines()) == 1
+    coded = tmp_path / "coded"
+    coded.mkdir()
+    (coded / "tokenizer_config.json").write_text(json.dumps({"auto_map": {"AutoTokenizer": ["x.T", None]}}))
+    code, _, err = _run(capsys, [str(coded), "--text", str(tmp_path / "t.txt")])
+    assert code == 2 and "auto_map" in err
+
+
+def test_text_shorter_than_one_window(tmp_path, capsys, tiny_folder):
+    (tmp_path / "t.txt").write_text("just a few words")
+    code, _, err = _run(capsys, [str(tiny_folder), "--text", str(tmp_path / "t.txt"), "--context", "128"])
+    assert code == 2 and "shorter than one window of 128" in err and len(err.strip().splitlines()) == 1
+
+
+def test_tiny_model_goes_through(tmp_path, capsys, tiny_folder):
+    (tmp_path / "t.txt").write_text(TEXT)
+    out = tmp_path / "out"
+    code, stdout, err = _run(capsys, [str(tiny_folder), "--text", str(tmp_path / "t.txt"), "--methods",
+                                      "int8-weight-only", "--context", "64", "--windows", "4",
+                                      "--max-new-tokens", "3", "--out", str(out)])
+    assert code == 0, err
+    assert "int8-weight-only" in stdout and "champion:" in stdout
+    assert json.loads((out / "report.json").read_text())["windows"]["windows"] == 4
