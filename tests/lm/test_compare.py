@@ -72,3 +72,22 @@ def test_not_a_language_model(tiny):
     _, tok = tiny
     with pytest.raises(QuantrackError, match="causal LM"):
         quantrack.compare_lm(nn.Linear(2, 2), tok, [TEXT])
+
+
+def test_tracking_logs_a_child_run_per_variant(tiny, sqlite_uri):
+    from mlflow import MlflowClient
+
+    model, tok = tiny
+    r = quantrack.compare_lm(model, tok, [TEXT], methods=["int8-weight-only"], context=64, max_windows=3,
+                             max_new_tokens=2, tracking=sqlite_uri, experiment="lm-test")
+    client = MlflowClient(sqlite_uri)
+    run = client.get_run(r.mlflow["run_id"])
+    assert run.info.status == "FINISHED" and run.data.tags["champion"] == r.champion
+    assert run.data.params["context"] == "64" and run.data.tags["quantrack.kind"] == "compare-lm"
+    children = {c.data.tags["quantrack.variant"]: c for c in client.search_runs(
+        [run.info.experiment_id], f"tags.`mlflow.parentRunId` = '{run.info.run_id}'")}
+    assert sorted(children) == ["fp32", "int8-weight-only"]
+    m = children["int8-weight-only"].data.metrics
+    assert m["perplexity"] == pytest.approx(r.variant("int8-weight-only").score)
+    assert {"increase", "increase_ci_hi", "tokens_per_s", "prefill_p50_us", "weight_bytes"} <= set(m)
+    assert "peak_rss_bytes" in children["fp32"].data.metrics
