@@ -41,13 +41,19 @@ def main(argv: list[str] | None = None) -> None:
     from quantrack.lm.corpus import pydoc_texts
     from quantrack.lm.report import HEADERS, Q4_1_CAVEAT, table_rows
 
+    class Progress:  # one timestamped line per stage on stderr: a long run shows where it is
+        def stage(self, text: str) -> None:
+            print(f"{time.strftime('%H:%M:%S')} {text}", file=sys.stderr, flush=True)
+
+        notice = stage
+
     t0 = time.perf_counter()
     model, tokenizer, source = smollm_example().load()
     load_s = time.perf_counter() - t0
     t1 = time.perf_counter()
     report = quantrack.compare_lm(model, tokenizer, pydoc_texts(), methods=args.methods, context=args.context,
                                   max_windows=args.windows, max_new_tokens=args.max_new_tokens,
-                                  threads=args.threads, source=source, caveat=Q4_1_CAVEAT)
+                                  threads=args.threads, source=source, caveat=Q4_1_CAVEAT, progress=Progress())
     compare_s = time.perf_counter() - t1
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)

