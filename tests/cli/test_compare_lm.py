@@ -51,3 +51,16 @@ def test_tiny_model_goes_through(tmp_path, capsys, tiny_folder):
     assert code == 0, err
     assert "int8-weight-only" in stdout and "champion:" in stdout
     assert json.loads((out / "report.json").read_text())["windows"]["windows"] == 4
+
+
+def test_a_gguf_transformers_cannot_read(tmp_path, capsys, tiny_folder):
+    import shutil
+
+    folder = tmp_path / "bad"
+    folder.mkdir()
+    for f in tiny_folder.glob("tokenizer*"):
+        shutil.copy(f, folder / f.name)
+    (folder / "model.gguf").write_bytes(b"GGUF\x03\x00\x00\x00 truncated")
+    (tmp_path / "t.txt").write_text(TEXT)
+    code, _, err = _run(capsys, [str(folder), "--text", str(tmp_path / "t.txt")])
+    assert code == 2 and "model.gguf" in err and len(err.strip().splitlines()) == 1 and "Traceback" not in err
