@@ -227,7 +227,8 @@ _REGISTRY: dict[str, LMMethod] = {m.name: m for m in (
     LMMethod("int8-dynamic", "torchao Int8DynamicActivationInt8WeightConfig: int8 weights, activations quantized "
              "per token at run time", TorchaoInt8Dynamic, _int8_dynamic, ("torchao",)),
     LMMethod("int4-weight-only", "torchao IntxWeightOnlyConfig(int4, PerGroup): 4-bit weights (held one per int8 "
-             "byte), the CPU route: Int4WeightOnlyConfig's packings need CUDA or the mslk library",
+             "byte), the CPU route: Int4WeightOnlyConfig's packings do not run on a CPU in torchao 0.18 (plain and "
+             "preshuffled need the mslk library, plain_int32 has no CPU kernel, tile_packed_to_4d needs CUDA)",
              TorchaoInt4WeightOnly, _int4_weight_only, ("torchao",)),
     LMMethod("hqq", "HQQ (hqq package, PyTorch backend): half-quadratic 4-bit weights, packed two per byte, "
              "dequantized per call; no calibration data", HQQ, _hqq, ("hqq",)),
