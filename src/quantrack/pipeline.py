@@ -232,14 +232,13 @@ def _run_tracked(config: RunConfig, data, model, tracker, plotter, out_dir: Path
 
     # The same function a library user calls: no second path to measure variants.
     compared = compare(model, calibration=(data.X_train, data.y_train), eval_data=(data.X_test, data.y_test),
-                       methods=config.method_list, max_drop=config.max_accuracy_drop / 100, prefer=config.prefer,
-                       batch_sizes=(1, len(data.X_test)), threads=config.threads,
+                       methods=config.method_list, budget=config.budget, batch_sizes=(1, len(data.X_test)), threads=config.threads,
                        # One call over the test split, as a served model gets it: dynamic int8 scales its
                        # activations per call, so its predictions depend on how rows are batched.
                        eval_batch_size=len(data.X_test),
                        latency_budget_s=config.latency_budget_s, artifacts=out_dir / "models",
                        fine_tune={"lr": config.lr, "batch_size": config.batch_size}, seed=config.seed,
-                       confidence=config.confidence or None, progress=progress, model_kind=config.model,
+                       progress=progress, model_kind=config.model,
                        timing_gate=timing_gate, sensitivity_rows=config.sensitivity_rows or None)
     variants, champion = compared.variants, compared.champion
     report = Report(
@@ -252,7 +251,7 @@ def _run_tracked(config: RunConfig, data, model, tracker, plotter, out_dir: Path
         class_names=data.class_names, batch_sizes=compared.batch_sizes, mlflow=tracker.info,
         environment=compared.environment, out_dir=str(final_dir), model_summary=compared.model_summary,
         registered_model=config.registered_model_name if config.registers else None,
-        sensitivity=compared.sensitivity, sensitivity_cost=compared.sensitivity_cost,
+        sensitivity=compared.sensitivity, sensitivity_cost=compared.sensitivity_cost, budget=compared.budget,
     )
     from quantrack.report.writers import PLOTS_DIR, write_all
 
@@ -263,7 +262,7 @@ def _run_tracked(config: RunConfig, data, model, tracker, plotter, out_dir: Path
         from quantrack.mlflow_models.registration import PYFUNC_DIR, build_models
 
         intent = build_models(config, data, variants, out_dir / "models", out_dir / PYFUNC_DIR, champion,
-                              config.max_accuracy_drop)
+                              config.budget)
         tracker.log_artifacts(out_dir / PYFUNC_DIR, PYFUNC_DIR)
     progress.stage("writing the report")
     files = write_all(report, out_dir, plots=plotter.result())

@@ -12,6 +12,7 @@ import torch
 from torch import nn
 
 import quantrack
+from quantrack.core.budget import Budget
 from quantrack.errors import QuantrackError
 
 FAST = {"batch_sizes": (1, 32), "latency_budget_s": 0.02}
@@ -150,6 +151,12 @@ def test_tracking_logs_one_run_with_every_variant(user_model, digits, sqlite_uri
 @pytest.mark.parametrize("kwargs, message", [
     ({"methods": ["int3"]}, "unknown method 'int3'"),
     ({"max_drop": -1}, "max_drop must be"),
+    ({"max_drop": 1}, r"accuracy is a fraction, so max_drop is too \(0.01 = 1 point\); for 1 points pass max_drop=0.01"),
+    ({"max_drop": 150}, "cannot be a drop of accuracy"),
+    ({"confidence": 1.5}, "confidence must be between 0.5 and 1"),
+    ({"budget": {"max_drop": 0.01}}, "budget must be a quantrack.core.budget.Budget"),
+    ({"budget": Budget(0.01), "max_drop": 0.02}, "pass either budget= or max_drop=, not both"),
+    ({"budget": Budget(0.01), "confidence": None}, "pass either budget= or confidence=, not both"),
     ({"prefer": "speed"}, "prefer must be one of"),
     ({"batch_sizes": (0,)}, "batch_sizes must be"),
     ({"eval_data": (np.zeros((5, 64), np.float32), np.zeros(4, np.int64))}, "5 rows of inputs but 4 labels"),
@@ -223,3 +230,18 @@ def test_quantize_gives_the_variant_compare_scored(tmp_path):
         assert variant.save(tmp_path).stat().st_size == report.variant(name).file_bytes
     with pytest.raises(QuantrackError, match="static-int8 is unavailable"):
         quantrack.quantize(model, "static-int8", calibration=(ids, mask))
+
+
+def test_the_budget_is_built_once_and_recorded_as_decided(user_model, digits):
+    """max_drop/confidence/prefer and budget=Budget(...) are one value; report.json records it."""
+    _, _, X, y = digits
+    args = dict(eval_data=(X[:120], y[:120]), methods=["fp16"], **FAST)
+    by_words = quantrack.compare(user_model, max_drop=0.02, prefer="latency", **args)
+    by_value = quantrack.compare(user_model, budget=Budget(0.02, prefer="latency"), **args)
+    expected = {"max_drop": 0.02, "confidence": 0.95, "prefer": "latency", "score_name": "accuracy"}
+    for report in (by_words, by_value):
+        assert report.budget == expected and report.max_drop == 0.02 and report.prefer == "latency"
+        assert report.to_dict()["budget"] == expected
+    assert by_words.champion_rule == by_value.champion_rule
+    on_points = quantrack.compare(user_model, max_drop=0.02, confidence=None, **args)
+    assert on_points.budget["confidence"] is None and on_points.champion_rule in ("point-estimate", "baseline")

@@ -135,9 +135,17 @@ def report_variant_outputs(name, model, x, tmp_path):
 
 
 def test_budget_out_of_reach_says_so(problem):
-    """A budget below zero cannot be met even with all layers but one in float: one-line reason."""
+    """A zero budget on a metric any int8 layer moves cannot be met even with all layers but one in
+    float: one-line reason."""
+    from quantrack.core.budget import Budget
+
     model, x, y = problem
-    ctx = QuantContext(model=model, example=(x[:2],), extra={"eval": _evalset(x, y), "max_drop": -1.0})
+
+    def closeness(outputs, reference):  # 0 for fp32 itself, below 0 as soon as one output moves
+        return -float(np.abs(outputs - reference).max())
+
+    ctx = QuantContext(model=model, example=(x[:2],), budget=Budget(0.0, score_name="closeness"),
+                       extra={"eval": _evalset(x, y), "metric": closeness})
     with pytest.raises(MethodUnavailable, match=r"even with 3 of 4 dynamic-int8 layers kept in float"):
         get_method("mixed-int8").apply(ctx)
 

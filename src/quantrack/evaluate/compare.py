@@ -12,7 +12,6 @@ setting changed on the way is restored before returning (see process_state.py).
 from __future__ import annotations
 
 import contextlib
-import math
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -21,13 +20,23 @@ from typing import Any
 
 import numpy as np
 
+from quantrack.core.budget import DEFAULT_CONFIDENCE, DEFAULT_MAX_DROP, Budget
 from quantrack.errors import QuantrackError, first_line
 from quantrack.evaluate.data import EvalSet, parse, required_inputs
 from quantrack.evaluate.results import VariantResult
 from quantrack.report.document import Report
 
 Metric = Callable[[np.ndarray, np.ndarray], float]
-PREFER_CHOICES = ("size", "latency")
+
+
+class _Unset:
+    """compare's ``confidence`` when not given: told apart from None (judge on point estimates)."""
+
+    def __repr__(self) -> str:
+        return "0.95"
+
+
+UNSET = _Unset()
 
 
 class _Silent:
@@ -44,15 +53,16 @@ def compare(
     eval_data: Any = None,
     *,
     methods: str | Sequence[str] = "all",
-    max_drop: float = 0.01,
-    prefer: str = "size",
+    max_drop: float | None = None,
+    prefer: str | None = None,
     batch_sizes: Sequence[int] = (1, 64),
     threads: int = 1,
     tracking: bool | str | None = None,
     out: str | Path | None = None,
     metric: Metric | None = None,
     metric_name: str | None = None,
-    confidence: float | None = 0.95,
+    confidence: float | None | _Unset = UNSET,
+    budget: Budget | None = None,
     eval_batch_size: int = 256,
     latency_budget_s: float = 0.3,
     experiment: str = "quantrack",
@@ -73,7 +83,9 @@ def compare(
     ``(inputs, labels)`` scored by accuracy, or inputs alone with ``metric``. A model with several
     inputs takes a tuple of arrays, in ``forward``'s order (labels last, when given).
     methods: "all" or a list of method names. max_drop: the champion budget in the score's units
-    (accuracy: 0.01 = 1 point). prefer: "size" or "latency". batch_sizes: latency is measured at
+    (accuracy: 0.01 = 1 point; 1 or more is refused), default 0.01. prefer: "size" (default) or
+    "latency". budget: a :class:`quantrack.core.budget.Budget` instead of max_drop, confidence and
+    prefer (not both). batch_sizes: latency is measured at
     these. threads: torch and ONNX Runtime intra-op threads. tracking: None (no MLflow), True (the
     default store) or a tracking URI. out: a folder for report.json/.md/.html, plots and the saved
     variants (None: nothing written). metric: ``metric(outputs, fp32_outputs) -> float``, higher is
@@ -92,8 +104,11 @@ def compare(
     if is_onnx_path(model):
         model = open_onnx(model)
     graph = model if isinstance(model, OnnxModel) else None
-    names = _check_options(model, methods, max_drop, prefer, batch_sizes, threads, eval_batch_size, latency_budget_s,
-                           tracking, out, metric)
+    names = _check_options(model, methods, batch_sizes, threads, eval_batch_size, latency_budget_s, tracking, out,
+                           metric)
+    score_name = metric_name or (getattr(metric, "__name__", "metric") if metric is not None else "accuracy")
+    budget = _budget(budget, max_drop, confidence, prefer, score_name)
+    confidence = budget.confidence
     if eval_data is None:
         raise QuantrackError("eval_data is required: the rows every variant is scored and timed on")
     n_required = graph.n_inputs if graph is not None else required_inputs(model)
@@ -112,11 +127,10 @@ def compare(
         for what, given in (("eval_data", evaluation), ("calibration", calib)):
             if given is not None:
                 graph.check_width(given.inputs, what)
-    score_name = metric_name or (getattr(metric, "__name__", "metric") if metric is not None else "accuracy")
     from quantrack.evaluate.process_state import preserved_process_state
 
     # What the mixed-precision methods search with; they leave their per-layer tables in "sensitivity".
-    search = {"max_drop": max_drop, "metric": metric, "eval": evaluation, "eval_batch_size": eval_batch_size,
+    search = {"metric": metric, "eval": evaluation, "eval_batch_size": eval_batch_size,
               "sensitivity_rows": sensitivity_rows, "sensitivity": {}}
     with preserved_process_state(threads):
         env = environment(threads)
@@ -125,17 +139,19 @@ def compare(
                 model, names, evaluation, calib, models_dir=models_dir, metric=metric, batch_sizes=batch_sizes,
                 threads=threads, eval_batch_size=eval_batch_size, latency_budget_s=latency_budget_s,
                 fine_tune=fine_tune or {}, seed=seed, progress=progress, timing_gate=timing_gate,
-                model_kind=model_kind, confidence=confidence, env=env, extra=search)
+                model_kind=model_kind, confidence=confidence, env=env, extra=search,
+                budget=budget)
         from quantrack.evaluate.champion import choose_champion
 
         # Intervals exist for every variant unless a metric is not a mean over rows (see _row_scores).
         judged = confidence if all(v.stats is not None for v in variants if v.available) else None
-        champion = choose_champion(variants, max_drop=max_drop, prefer=prefer, batch_size=batches[-1],
-                                   confidence=judged, score_name=score_name)
+        decided = budget.judged_with(judged)
+        champion = choose_champion(variants, budget=decided, batch_size=batches[-1])
         report = Report(variants=variants, champion=champion.name, champion_reason=champion.reason,
                         champion_rule=champion.rule, batch_sizes=batches,
-                        score_name=score_name, max_drop=max_drop, prefer=prefer, environment=env,
-                        config={"methods": ",".join(names), "max_drop": max_drop, "prefer": prefer,
+                        score_name=score_name, max_drop=decided.max_drop, prefer=decided.prefer,
+                        budget=decided.to_dict(), environment=env,
+                        config={"methods": ",".join(names), "max_drop": decided.max_drop, "prefer": decided.prefer,
                                 "confidence": judged,
                                 "batch_sizes": list(batches), "threads": threads, "metric": score_name,
                                 "eval_rows": evaluation.rows,
@@ -151,8 +167,24 @@ def compare(
     return report
 
 
-def _check_options(model, methods, max_drop, prefer, batch_sizes, threads, eval_batch_size, latency_budget_s,
-                   tracking, out, metric) -> list[str]:
+def _budget(budget: Budget | None, max_drop, confidence, prefer, score_name: str) -> Budget:
+    """The one Budget compare decides with: ``budget=``, else built from max_drop/confidence/prefer
+    (validated there, in the score's units)."""
+    if budget is not None:
+        if not isinstance(budget, Budget):
+            raise QuantrackError(f"budget must be a quantrack.core.budget.Budget, got {type(budget).__name__}")
+        given = [k for k, v in (("max_drop", max_drop), ("prefer", prefer)) if v is not None]
+        given += ["confidence"] if not isinstance(confidence, _Unset) else []
+        if given:
+            raise QuantrackError(f"pass either budget= or {', '.join(given)}=, not both")
+        return budget if budget.score_name == score_name else budget.with_score(score_name)
+    return Budget(max_drop=DEFAULT_MAX_DROP if max_drop is None else max_drop,
+                  confidence=DEFAULT_CONFIDENCE if isinstance(confidence, _Unset) else confidence,
+                  prefer="size" if prefer is None else prefer, score_name=score_name)
+
+
+def _check_options(model, methods, batch_sizes, threads, eval_batch_size, latency_budget_s, tracking, out,
+                   metric) -> list[str]:
     """Every argument checked before anything heavy runs: a mistake is one clear error, nothing half done."""
     from quantrack.evaluate.onnx_model import OnnxModel
     from quantrack.methods import BASELINE, METHOD_NAMES
@@ -165,10 +197,6 @@ def _check_options(model, methods, max_drop, prefer, batch_sizes, threads, eval_
         raise QuantrackError(f"unknown method {', '.join(map(repr, unknown))}; choose from all, "
                              f"{', '.join(METHOD_NAMES)}")
     names = [BASELINE] + [m for m in METHOD_NAMES if "all" in chosen or m in chosen]
-    if not (isinstance(max_drop, (int, float)) and math.isfinite(max_drop) and max_drop >= 0):
-        raise QuantrackError(f"max_drop must be a number >= 0 in the score's units, got {max_drop!r}")
-    if prefer not in PREFER_CHOICES:
-        raise QuantrackError(f"prefer must be one of {', '.join(PREFER_CHOICES)}, got {prefer!r}")
     if not batch_sizes or not all(isinstance(b, int) and b >= 1 for b in batch_sizes):
         raise QuantrackError(f"batch_sizes must be positive integers, got {batch_sizes!r}")
     for label, value in (("threads", threads), ("eval_batch_size", eval_batch_size)):
@@ -203,7 +231,7 @@ def measure_variants(model, names: Sequence[str], evaluation: EvalSet, calib: Ev
                      latency_budget_s: float, fine_tune: dict[str, Any], seed: int, progress,
                      timing_gate=None, model_kind: str | None = None, confidence: float | None = 0.95,
                      env: dict[str, Any] | None = None,
-                     extra: dict[str, Any] | None = None) -> tuple[list[VariantResult], list[int]]:
+                     extra: dict[str, Any] | None = None, budget: Budget | None = None) -> tuple[list[VariantResult], list[int]]:
     """Each method in ``names`` (the baseline first) applied, saved, scored and timed against it."""
     import torch
 
@@ -217,7 +245,7 @@ def measure_variants(model, names: Sequence[str], evaluation: EvalSet, calib: Ev
                        calibration=None if calib is None else calib.inputs,
                        labels=None if calib is None else calib.labels, model_kind=model_kind,
                        lr=float(fine_tune.get("lr", 0.01)), batch_size=int(fine_tune.get("batch_size", 32)),
-                       seed=seed, threads=threads,
+                       seed=seed, threads=threads, budget=budget,
                        extra={**({"qat_epochs": fine_tune["epochs"]} if "epochs" in fine_tune else {}), **(extra or {})})
     batches = sorted({min(b, evaluation.rows) for b in batch_sizes})
     results: list[VariantResult] = []

@@ -101,6 +101,9 @@ class ReportData:
     # per-layer drop when quantized alone: {method: [{"layer", "params", "drop", "kept_float"}]}, largest first
     sensitivity: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     sensitivity_cost: dict[str, dict[str, Any]] = field(default_factory=dict)  # evaluations, seconds, rows
+    # The Budget the champion was decided with (Budget.to_dict: max_drop in the score's units, confidence, prefer,
+    # score_name); max_drop and prefer above repeat it for readers of older reports.
+    budget: dict[str, Any] = field(default_factory=dict)
 
     def variant(self, name: str) -> VariantResult | None:
         return next((v for v in self.variants if v.name == name), None)

@@ -15,11 +15,11 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from quantrack.core.budget import Budget
 from quantrack.evaluate.data import EvalSet
 from quantrack.evaluate.scoring import Scorer, subset
 from quantrack.methods.base import Method, MethodUnavailable, QuantContext, Variant
 
-DEFAULT_MAX_DROP = 0.01  # quantrack.quantize() has no budget of its own: compare's default
 
 
 class Layers(Protocol):
@@ -78,19 +78,19 @@ class Choice:
     evaluations: int
 
 
-def greedy(layers: Layers, table: Sequence[dict[str, Any]], scorer: Scorer, max_drop: float, name: str) -> Choice:
-    """Keep the 0, 1, 2, ... most sensitive layers in float until the drop is within ``max_drop``.
+def greedy(layers: Layers, table: Sequence[dict[str, Any]], scorer: Scorer, budget: Budget, name: str) -> Choice:
+    """Keep the 0, 1, 2, ... most sensitive layers in float until the drop is within ``budget``.
     Stops at every layer but one: with all in float it is no longer a quantized model."""
     order = [r["layer"] for r in table]
     drop = float("nan")
     for k in range(len(order)):
         variant = layers.mixed(order[:k], name)
         drop = scorer.drop(variant)
-        if drop <= max_drop:
+        if budget.within(drop):
             return Choice(variant, order[:k], drop, k + 1)
     raise MethodUnavailable(
         f"{name}: even with {len(order) - 1} of {len(order)} {layers.method} layers kept in float the drop is "
-        f"{drop:.4g}, over the budget {max_drop:g}")
+        f"{drop:.4g}, over the budget {budget.max_drop:g}")
 
 
 def evaluation_of(ctx: QuantContext) -> tuple[EvalSet, Callable | None]:
@@ -126,7 +126,7 @@ def apply_mixed(ctx: QuantContext, layers: Layers, fp32: Variant, name: str) -> 
     if sink is not None:
         sink[layers.method] = table  # before the greedy step: the table is reported even when it fails
     started = time.perf_counter()
-    choice = greedy(layers, table, full, float(ctx.extra.get("max_drop", DEFAULT_MAX_DROP)), name)
+    choice = greedy(layers, table, full, ctx.budget or Budget(), name)
     table.seconds += time.perf_counter() - started
     table.greedy_evaluations = choice.evaluations
     kept = set(choice.float_layers)

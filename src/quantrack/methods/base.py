@@ -14,6 +14,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from quantrack.core.budget import Budget
 from quantrack.core.method_config import MethodConfig, NoConfig
 
 
@@ -59,6 +60,8 @@ class QuantContext:
     onnx_model: bytes | None = None
     # The method's own knobs (an instance of its Method.config class); None: the method's defaults.
     config: MethodConfig | None = None
+    # The champion budget compare decides with; the mixed methods search to fit it (None: Budget()'s default).
+    budget: Budget | None = None
 
     def config_or(self, default: MethodConfig) -> MethodConfig:
         """The config the caller passed, else ``default`` (the method's own defaults)."""

@@ -303,7 +303,7 @@ def _finish(parent, definition, trials, cfg, model_name, timing, stamp, say) -> 
 
     try:
         _close_children(parent, FAILED, "its worker stopped without reporting")
-        champ, why, ranking = champ_mod.choose(trials, max_accuracy_drop=cfg.max_accuracy_drop, prefer=cfg.prefer)
+        champ, why, ranking = champ_mod.choose(trials, budget=cfg.budget)
         front = champ_mod.front(trials)
         alias_version = None
         if cfg.registers and champ is not None and champ.model_version:
