@@ -55,7 +55,7 @@ def _synthetic_report():
     Names and reasons hold HTML metacharacters on purpose, so the writers' escaping is exercised.
     """
     from quantrack.evaluate.results import VariantResult
-    from quantrack.evaluate.stats import PairedStats
+    from quantrack.core.stats import PairedStats
     from quantrack.evaluate.timing import SLOWER, Latency
     from quantrack.report.document import Report
 

@@ -92,10 +92,12 @@ class RunConfig:
         _check(self.sensitivity_rows >= 0, "sensitivity_rows",
                f"--sensitivity-rows must be 0 (all) or a positive integer, got {self.sensitivity_rows}")
         _check(len(self.methods) >= 1, "methods", "--methods must name at least one method, or 'all'")
-        from quantrack.methods import METHOD_NAMES  # light: names only, no torch
+        from quantrack.methods import check_method_names  # light: names only, no torch
 
-        unknown = [m for m in self.methods if m != "all" and m not in METHOD_NAMES]
-        _check(not unknown, "methods", f"unknown method {', '.join(map(repr, unknown))}; choose from all, {', '.join(METHOD_NAMES)}")
+        try:
+            check_method_names(self.methods)
+        except QuantrackError as e:
+            raise ConfigValueError("methods", str(e)) from None
 
     @property
     def budget(self) -> Budget:

@@ -237,7 +237,7 @@ def _run_tracked(config: RunConfig, data, model, tracker, plotter, out_dir: Path
                        # activations per call, so its predictions depend on how rows are batched.
                        eval_batch_size=len(data.X_test),
                        latency_budget_s=config.latency_budget_s, artifacts=out_dir / "models",
-                       fine_tune={"lr": config.lr, "batch_size": config.batch_size}, seed=config.seed,
+                       configs=_method_configs(config), seed=config.seed,
                        progress=progress, model_kind=config.model,
                        timing_gate=timing_gate, sensitivity_rows=config.sensitivity_rows or None)
     variants, champion = compared.variants, compared.champion
@@ -280,6 +280,15 @@ def _run_tracked(config: RunConfig, data, model, tracker, plotter, out_dir: Path
         tracker.log_artifact(f, str(Path("report", f.relative_to(out_dir).parent)))
     tracker.log_artifacts(out_dir / "models", "models")
     return report, intent
+
+
+def _method_configs(config: RunConfig) -> dict[str, Any]:
+    """QAT fine-tunes with the run's --lr and --batch-size, as training does."""
+    if "qat-int8" not in config.method_list:
+        return {}
+    from quantrack.methods.qat_int8 import QatConfig
+
+    return {"qat-int8": QatConfig(lr=config.lr, batch_size=config.batch_size)}
 
 
 def _register(config: RunConfig, tracker, report: Report, intent: dict[str, Any], run_dir: Path,

@@ -193,7 +193,7 @@ def paired(name: str, n: int, only_base: int, only_var: int, file_bytes: int, ve
     """A variant measured on n rows against an fp32 that got ``base_right`` right (default: 96 %)."""
     import numpy as np
 
-    from quantrack.evaluate.stats import paired_stats
+    from quantrack.core.stats import paired_stats
 
     base_right = round(0.96 * n) if base_right is None else base_right
     base = np.zeros(n, dtype=bool)

@@ -245,3 +245,44 @@ def test_the_budget_is_built_once_and_recorded_as_decided(user_model, digits):
     assert by_words.champion_rule == by_value.champion_rule
     on_points = quantrack.compare(user_model, max_drop=0.02, confidence=None, **args)
     assert on_points.budget["confidence"] is None and on_points.champion_rule in ("point-estimate", "baseline")
+
+
+def test_configs_reach_their_method_and_report_json_records_every_variants_config(user_model, digits, tmp_path):
+    from quantrack.methods.onnx_int8_dynamic import OnnxDynamicConfig
+    from quantrack.methods.qat_int8 import QatConfig
+
+    X, y, Xt, yt = digits
+    report = quantrack.compare(user_model, calibration=(X[:200], y[:200]), eval_data=(Xt[:100], yt[:100]),
+                               methods=["qat-int8", "onnx-int8-dynamic", "fp16"], out=tmp_path,
+                               configs={"onnx-int8-dynamic": OnnxDynamicConfig(per_channel=True)}, **FAST)
+    saved = {v["name"]: v["config"] for v in json.loads((tmp_path / "report.json").read_text())["variants"]}
+    assert saved["onnx-int8-dynamic"] == {"per_channel": True, "weight_type": "QInt8"}
+    assert saved["qat-int8"] == QatConfig().to_dict() == {"epochs": 3, "lr": 0.01, "batch_size": 32}
+    assert saved["fp16"] == {} and saved["fp32"] == {}
+    assert report.variant("onnx-int8-dynamic").config == {"per_channel": True, "weight_type": "QInt8"}
+
+
+@pytest.mark.parametrize("configs, message", [
+    ({"qat-int8": {"epochs": 1}}, "qat-int8 takes a quantrack.methods.qat_int8.QatConfig, got dict"),
+    ({"int3": None}, "unknown method 'int3'"),
+    ({"fp16": None}, "configs names 'fp16', which is not among the methods compared"),
+    ("qat-int8", "configs must be a dict"),
+])
+def test_a_config_of_the_wrong_kind_is_one_clear_error(user_model, configs, message):
+    with pytest.raises(QuantrackError, match=message):
+        quantrack.compare(user_model, methods=["qat-int8"], configs=configs,
+                          eval_data=(np.zeros((5, 64), np.float32), np.zeros(5, np.int64)), **FAST)
+
+
+def test_quantize_takes_the_methods_config_and_refuses_another(user_model, digits):
+    from quantrack.methods.onnx_int8_dynamic import OnnxDynamicConfig
+    from quantrack.methods.qat_int8 import QatConfig
+    from quantrack.methods.static_int8 import StaticInt8Config
+
+    X, y, _, _ = digits
+    with pytest.raises(QuantrackError, match="qat-int8 takes a quantrack.methods.qat_int8.QatConfig, got StaticInt8Config"):
+        quantrack.quantize(user_model, "qat-int8", (X[:64], y[:64]), config=StaticInt8Config())
+    with pytest.raises(QuantrackError, match="QatConfig.epochs must be a positive integer"):
+        QatConfig(epochs=0)
+    variant = quantrack.quantize(UserNet(), "onnx-int8-dynamic", X[:64], config=OnnxDynamicConfig(per_channel=True))
+    assert variant.name == "onnx-int8-dynamic" and variant.outputs(X[:3]).shape == (3, 10)

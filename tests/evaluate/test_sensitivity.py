@@ -116,7 +116,7 @@ def test_compare_keeps_the_fragile_layer_in_float(problem, name, tmp_path):
     assert sensitivity_metrics(report)[f"sensitivity.{plain}.{FRAGILE}.drop"] == rows[0]["drop"]
     # saved and reloaded without pickle: the same layers float, the same outputs
     fresh = Tower()
-    reloaded = get_method(name).load(tmp_path / "models" / v.artifact, fresh)
+    reloaded = get_method(name).restore(tmp_path / "models" / v.artifact, fresh)
     assert reloaded.float_layers == v.float_layers
     np.testing.assert_allclose(reloaded.outputs(x[:20]), report_variant_outputs(name, model, x[:20], tmp_path),
                                rtol=1e-4, atol=1e-4)
@@ -131,27 +131,28 @@ def report_variant_outputs(name, model, x, tmp_path):
     from quantrack.methods import get_method as gm
 
     artifact = next((tmp_path / "models").glob(f"{name}.*"))
-    return gm(name).load(artifact, Tower()).outputs(x)
+    return gm(name).restore(artifact, Tower()).outputs(x)
 
 
 def test_budget_out_of_reach_says_so(problem):
     """A zero budget on a metric any int8 layer moves cannot be met even with all layers but one in
     float: one-line reason."""
     from quantrack.core.budget import Budget
+    from quantrack.methods.base import SearchContext
 
     model, x, y = problem
 
     def closeness(outputs, reference):  # 0 for fp32 itself, below 0 as soon as one output moves
         return -float(np.abs(outputs - reference).max())
 
-    ctx = QuantContext(model=model, example=(x[:2],), budget=Budget(0.0, score_name="closeness"),
-                       extra={"eval": _evalset(x, y), "metric": closeness})
+    ctx = QuantContext(model=model, example=(x[:2],), method="mixed-int8", budget=Budget(0.0, score_name="closeness"),
+                       search=SearchContext(_evalset(x, y), closeness))
     with pytest.raises(MethodUnavailable, match=r"even with 3 of 4 dynamic-int8 layers kept in float"):
         get_method("mixed-int8").apply(ctx)
 
 
 def _evalset(x, y):
-    from quantrack.evaluate.data import EvalSet
+    from quantrack.core.evalset import EvalSet
 
     return EvalSet((x,), y)
 

@@ -12,17 +12,19 @@ setting changed on the way is restored before returning (see process_state.py).
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import tempfile
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from quantrack.core.budget import DEFAULT_CONFIDENCE, DEFAULT_MAX_DROP, Budget
+from quantrack.core.method_config import MethodConfig
 from quantrack.errors import QuantrackError, first_line
-from quantrack.evaluate.data import EvalSet, parse, required_inputs
+from quantrack.core.evalset import EvalSet, parse, required_inputs
 from quantrack.evaluate.results import VariantResult
 from quantrack.report.document import Report
 
@@ -67,7 +69,7 @@ def compare(
     latency_budget_s: float = 0.3,
     experiment: str = "quantrack",
     artifacts: str | Path | None = None,
-    fine_tune: dict[str, Any] | None = None,
+    configs: Mapping[str, MethodConfig] | None = None,
     seed: int = 0,
     progress: Any = None,
     timing_gate: Callable[[], contextlib.AbstractContextManager] | None = None,
@@ -92,7 +94,9 @@ def compare(
     better, over the whole evaluation set. confidence: the level of every interval, and of the
     champion rule (a variant is within budget when its whole paired drop interval is); None judges
     on point estimates alone. artifacts: a folder for the variants' files without a
-    report. fine_tune: QAT options (lr, batch_size, epochs). timing_gate: a callable returning a
+    report. configs: ``{method name: its config}`` (e.g. ``{"qat-int8": QatConfig(epochs=5)}``); each
+    must be an instance of that method's ``Method.config`` class; unnamed methods use their defaults.
+    report.json records the config of every variant. timing_gate: a callable returning a
     context manager entered around each latency measurement (a sweep holds other trials off the
     cores meanwhile). notes: extra entries for the report's config and the MLflow run's params.
     sensitivity_rows: the mixed-precision methods score each layer alone on this many evaluation
@@ -106,6 +110,7 @@ def compare(
     graph = model if isinstance(model, OnnxModel) else None
     names = _check_options(model, methods, batch_sizes, threads, eval_batch_size, latency_budget_s, tracking, out,
                            metric)
+    chosen_configs = _check_configs(configs, names)
     score_name = metric_name or (getattr(metric, "__name__", "metric") if metric is not None else "accuracy")
     budget = _budget(budget, max_drop, confidence, prefer, score_name)
     confidence = budget.confidence
@@ -129,18 +134,19 @@ def compare(
                 graph.check_width(given.inputs, what)
     from quantrack.evaluate.process_state import preserved_process_state
 
-    # What the mixed-precision methods search with; they leave their per-layer tables in "sensitivity".
-    search = {"metric": metric, "eval": evaluation, "eval_batch_size": eval_batch_size,
-              "sensitivity_rows": sensitivity_rows, "sensitivity": {}}
+    from quantrack.methods.base import SearchContext
+
+    # What the mixed-precision methods search with; they leave their per-layer tables in search.sink.
+    search = SearchContext(evaluation=evaluation, metric=metric, eval_batch_size=eval_batch_size,
+                           sensitivity_rows=sensitivity_rows)
     with preserved_process_state(threads):
         env = environment(threads)
         with _variant_folder(artifacts, out) as models_dir:
             variants, batches = measure_variants(
                 model, names, evaluation, calib, models_dir=models_dir, metric=metric, batch_sizes=batch_sizes,
                 threads=threads, eval_batch_size=eval_batch_size, latency_budget_s=latency_budget_s,
-                fine_tune=fine_tune or {}, seed=seed, progress=progress, timing_gate=timing_gate,
-                model_kind=model_kind, confidence=confidence, env=env, extra=search,
-                budget=budget)
+                configs=chosen_configs, seed=seed, progress=progress, timing_gate=timing_gate,
+                model_kind=model_kind, confidence=confidence, env=env, search=search, budget=budget)
         from quantrack.evaluate.champion import choose_champion
 
         # Intervals exist for every variant unless a metric is not a mean over rows (see _row_scores).
@@ -157,8 +163,8 @@ def compare(
                                 "eval_rows": evaluation.rows,
                                 "calibration_rows": None if calib is None else calib.rows, **(notes or {})},
                         model_summary=graph.summary() if graph is not None else _model_summary(model, evaluation),
-                        sensitivity={m: list(t) for m, t in search["sensitivity"].items()},
-                        sensitivity_cost={m: t.cost() for m, t in search["sensitivity"].items()})
+                        sensitivity={m: list(t) for m, t in search.sink.items()},
+                        sensitivity_cost={m: t.cost() for m, t in search.sink.items()})
         if out is not None:
             report.out_dir = str(Path(out))
             report.save(out)
@@ -187,15 +193,11 @@ def _check_options(model, methods, batch_sizes, threads, eval_batch_size, latenc
                    metric) -> list[str]:
     """Every argument checked before anything heavy runs: a mistake is one clear error, nothing half done."""
     from quantrack.evaluate.onnx_model import OnnxModel
-    from quantrack.methods import BASELINE, METHOD_NAMES
+    from quantrack.methods import BASELINE, METHOD_NAMES, check_method_names
 
     if not isinstance(model, OnnxModel) and not (hasattr(model, "forward") and hasattr(model, "state_dict") and hasattr(model, "parameters")):
         raise QuantrackError(f"model must be a torch.nn.Module or the path of an .onnx file, got {type(model).__name__}")
-    chosen = [methods] if isinstance(methods, str) else list(methods)
-    unknown = [m for m in chosen if m != "all" and m != BASELINE and m not in METHOD_NAMES]
-    if unknown:
-        raise QuantrackError(f"unknown method {', '.join(map(repr, unknown))}; choose from all, "
-                             f"{', '.join(METHOD_NAMES)}")
+    chosen = check_method_names([methods] if isinstance(methods, str) else methods)
     names = [BASELINE] + [m for m in METHOD_NAMES if "all" in chosen or m in chosen]
     if not batch_sizes or not all(isinstance(b, int) and b >= 1 for b in batch_sizes):
         raise QuantrackError(f"batch_sizes must be positive integers, got {batch_sizes!r}")
@@ -213,6 +215,30 @@ def _check_options(model, methods, batch_sizes, threads, eval_batch_size, latenc
     return names
 
 
+def _check_configs(configs: Mapping[str, MethodConfig] | None, names: list[str]) -> dict[str, MethodConfig]:
+    """Each given config checked against its method's config class, before anything is measured."""
+    from quantrack.methods import check_method_names, get_method
+
+    if configs is None:
+        return {}
+    if not isinstance(configs, Mapping):
+        raise QuantrackError(f"configs must be a dict {{method name: config}}, got {type(configs).__name__}")
+    check_method_names(configs, allow_all=False)
+    extra = [m for m in configs if m not in names]
+    if extra:
+        raise QuantrackError(f"configs names {', '.join(map(repr, extra))}, which is not among the methods compared "
+                             f"({', '.join(names)})")
+    checked = {}
+    for name, config in configs.items():
+        try:
+            method = get_method(name)
+        except ImportError:  # reported unavailable when measured; its config cannot be checked here
+            checked[name] = config
+            continue
+        checked[name] = method.check_config(config)
+    return checked
+
+
 @contextlib.contextmanager
 def _variant_folder(artifacts, out) -> Iterator[Path]:
     """Where the variants' files go: ``artifacts``, else ``out/models``, else a folder removed after
@@ -228,10 +254,10 @@ def _variant_folder(artifacts, out) -> Iterator[Path]:
 
 def measure_variants(model, names: Sequence[str], evaluation: EvalSet, calib: EvalSet | None, *, models_dir: Path,
                      metric: Metric | None, batch_sizes: Sequence[int], threads: int, eval_batch_size: int,
-                     latency_budget_s: float, fine_tune: dict[str, Any], seed: int, progress,
+                     latency_budget_s: float, configs: Mapping[str, MethodConfig], seed: int, progress,
                      timing_gate=None, model_kind: str | None = None, confidence: float | None = 0.95,
-                     env: dict[str, Any] | None = None,
-                     extra: dict[str, Any] | None = None, budget: Budget | None = None) -> tuple[list[VariantResult], list[int]]:
+                     env: dict[str, Any] | None = None, search=None,
+                     budget: Budget | None = None) -> tuple[list[VariantResult], list[int]]:
     """Each method in ``names`` (the baseline first) applied, saved, scored and timed against it."""
     import torch
 
@@ -244,25 +270,25 @@ def measure_variants(model, names: Sequence[str], evaluation: EvalSet, calib: Ev
     ctx = QuantContext(model=float_model, onnx_model=given_onnx, example=evaluation.take(slice(0, 2)).inputs,
                        calibration=None if calib is None else calib.inputs,
                        labels=None if calib is None else calib.labels, model_kind=model_kind,
-                       lr=float(fine_tune.get("lr", 0.01)), batch_size=int(fine_tune.get("batch_size", 32)),
-                       seed=seed, threads=threads, budget=budget,
-                       extra={**({"qat_epochs": fine_tune["epochs"]} if "epochs" in fine_tune else {}), **(extra or {})})
+                       seed=seed, threads=threads, budget=budget, search=search)
     batches = sorted({min(b, evaluation.rows) for b in batch_sizes})
     results: list[VariantResult] = []
     baseline = base_out = base_pred = base_rows = None
     for name in names:
         progress.stage(f"quantizing and measuring {name}")
         method = _method_or_reason(name)
+        config = configs.get(name) if isinstance(method, str) else method.check_config(configs.get(name))
+        recorded = {} if config is None else config.to_dict()  # report.json: the recipe each variant used
         reason = method if isinstance(method, str) else method.unavailable_reason(model_kind)
         if reason:
-            results.append(VariantResult(name, available=False, reason=reason))
+            results.append(VariantResult(name, available=False, reason=reason, config=recorded))
             continue
         started = time.perf_counter()
         path = None
         try:
             with quiet_warnings():
                 torch.manual_seed(seed)  # calibration/QAT order: the same figures for the same seed
-                variant = method.apply(ctx)
+                variant = method.apply(dataclasses.replace(ctx, method=name, config=config))
             quantize_s = time.perf_counter() - started
             path = variant.save(models_dir)
             outputs = _outputs_in_batches(variant, evaluation, eval_batch_size)
@@ -278,18 +304,19 @@ def measure_variants(model, names: Sequence[str], evaluation: EvalSet, calib: Ev
             if path is not None:
                 path.unlink(missing_ok=True)  # no artifact for a variant the report calls unavailable
             # One method's bug or missing kernel must not cost the user every other variant's figures.
-            results.append(VariantResult(name, available=False, reason=_reason(e, MethodUnavailable)))
+            results.append(VariantResult(name, available=False, reason=_reason(e, MethodUnavailable), config=recorded))
             continue
         if baseline is None:
             baseline, base_out = variant, outputs
             base_pred = _predictions(outputs)
         result = _result(name, variant, path, outputs, base_out, base_pred, evaluation, metric, latencies,
                          quantize_s)
+        result.config = recorded
         rows = _row_scores(outputs, base_out, evaluation, metric)
         if baseline is variant:
             base_rows = rows
         if rows is not None and base_rows is not None:
-            from quantrack.evaluate.stats import paired_stats
+            from quantrack.core.stats import paired_stats
 
             # Intervals at `confidence`; with None (point estimates decide) they are still shown, at 95 %.
             result.stats = paired_stats(base_rows, None if baseline is variant else rows,

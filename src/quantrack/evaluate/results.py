@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
-from quantrack.evaluate.stats import PairedStats
+from quantrack.core.stats import PairedStats
 from quantrack.evaluate.timing import Latency
 
 # Report.champion_rule: what let the champion through (the fp32 baseline is shipped when nothing qualified)
@@ -33,6 +33,7 @@ class VariantResult:
     # Accuracy's interval and, against fp32 on the same rows, the paired drop and test (stats.paired_stats).
     stats: PairedStats | None = None
     why: str | None = None  # when a verdict is not "faster": the measured facts that explain it (hardware.py)
+    config: dict[str, Any] = field(default_factory=dict)  # the method's knobs it was made with (MethodConfig.to_dict)
 
     @property
     def accuracy_ci(self) -> tuple[float, float] | None:

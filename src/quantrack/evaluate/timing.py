@@ -218,7 +218,7 @@ def time_against(run: Callable[[], Any], baseline: Callable[[], Any], *, threads
     lat.baseline_p90_us, lat.baseline_p99_us = base.p90_us, base.p99_us
     q25, q50, q75 = (round(v, 3) for v in ratio_quartiles(ratios))
     lat.speedup, lat.speedup_p25, lat.speedup_p75, lat.windows = q50, q25, q75, len(ratios)
-    from quantrack.evaluate.stats import median_ci
+    from quantrack.core.stats import median_ci
 
     lo, hi, _ = median_ci(ratios, 0.95)
     lat.speedup_ci = [round(lo, 3), round(hi, 3)]

@@ -51,11 +51,12 @@ def pip_requirements(methods: list[str]) -> list[str]:
     return reqs
 
 
-def metadata(config, data, method: str) -> dict[str, Any]:
+def metadata(config, data, method: str, method_config: dict[str, Any] | None = None) -> dict[str, Any]:
     """What the pyfunc needs to rebuild the variant and serve raw rows (JSON, no code)."""
     return {
         "format": 1,
         "method": method,
+        "method_config": dict(method_config or {}),  # the knobs the variant was made with (VariantResult.config)
         "model": config.model,
         "n_features": int(data.n_features),
         "n_classes": int(data.n_classes),
@@ -94,7 +95,7 @@ def build_models(config, data, variants, models_dir: Path, dest: Path, champion:
     meta_file = scratch / "meta.json"
     for v in available:
         target = dest / v.name
-        meta_file.write_text(json.dumps(metadata(config, data, v.name)), encoding="utf-8")
+        meta_file.write_text(json.dumps(metadata(config, data, v.name, v.config)), encoding="utf-8")
         mlflow.pyfunc.save_model(
             path=str(target), python_model=str(_CODE),
             artifacts={"variant": str(models_dir / v.artifact), "meta": str(meta_file)},

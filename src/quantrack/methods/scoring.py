@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from quantrack.errors import QuantrackError
-from quantrack.evaluate.data import EvalSet
+from quantrack.core.evalset import EvalSet
 
 Metric = Callable[[np.ndarray, np.ndarray], float]
 
@@ -77,7 +77,7 @@ class Scorer:
         rows, base_rows = self.row_scores(outputs), self.row_scores(self.base_outputs)
         if rows is None or base_rows is None:
             return drop, None
-        from quantrack.evaluate.stats import paired_stats
+        from quantrack.core.stats import paired_stats
 
         ci = paired_stats(base_rows, rows, confidence=confidence, seed=seed).drop_ci
         return drop, None if ci is None else [float(ci[0]), float(ci[1])]
