@@ -6,8 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from quantrack.evaluate.timing import FASTER, SAME, SLOWER, Latency
-from quantrack.evaluate.results import VariantResult
+from quantrack.core.results import FASTER, SAME, SLOWER, Latency, VariantResult
 from quantrack.core.budget import Budget
 from quantrack.errors import QuantrackError
 from quantrack.evaluate.champion import choose_champion

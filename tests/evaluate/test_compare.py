@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 import os
 import warnings
 
@@ -146,6 +147,36 @@ def test_tracking_logs_one_run_with_every_variant(user_model, digits, sqlite_uri
     assert sorted(children) == ["dynamic-int8", "fp32"]
     assert children["fp32"].data.metrics["accuracy"] == report.variant("fp32").accuracy
     assert "p50_us" in children["dynamic-int8"].data.metrics
+
+
+def test_a_tracker_given_receives_the_report_once_and_stays_open(user_model, digits, tmp_path):
+    """No store needed: the caller's run (here in memory) gets the children, tags and files, each once."""
+    from quantrack.tracking.memory import MemoryTracker
+
+    _, _, Xt, yt = digits
+    tracker = MemoryTracker()
+    tracker.start("mine", {"who": "caller"})
+    report = quantrack.compare(user_model, eval_data=(Xt, yt), methods=["dynamic-int8"], tracker=tracker,
+                               out=tmp_path / "out", facts={"best_epoch": 7}, **FAST)
+    assert report.mlflow == tracker.info and tracker.status == "RUNNING"  # the caller ends its run
+    assert report.best_epoch == 7 and json.loads((tmp_path / "out" / "report.json").read_text())["best_epoch"] == 7
+    assert sorted(tracker.children) == ["dynamic-int8", "fp32"]
+    assert tracker.children["fp32"]["metrics"]["accuracy"] == report.variant("fp32").accuracy
+    assert tracker.tags["champion"] == report.champion and tracker.params == {"who": "caller"}
+    paths = [str(Path(where or "", Path(local).name)) for local, where in tracker.artifacts]
+    assert len(paths) == len(set(paths))  # nothing logged twice
+    assert {"report/report.json", "report/report.html", "models/fp32.pt", "models/dynamic-int8.pt"} <= set(paths)
+
+
+def test_a_tracker_and_tracking_together_are_refused(user_model):
+    from quantrack.tracking.memory import MemoryTracker
+
+    with pytest.raises(QuantrackError, match="either tracker= .* or tracking="):
+        quantrack.compare(user_model, eval_data=(np.zeros((5, 64), np.float32), np.zeros(5, np.int64)),
+                          tracker=MemoryTracker(), tracking=True, **FAST)
+    with pytest.raises(QuantrackError, match="facts: 'champion_mood' is not a Report field"):
+        quantrack.compare(user_model, eval_data=(np.zeros((5, 64), np.float32), np.zeros(5, np.int64)),
+                          facts={"champion_mood": 1}, **FAST)
 
 
 @pytest.mark.parametrize("kwargs, message", [

@@ -109,7 +109,8 @@ def test_compare_keeps_the_fragile_layer_in_float(problem, name, tmp_path):
     assert "## Per-layer sensitivity" in (tmp_path / "report.md").read_text()
     assert 'id="sensitivity"' in (tmp_path / "report.html").read_text()
     assert (tmp_path / "plots" / "sensitivity.png").stat().st_size > 0
-    from quantrack.report.sensitivity import console_lines, sensitivity_metrics
+    from quantrack.report.sensitivity import console_lines
+    from quantrack.tracking.report_run import sensitivity_metrics
 
     (line,) = console_lines(report)
     assert line.count(" pt") == min(5, len(rows)) and f"{FRAGILE} " in line and "(float)" in line

@@ -125,7 +125,7 @@ def test_registering_again_reuses_the_versions(registered):
 def test_alias_only_for_a_champion_within_budget():
     from quantrack.core.budget import Budget
     from quantrack.mlflow_models.registration import alias_for
-    from quantrack.evaluate.results import VariantResult
+    from quantrack.core.results import VariantResult
 
     variants = [VariantResult("fp32", accuracy=0.96), VariantResult("a", accuracy=0.955),
                 VariantResult("b", accuracy=0.90)]

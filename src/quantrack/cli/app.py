@@ -255,7 +255,7 @@ def main(argv: list[str] | None = None) -> None:
         if os.environ.get("QUANTRACK_DEBUG"):
             raise
         from quantrack.errors import first_line
-        from quantrack.tracking.connection import redact
+        from quantrack.mlflow_models.connection import redact
 
         _fail(f"unexpected {type(e).__name__}: {redact(first_line(e))} (set QUANTRACK_DEBUG=1 for the traceback)",
               code=1)

@@ -24,8 +24,7 @@ from typing import NamedTuple
 
 from quantrack.core.budget import Budget
 
-from quantrack.evaluate.results import CONFIDENT, POINT_ESTIMATE, SHIPPED_BASELINE, VariantResult
-from quantrack.evaluate.timing import Verdict
+from quantrack.core.results import CONFIDENT, POINT_ESTIMATE, SHIPPED_BASELINE, VariantResult, Verdict
 from quantrack.methods import BASELINE
 
 class Champion(NamedTuple):

@@ -23,9 +23,10 @@ import numpy as np
 
 from quantrack.core.budget import DEFAULT_CONFIDENCE, DEFAULT_MAX_DROP, Budget
 from quantrack.core.method_config import MethodConfig
+from quantrack.core.tracking import RunTracker
 from quantrack.errors import QuantrackError, first_line
 from quantrack.core.evalset import EvalSet, parse, required_inputs
-from quantrack.evaluate.results import VariantResult
+from quantrack.core.results import VariantResult
 from quantrack.report.document import Report
 
 Metric = Callable[[np.ndarray, np.ndarray], float]
@@ -76,6 +77,9 @@ def compare(
     model_kind: str | None = None,
     sensitivity_rows: int | None = None,
     notes: dict[str, Any] | None = None,
+    tracker: RunTracker | None = None,
+    facts: dict[str, Any] | None = None,
+    plot_worker: Any = None,
 ) -> Report:
     """Quantize ``model`` every way asked, measure each variant against fp32, choose the one to ship.
 
@@ -100,7 +104,10 @@ def compare(
     context manager entered around each latency measurement (a sweep holds other trials off the
     cores meanwhile). notes: extra entries for the report's config and the MLflow run's params.
     sensitivity_rows: the mixed-precision methods score each layer alone on this many evaluation
-    rows (None: all).
+    rows (None: all). tracker: a :class:`quantrack.core.tracking.RunTracker` whose run the caller has
+    started (and ends): the report is logged into it, instead of into a run of its own (``tracking``).
+    facts: Report fields the caller adds before the report is saved and logged (``quantrack run``: its
+    config, dataset, training losses...). plot_worker: draws the plots elsewhere (report.plot_worker).
     """
     from quantrack.evaluate.onnx_model import OnnxModel, is_onnx_path, open_onnx
 
@@ -109,8 +116,9 @@ def compare(
         model = open_onnx(model)
     graph = model if isinstance(model, OnnxModel) else None
     names = _check_options(model, methods, batch_sizes, threads, eval_batch_size, latency_budget_s, tracking, out,
-                           metric)
+                           metric, tracker, facts)
     chosen_configs = _check_configs(configs, names)
+    own_tracker = _own_tracker(tracking, experiment) if tracking else None  # a wrong URI fails now, in seconds
     score_name = metric_name or (getattr(metric, "__name__", "metric") if metric is not None else "accuracy")
     budget = _budget(budget, max_drop, confidence, prefer, score_name)
     confidence = budget.confidence
@@ -167,10 +175,43 @@ def compare(
                         sensitivity_cost={m: t.cost() for m, t in search.sink.items()})
         if out is not None:
             report.out_dir = str(Path(out))
-            report.save(out)
-        if tracking:
-            _track(report, tracking, experiment, out)
+        for key, value in (facts or {}).items():  # the caller's own findings (checked in _check_options)
+            setattr(report, key, value)
+        if tracker is not None:
+            report.mlflow = tracker.info
+        _publish(report, out, models_dir if (artifacts is not None or out is not None) else None, tracker,
+                 own_tracker, progress, plot_worker)
     return report
+
+
+def _publish(report: Report, out, models_dir: Path | None, tracker: RunTracker | None, own: RunTracker | None,
+             progress, plot_worker) -> None:
+    """Save the report (into ``out``, or a scratch folder when only a tracker wants the files) and log
+    it, once, through tracking/report_run.py: into the caller's open run, or into a run of its own."""
+    if out is None and tracker is None and own is None:
+        return
+    from quantrack.report.writers import PLOTS_DIR
+    from quantrack.tracking.report_run import log_report
+
+    with contextlib.ExitStack() as stack:
+        folder = Path(out) if out is not None else Path(stack.enter_context(
+            tempfile.TemporaryDirectory(prefix="quantrack-report-")))
+        progress.stage("writing the report")
+        plots = plot_worker.draw(report, folder / PLOTS_DIR) if plot_worker is not None else None
+        files = report.save(folder, plots=plots)
+        if tracker is not None:
+            log_report(tracker, report, folder, files, models_dir)
+            return
+        if own is None:
+            return
+        own.start(None, report.config, tags={"quantrack.kind": "compare"})
+        try:
+            log_report(own, report, folder, files, models_dir)
+            own.end("FINISHED")
+        except BaseException:
+            own.fail()
+            raise
+        report.mlflow = own.info
 
 
 def _budget(budget: Budget | None, max_drop, confidence, prefer, score_name: str) -> Budget:
@@ -189,8 +230,20 @@ def _budget(budget: Budget | None, max_drop, confidence, prefer, score_name: str
                   prefer="size" if prefer is None else prefer, score_name=score_name)
 
 
+def _own_tracker(tracking: bool | str, experiment: str) -> RunTracker:
+    """compare's own MLflow run (``tracking=True`` or a URI), checked before anything is measured."""
+    import os
+
+    from quantrack.tracking.tracker import Tracker
+
+    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")  # restored when compare returns
+    own = Tracker(None if tracking is True else tracking, experiment)
+    own.check()
+    return own
+
+
 def _check_options(model, methods, batch_sizes, threads, eval_batch_size, latency_budget_s, tracking, out,
-                   metric) -> list[str]:
+                   metric, tracker=None, facts=None) -> list[str]:
     """Every argument checked before anything heavy runs: a mistake is one clear error, nothing half done."""
     from quantrack.evaluate.onnx_model import OnnxModel
     from quantrack.methods import BASELINE, METHOD_NAMES, check_method_names
@@ -212,6 +265,18 @@ def _check_options(model, methods, batch_sizes, threads, eval_batch_size, latenc
         raise QuantrackError("tracking must be None, True or a tracking URI")
     if out is not None and Path(out).exists() and not Path(out).is_dir():
         raise QuantrackError(f"out must be a folder; {out} is a file")
+    if tracker is not None:
+        if tracking:
+            raise QuantrackError("pass either tracker= (a run you started) or tracking=, not both")
+        if not isinstance(tracker, RunTracker):
+            raise QuantrackError(f"tracker must implement quantrack.core.tracking.RunTracker, got {type(tracker).__name__}")
+    if facts is not None:
+        from dataclasses import fields
+
+        known = {f.name for f in fields(Report)}
+        unknown = [k for k in facts if k not in known]
+        if unknown:
+            raise QuantrackError(f"facts: {', '.join(map(repr, unknown))} is not a Report field")
     return names
 
 
@@ -439,53 +504,3 @@ def environment(threads: int) -> dict[str, Any]:
 
     return {"python": platform.python_version(), "torch": torch.__version__, "platform": platform.platform(),
             "cpus": os.cpu_count(), "threads": threads, "cpu": cpu_facts(threads)}
-
-
-def _track(report: Report, tracking: bool | str, experiment: str, out) -> None:
-    """One MLflow run holding the comparison's options, each variant's figures and the report files."""
-    import os
-
-    from quantrack.tracking.tracker import Tracker
-
-    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")  # restored when compare returns
-    tracker = Tracker(None if tracking is True else tracking, experiment)
-    tracker.check()
-    tracker.start(None, report.config, tags={"quantrack.kind": "compare"})
-    try:
-        from quantrack.evaluate.hardware import mlflow_tags
-        from quantrack.tracking.variant_runs import note
-
-        tracker.log_children(report)
-        track_sensitivity(tracker, report)  # one child run per variant, with the same metric names (as `quantrack run`)
-        tracker.set_tags({"champion": report.champion, "champion_reason": report.champion_reason,
-                          "champion_rule": report.champion_rule, "mlflow.note.content": note(report),
-                          **mlflow_tags(report.environment["cpu"])})
-        with contextlib.ExitStack() as stack:
-            folder = Path(out) if out is not None else Path(stack.enter_context(
-                tempfile.TemporaryDirectory(prefix="quantrack-report-")))
-            files = report.save(folder) if out is None else [folder / n for n in ("report.json", "report.md",
-                                                                                  "report.html")]
-            for f in files:
-                if f.exists():
-                    tracker.log_artifact(f, str(Path("report", f.relative_to(folder).parent)))
-        tracker.end("FINISHED")
-    except BaseException:
-        tracker.fail()
-        raise
-    report.mlflow = tracker.info
-
-
-def track_sensitivity(tracker, report: Report) -> None:
-    """The per-layer table as an artifact (sensitivity.json) and one metric per layer."""
-    if not report.sensitivity:
-        return
-    import json
-
-    from quantrack.report.sensitivity import sensitivity_metrics
-
-    tracker.log_metrics(sensitivity_metrics(report))
-    with tempfile.TemporaryDirectory(prefix="quantrack-sensitivity-") as d:
-        path = Path(d) / "sensitivity.json"
-        path.write_text(json.dumps({"sensitivity": report.sensitivity, "cost": report.sensitivity_cost}, indent=1),
-                        encoding="utf-8")
-        tracker.log_artifact(path, "report")

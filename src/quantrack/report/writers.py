@@ -10,8 +10,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from quantrack.core.budget import Budget
-from quantrack.evaluate.results import CONFIDENT, POINT_ESTIMATE, ReportData, VariantResult
-from quantrack.evaluate.timing import MIN_CALLS_FOR_P99, MIN_EFFECT_TEXT
+from quantrack.core.results import (CONFIDENT, MIN_CALLS_FOR_P99, MIN_EFFECT_TEXT, POINT_ESTIMATE, ReportData,
+                                    VariantResult)
 
 if TYPE_CHECKING:
     from quantrack.report.plots import Plot
@@ -302,7 +302,7 @@ _VERDICT_CLASS = {"faster": "verdict-faster", "slower": "verdict-slower", "no me
 
 
 def _cpu_line(report: ReportData) -> str:
-    from quantrack.evaluate.hardware import cpu_line
+    from quantrack.core.cpu import cpu_line
 
     cpu = report.environment.get("cpu")
     return cpu_line(cpu) if cpu else "not recorded"
