@@ -73,7 +73,7 @@ def test_the_plots_are_drawn_by_the_child_and_in_process_when_it_fails(tmp_path,
 @pytest.mark.slow
 def test_a_failure_while_the_child_draws_leaves_no_folder_behind(tmp_path, sqlite_uri, monkeypatch):
     from quantrack.report import plot_worker
-    from quantrack.mlflow_models import registration as registry
+    from quantrack.tracking.tracker import Tracker
     from quantrack.errors import QuantrackError
 
     # A child that never stops drawing: it rewrites its PNG until it is killed.
@@ -81,10 +81,10 @@ def test_a_failure_while_the_child_draws_leaves_no_folder_behind(tmp_path, sqlit
             "    d.mkdir(parents=True, exist_ok=True)\n    (d / 'loss.png').write_bytes(b'x')")
     monkeypatch.setattr(plot_worker, "_command", lambda: [sys.executable, "-c", busy])
 
-    def broken_registration(*args, **kwargs):
-        raise QuantrackError("simulated failure while registering")
+    def broken_logging(*args, **kwargs):  # the child runs are logged while the plots are drawn
+        raise QuantrackError("simulated failure while logging the variants")
 
-    monkeypatch.setattr(registry, "build_models", broken_registration)
+    monkeypatch.setattr(Tracker, "log_children", broken_logging)
     out = tmp_path / "runs"
     cfg = build_config(epochs=2, methods="dynamic-int8", tracking_uri=sqlite_uri, out=str(out),
                        latency_budget_s=0.05)

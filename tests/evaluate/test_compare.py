@@ -157,7 +157,7 @@ def test_a_tracker_given_receives_the_report_once_and_stays_open(user_model, dig
     tracker = MemoryTracker()
     tracker.start("mine", {"who": "caller"})
     report = quantrack.compare(user_model, eval_data=(Xt, yt), methods=["dynamic-int8"], tracker=tracker,
-                               out=tmp_path / "out", facts={"best_epoch": 7}, **FAST)
+                               out=tmp_path / "out", facts={"best_epoch": 7, "train_seconds": 0.5}, **FAST)
     assert report.mlflow == tracker.info and tracker.status == "RUNNING"  # the caller ends its run
     assert report.best_epoch == 7 and json.loads((tmp_path / "out" / "report.json").read_text())["best_epoch"] == 7
     assert sorted(tracker.children) == ["dynamic-int8", "fp32"]

@@ -191,27 +191,31 @@ def _publish(report: Report, out, models_dir: Path | None, tracker: RunTracker |
     if out is None and tracker is None and own is None:
         return
     from quantrack.report.writers import PLOTS_DIR
-    from quantrack.tracking.report_run import log_report
+    from quantrack.tracking.report_run import log_files, log_results
 
+    target = tracker if tracker is not None else own  # own: a run of compare's own, started and ended here
     with contextlib.ExitStack() as stack:
         folder = Path(out) if out is not None else Path(stack.enter_context(
             tempfile.TemporaryDirectory(prefix="quantrack-report-")))
         progress.stage("writing the report")
-        plots = plot_worker.draw(report, folder / PLOTS_DIR) if plot_worker is not None else None
-        files = report.save(folder, plots=plots)
-        if tracker is not None:
-            log_report(tracker, report, folder, files, models_dir)
-            return
-        if own is None:
-            return
-        own.start(None, report.config, tags={"quantrack.kind": "compare"})
+        if plot_worker is not None:
+            plot_worker.submit(report, folder / PLOTS_DIR)  # drawn in a child while the results are logged
+        if own is not None:
+            own.start(None, report.config, tags={"quantrack.kind": "compare"})
         try:
-            log_report(own, report, folder, files, models_dir)
-            own.end("FINISHED")
+            if target is not None:
+                log_results(target, report)
+            files = report.save(folder, plots=plot_worker.result() if plot_worker is not None else None)
+            if target is not None:
+                log_files(target, folder, files, models_dir)
+            if own is not None:
+                own.end("FINISHED")
         except BaseException:
-            own.fail()
+            if own is not None:
+                own.fail()
             raise
-        report.mlflow = own.info
+        if own is not None:
+            report.mlflow = own.info
 
 
 def _budget(budget: Budget | None, max_drop, confidence, prefer, score_name: str) -> Budget:

@@ -70,7 +70,7 @@ class Scorer:
 
     def drop_with_interval(self, variant: Any, confidence: float = 0.95,
                            seed: int = 0) -> tuple[float, list[float] | None]:
-        """The drop, and its paired interval against fp32 on the same rows (evaluate/stats.py) where
+        """The drop, and its paired interval against fp32 on the same rows (core/stats.py) where
         the score is a mean over rows."""
         outputs = outputs_in_batches(variant, self.evaluation, self.batch_size)
         drop = self.base_score - self.score(outputs)

@@ -40,10 +40,21 @@ def champion_tags(report) -> dict[str, str]:
 
 def log_report(tracker: RunTracker, report, folder: Path, files: Sequence[Path], models_dir: Path | None = None) -> None:
     """Log ``report`` (written as ``files`` under ``folder``) into the tracker's open run."""
+    log_results(tracker, report)
+    log_files(tracker, folder, files, models_dir)
+
+
+def log_results(tracker: RunTracker, report) -> None:
+    """What needs no file: the variants as child runs, the sensitivity, the champion and CPU tags."""
     tracker.log_children(report)
     log_sensitivity(tracker, report)
     tracker.set_tags(champion_tags(report))
-    for f in files:  # keep report.md's relative links (plots/*.png) valid among the artifacts
+
+
+def log_files(tracker: RunTracker, folder: Path, files: Sequence[Path], models_dir: Path | None = None) -> None:
+    """The report files (as ``report/...``, keeping report.md's relative links to plots/ valid) and the
+    variants' saved files (as ``models/...``)."""
+    for f in files:
         if Path(f).exists():
             tracker.log_artifact(f, str(Path(REPORT_ARTIFACTS, Path(f).relative_to(folder).parent)))
     if models_dir is not None and Path(models_dir).is_dir() and any(Path(models_dir).iterdir()):
