@@ -19,9 +19,9 @@ IMPLEMENTATIONS = ("sqlite", "memory")
 class Backend:
     """Makes a tracker and reads back what it holds, in one shape for every implementation."""
 
-    def __init__(self, kind: str, tmp_path: Path) -> None:
-        self.kind, self.tmp_path = kind, tmp_path
-        self.uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    def __init__(self, kind: str, store: Path) -> None:
+        self.kind = kind
+        self.uri = f"sqlite:///{store / 'mlflow.db'}"
 
     def tracker(self) -> RunTracker:
         if self.kind == "memory":
@@ -60,9 +60,15 @@ def _listing(client, run_id: str, path: str | None = None) -> set[str]:
     return out
 
 
+@pytest.fixture(scope="module")
+def store(tmp_path_factory) -> Path:
+    """One SQLite store for the module (creating one runs ~70 migrations); each test reads its own run."""
+    return tmp_path_factory.mktemp("contract-store")
+
+
 @pytest.fixture(params=IMPLEMENTATIONS)
-def backend(request, tmp_path) -> Backend:
-    return Backend(request.param, tmp_path)
+def backend(request, store) -> Backend:
+    return Backend(request.param, store)
 
 
 def test_it_is_a_run_tracker(backend):
@@ -130,7 +136,11 @@ def test_a_failed_run_is_marked_failed_with_what_it_logged(backend):
     assert got["status"] == "FAILED" and got["metrics"]["train_loss"] == [(1, 0.5)]
 
 
-def test_nothing_left_behind_to_mark_killed_in_a_fresh_store(backend, tmp_path):
+def test_no_run_of_a_live_process_is_marked_killed(backend, tmp_path):
+    running = backend.tracker()
+    running.start(None, {})  # RUNNING, owned by this (live) process
     tracker = backend.tracker()
     tracker.check()
     assert tracker.mark_dead_runs(tmp_path / "spool") == []
+    assert backend.read(running)["status"] == "RUNNING"
+    running.end("FINISHED")
