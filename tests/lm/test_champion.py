@@ -1,8 +1,8 @@
 import pytest
 
 from quantrack.errors import QuantrackError
-from quantrack.evaluate.stats import PairedStats
-from quantrack.evaluate.timing import Latency
+from quantrack.core.stats import PairedStats
+from quantrack.core.results import Latency
 from quantrack.lm.champion import budget_for, choose
 from quantrack.lm.results import LMVariantResult
 

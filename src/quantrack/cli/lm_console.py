@@ -29,7 +29,7 @@ def print_lm_report(report: LMReport, console: Console | None = None) -> None:
         out.print(f"caveat: {report.caveat}", highlight=False, markup=False)
     cpu = report.environment.get("cpu")
     if cpu:
-        from quantrack.evaluate.hardware import cpu_line
+        from quantrack.core.cpu import cpu_line
 
         out.print(f"CPU: {cpu_line(cpu)}", highlight=False, markup=False)
     out.print(f"[bold]champion: {escape(report.champion)}[/bold] ★ — {escape(report.champion_reason)}",

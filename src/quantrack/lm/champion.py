@@ -12,8 +12,8 @@ from collections.abc import Sequence
 from typing import NamedTuple
 
 from quantrack.core.budget import Budget
-from quantrack.evaluate.results import CONFIDENT, SHIPPED_BASELINE
-from quantrack.evaluate.timing import Verdict
+from quantrack.core.results import CONFIDENT, SHIPPED_BASELINE
+from quantrack.core.results import Verdict
 from quantrack.lm.methods import BASELINE
 from quantrack.lm.results import LMVariantResult
 

@@ -103,6 +103,7 @@ def compare_lm(model: Any, tokenizer: Any, texts: str | Sequence[str], *, calibr
         report = LMReport(
             variants=variants, champion=champion.name, champion_reason=champion.reason, champion_rule=champion.rule,
             score_name="perplexity", max_drop=budget.max_drop, prefer=prefer, environment=env, batch_sizes=[1],
+            budget=budget.to_dict(),
             config={"methods": ",".join(names), "max_increase": budget.max_drop, "prefer": prefer,
                     "confidence": CONFIDENCE, "context": context, "stride": windows.spec.stride,
                     "windows": windows.spec.windows, "tokens_scored": windows.spec.tokens_scored,
@@ -227,20 +228,14 @@ def _track(report: LMReport, tracking: bool | str, experiment: str, out) -> None
     tracker.check()
     tracker.start(None, report.config, tags={"quantrack.kind": "compare-lm"})
     try:
-        from quantrack.evaluate.hardware import mlflow_tags
-        from quantrack.tracking.variant_runs import note
+        from quantrack.tracking.report_run import log_files, log_results
 
-        tracker.log_children(report)
-        tracker.set_tags({"champion": report.champion, "champion_reason": report.champion_reason,
-                          "champion_rule": report.champion_rule, "mlflow.note.content": note(report),
-                          **mlflow_tags(report.environment["cpu"])})
+        log_results(tracker, report)  # a child run per variant, the champion and CPU tags (as compare does)
         with contextlib.ExitStack() as stack:
             folder = Path(out) if out is not None else Path(stack.enter_context(
                 tempfile.TemporaryDirectory(prefix="quantrack-report-")))
             files = report.save(folder) if out is None else [folder / "report.json", folder / "report.md"]
-            for f in files:
-                if f.exists():
-                    tracker.log_artifact(f, "report")
+            log_files(tracker, folder, files)
         tracker.end("FINISHED")
     except BaseException:
         tracker.fail()

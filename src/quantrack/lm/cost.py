@@ -25,7 +25,8 @@ from typing import Any
 
 import numpy as np
 
-from quantrack.evaluate.timing import Latency, time_against, time_calls
+from quantrack.core.results import Latency
+from quantrack.evaluate.timing import time_against, time_calls
 
 PREFILL_BUDGET_S = 2.0  # side-by-side windows of a ~50 ms call: ~6 windows fit; the median ratio settles
 DECODE_BUDGET_S = 2.0

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from quantrack.evaluate.stats import PairedStats
+from quantrack.core.stats import PairedStats
 
 RESAMPLES = 2000  # as evaluate/stats.py: Monte Carlo error well below the sampling error at 95 %
 SEED = 0

@@ -22,7 +22,8 @@ class LMReport(Report):
     check_tokens: int = 0
     prompt_tokens: int = 0  # the prompt the prefill and decode step are timed on
 
-    def save(self, folder: str | Path) -> list[Path]:
+    def save(self, folder: str | Path, plots=None) -> list[Path]:
+        """report.json and report.md (no plots: ``plots`` is accepted for Report's signature and unused)."""
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
         j, m = folder / "report.json", folder / "report.md"
@@ -79,7 +80,7 @@ def table_rows(report: LMReport) -> list[list[str]]:
 
 
 def to_markdown(report: LMReport) -> str:
-    from quantrack.evaluate.hardware import cpu_line
+    from quantrack.core.cpu import cpu_line
 
     lines = [f"# quantrack compare-lm: {report.model_summary.get('class', 'model')}", ""]
     if report.source:

@@ -9,10 +9,8 @@ the MLflow child runs chart it under the usual names; ``prefill`` is beside it.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
-
-from quantrack.evaluate.results import VariantResult
-from quantrack.evaluate.timing import Latency
+from quantrack.core.results import VariantResult
+from quantrack.core.results import Latency
 from quantrack.lm.cost import Memory
 
 
@@ -24,7 +22,6 @@ class LMVariantResult(VariantResult):
     weight_bytes: int | None = None
     memory: Memory | None = None
     generate_seconds: float | None = None  # one pass of the generation check (all prompts), for scale only
-    config: dict[str, Any] | None = None  # the method's knobs as used
 
     @property
     def perplexity(self) -> float | None:
