@@ -36,7 +36,7 @@ class WindowSpec:
     tokens: int  # tokens in the joined text
     windows: int
     tokens_scored: int  # windows x (context - 1)
-    tokens_dropped: int  # the tail shorter than one window
+    tokens_dropped: int  # tokens after the last window (the tail shorter than one, and any beyond max_windows)
     special_tokens: bool = False  # add_special_tokens passed to the tokenizer
 
     def to_dict(self) -> dict[str, Any]:
@@ -45,7 +45,8 @@ class WindowSpec:
     def text(self) -> str:
         return (f"{self.texts} text(s) joined with {self.joiner!r}, {self.tokens:,} tokens, no special tokens; "
                 f"{self.windows} windows of {self.context} tokens, stride {self.stride}, {self.tokens_scored:,} "
-                f"tokens scored (context - 1 per window), {self.tokens_dropped} tail tokens dropped")
+                f"tokens scored (context - 1 per window), {self.tokens_dropped:,} tokens after the last window "
+                f"not scored")
 
 
 @dataclass(frozen=True)
