@@ -101,6 +101,8 @@ class ReportData:
     # per-layer drop when quantized alone: {method: [{"layer", "params", "drop", "kept_float"}]}, largest first
     sensitivity: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     sensitivity_cost: dict[str, dict[str, Any]] = field(default_factory=dict)  # evaluations, seconds, rows
+    # quantrack.search: trials, selection/held-out rows, Pareto front, why it stopped (empty for compare)
+    search: dict[str, Any] = field(default_factory=dict)
 
     def variant(self, name: str) -> VariantResult | None:
         return next((v for v in self.variants if v.name == name), None)
