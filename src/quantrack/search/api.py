@@ -97,20 +97,14 @@ def search(
     budget = Budget(max_drop=max_drop, confidence=confidence, prefer=objective, score_name=score_name)
     if not (tracking is None or isinstance(tracking, (bool, str))):
         raise QuantrackError("tracking must be None, True or a tracking URI")
-    if out is not None and Path(out).exists() and not Path(out).is_dir():
-        raise QuantrackError(f"out must be a folder; {out} is a file")
-    if cache is not None and Path(cache).exists() and not Path(cache).is_dir():
-        raise QuantrackError(f"cache must be a folder; {cache} is a file")
-    if ray_address is not None:
-        from quantrack.sweep.ray_runtime import check_reachable
-
-        check_reachable(ray_address)
+    names = check_options(methods=methods, objective=objective, time_budget_s=time_budget_s, max_trials=max_trials,
+                          workers=workers, threads=threads, held_out=held_out, cache=cache, out=out,
+                          ray_address=ray_address)
     if is_onnx_path(model):
         model = open_onnx(model)
     graph = model if isinstance(model, OnnxModel) else None
     if graph is None and not (hasattr(model, "forward") and hasattr(model, "state_dict")):
         raise QuantrackError(f"model must be a torch.nn.Module or the path of an .onnx file, got {type(model).__name__}")
-    names = choose_methods(methods)
     if eval_data is None:
         raise QuantrackError("eval_data is required: the rows every trial is scored on, and the finalists judged on")
     n_required = graph.n_inputs if graph is not None else required_inputs(model)
@@ -139,6 +133,24 @@ def search(
                     env=environment(threads), evaluation_rows=evaluation.rows, held_out=held_out)
 
 
+def check_options(*, methods: str | Sequence[str] = "all", objective: str = "latency",
+                  time_budget_s: float = DEFAULT_TIME_BUDGET_S, max_trials: int = DEFAULT_MAX_TRIALS, workers: int = 1,
+                  threads: int = 1, held_out: float = DEFAULT_HELD_OUT, cache=None, out=None,
+                  ray_address: str | None = None) -> list[str]:
+    """The options the command line checks before it reads data or trains (one line each)."""
+    _check_numbers(objective, time_budget_s, max_trials, workers, threads, 256, 0.3, 0, None)
+    if isinstance(held_out, bool) or not isinstance(held_out, (int, float)) or not 0 < held_out < 1:
+        raise QuantrackError(f"held_out (--held-out) must be a fraction between 0 and 1 (e.g. 0.5), got {held_out!r}")
+    for label, folder in (("out", out), ("cache", cache)):
+        if folder is not None and Path(folder).exists() and not Path(folder).is_dir():
+            raise QuantrackError(f"{label} must be a folder; {folder} is a file")
+    if ray_address is not None:
+        from quantrack.sweep.ray_runtime import check_reachable
+
+        check_reachable(ray_address)
+    return choose_methods(methods)
+
+
 def choose_methods(methods: str | Sequence[str]) -> list[str]:
     """The registered methods to search (the baseline is always measured, never searched)."""
     from quantrack.methods import BASELINE, METHOD_NAMES
@@ -165,7 +177,7 @@ def _check_numbers(objective, time_budget_s, max_trials, workers, threads, eval_
         raise QuantrackError(f"objective must be one of {', '.join(OBJECTIVES)}, got {objective!r}")
     if isinstance(time_budget_s, bool) or not isinstance(time_budget_s, (int, float)) or not math.isfinite(
             time_budget_s) or time_budget_s <= 0:
-        raise QuantrackError(f"time_budget_s must be a positive number of seconds, got {time_budget_s!r}")
+        raise QuantrackError(f"time_budget_s (--time-budget) must be a positive number of seconds, got {time_budget_s!r}")
     for label, value in (("max_trials", max_trials), ("workers", workers), ("threads", threads),
                          ("eval_batch_size", eval_batch_size)):
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
@@ -215,7 +227,7 @@ def _run(model, graph, names, selection, judged_rows, calib, split, budget: Budg
     config = {"methods": ",".join(names), "max_drop": budget.max_drop, "objective": budget.prefer,
               "prefer": budget.prefer, "confidence": budget.confidence, "time_budget_s": time_budget_s,
               "max_trials": max_trials, "workers": workers, "threads": threads, "seed": seed, "metric": budget.score_name,
-              "eval_rows": evaluation_rows, "held_out": held_out,
+              "eval_rows": evaluation_rows, "held_out": held_out, **split.to_dict(),
               "calibration_rows": None if calib is None else calib.rows, "cache": None if cache is None else str(cache),
               "ray_address": ray_address}
     if tracked is not None:
@@ -270,7 +282,6 @@ def _run(model, graph, names, selection, judged_rows, calib, split, budget: Budg
                         champion_rule=judgement.rule, batch_sizes=[1], score_name=budget.score_name,
                         max_drop=budget.max_drop, prefer=budget.prefer, environment=env, config=config,
                         model_summary=graph.summary() if graph is not None else _model_summary(model, selection),
-                        split={"selection": int(len(split.selection)), "held_out": int(len(split.held_out))},
                         search=section)
         if out is not None:
             report.out_dir = str(Path(out))

@@ -33,7 +33,7 @@ def split_rows(rows: int, labels: np.ndarray | None = None, *, held_out: float =
     """Disjoint, together every row. With labels, each class contributes ``held_out`` of its rows
     (rounded; a class of one row goes to selection) and both sides get at least one row."""
     if isinstance(held_out, bool) or not isinstance(held_out, (int, float)) or not 0 < held_out < 1:
-        raise QuantrackError(f"held_out must be a fraction between 0 and 1 (e.g. 0.5), got {held_out!r}")
+        raise QuantrackError(f"held_out (--held-out) must be a fraction between 0 and 1 (e.g. 0.5), got {held_out!r}")
     if rows < 2:
         raise QuantrackError(f"a search needs at least 2 evaluation rows (some choose, some judge), got {rows}")
     rng = np.random.default_rng(seed)
