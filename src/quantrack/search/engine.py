@@ -15,7 +15,6 @@ and to ``on_trial`` (the MLflow child run).
 
 from __future__ import annotations
 
-import statistics
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -78,9 +77,10 @@ def run_search(setup: Setup, planner: Planner, executor, budget: Budget, *, time
             on_trial(result)
 
     def reserve() -> float:
-        """What judging the finalists on the held-out rows will cost: about one trial each."""
-        spent = [t.seconds for t in out.trials if not t.cached and t.status == OK]
-        return min(finalists, sum(t.within_budget for t in out.trials) or 1) * (statistics.median(spent) if spent else 0.0)
+        """What judging the finalists on the held-out rows will cost: rebuilding those whose variant
+        is not in memory (cached, or built on a Ray worker), about one quantization each."""
+        best = sorted((t for t in out.trials if t.within_budget), key=lambda t: (objective_value(t, budget.prefer), t.id))
+        return sum(t.seconds_to_quantize or t.seconds for t in best[:finalists] if t.id not in out.live)
 
     try:
         while True:

@@ -260,7 +260,7 @@ def reason_of(e: BaseException, unavailable: type) -> str:
         return f"cannot import its libraries: {first_line(e)}"
     if isinstance(e, QuantrackError):
         return first_line(e)
-    return f"failed: {type(e).__name__}: {first_line(e)}"
+    return f"{type(e).__name__}: {first_line(e)}"
 
 
 def _file_name(recipe: Recipe, trial_id: int) -> str:
