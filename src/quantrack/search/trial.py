@@ -138,15 +138,19 @@ class Setup:
                 self._shared["export_error"] = first_line(e)
         return self._shared["exported"]
 
-    def context(self, config, *, graph: bool = False):
+    def context(self, config, *, graph: bool = False, method: str = "fp32"):
+        import dataclasses
+
         from quantrack.methods.base import QuantContext
 
         onnx = self.onnx_bytes if self.onnx_bytes is not None else (self.exported() if graph else None)
-        return QuantContext(model=self.float_model(), onnx_model=onnx, example=self.example(),
-                            calibration=self.calibration, labels=self.calibration_labels, model_kind=self.model_kind,
-                            lr=float(self.fine_tune.get("lr", 0.01)),
-                            batch_size=int(self.fine_tune.get("batch_size", 32)), seed=self.seed,
-                            threads=self.threads, config=config)
+        given = dict(model=self.float_model(), onnx_model=onnx, example=self.example(), calibration=self.calibration,
+                     labels=self.calibration_labels, model_kind=self.model_kind, seed=self.seed, threads=self.threads,
+                     config=config, method=method, lr=float(self.fine_tune.get("lr", 0.01)),
+                     batch_size=int(self.fine_tune.get("batch_size", 32)))
+        # QAT's lr/batch_size and the method's name are fields on some versions of QuantContext only.
+        known = {f.name for f in dataclasses.fields(QuantContext)}
+        return QuantContext(**{k: v for k, v in given.items() if k in known})
 
     def layers(self, method: str):
         """The per-layer fallback table builder of ``method`` (evaluate.sensitivity.SEARCHABLE)."""
@@ -183,7 +187,7 @@ def build_variant(setup: Setup, recipe: Recipe, name: str):
             variant = layers.mixed(list(recipe.float_layers), name)
         else:
             config = method.config.from_dict(recipe.config_dict(), method=recipe.method)
-            variant = method.apply(setup.context(config, graph=method.onnx_graph))
+            variant = method.apply(setup.context(config, graph=method.onnx_graph, method=recipe.method))
     variant.name = name
     return variant
 
