@@ -121,6 +121,11 @@ def _no_champion(trials: list[TrialResult], chosen: list[TrialResult], budget: B
         what = "is measurably faster than fp32 at batch 1" if budget.prefer == "latency" else "has a smaller file"
         return f"no recipe within {budget.text()} on the selection rows {what}, so fp32 is shipped"
     best = min(ok, key=lambda t: (t.drop, t.id))
+    on_point = [t for t in ok if budget.within(t.drop)]
+    if on_point and budget.confidence is not None:
+        return (f"no recipe can be shown within {budget.text()} of fp32 at {100 * budget.confidence:g}% confidence "
+                f"on the selection rows, so fp32 is shipped; {len(on_point)} are within it on the point estimate "
+                f"alone (e.g. {on_point[0].label}, drop {on_point[0].drop:.4g}): more evaluation rows would settle it")
     return (f"no recipe stays within {budget.text()} of fp32 on the selection rows (least drop: {best.label} "
             f"at {best.drop:.4g}), so fp32 is shipped")
 
