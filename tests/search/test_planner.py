@@ -121,3 +121,16 @@ def test_groups_are_layer_kinds_across_blocks():
                                     ["encoder.layer.1.attention.self.query"]]
     assert [len(r.float_layers) for r in group_candidates("m", ranked)] == [2, 3]
     assert group_candidates("m", ["a", "b"]) == []  # no coarser grouping than single layers
+
+
+def test_no_fallback_of_a_method_whose_defaults_cannot_beat_the_best():
+    budget = Budget(max_drop=0.01, prefer="size")
+    planner = Planner(["small", "big"], {"small": NoConfig, "big": NoConfig}, budget, fallback_methods=["big"])
+
+    def outcome(r, i):  # "small" fits at 50 B; "big" loses too much at 80 B: its fallbacks only grow from 80 B
+        return _result(r, i, drop=0.0 if r.method == "small" else 0.05, within=r.method == "small",
+                       size=50 if r.method == "small" else 80)
+
+    order = _run(planner, outcome, {"big": ["a", "b", "c"]})
+    assert [r.method for r in order] == ["small", "big"]  # no Probe, no fallback
+    assert "fallback:big" in planner.skipped

@@ -12,7 +12,9 @@ Order (cheap, likely-good first):
 4. the remaining knob combinations, nearest the defaults first.
 
 A fallback recipe that keeps in float a superset of the layers of one already within budget is
-never tried: it cannot be smaller, nor faster. When nothing is left, the search is exhausted.
+never tried: it cannot be smaller, nor faster. Nor is any fallback of a method whose plain defaults
+are already no better on the objective than a recipe within budget (float layers only add size and
+time). When nothing is left, the search is exhausted.
 """
 
 from __future__ import annotations
@@ -93,6 +95,9 @@ class Planner:
                     return r
         return None
 
+    def _best(self) -> TrialResult | None:
+        return _best_of(self.results.values(), self.budget.prefer)
+
     def _default_result(self, m: str) -> TrialResult | None:
         return self.results.get(self.defaults[m].key())
 
@@ -114,6 +119,15 @@ class Planner:
         base = self._default_result(m)
         if base is None or base.status != OK or base.within_budget:
             return None  # defaults within budget: keeping layers in float can only grow and slow it
+        best = self._best()
+        if best is not None and objective_value(base, self.budget.prefer) >= objective_value(best, self.budget.prefer):
+            # Keeping layers in float makes a variant larger and slower than the method's plain defaults,
+            # which are already no better than a recipe within budget: no fallback of it can beat that.
+            self.skipped.setdefault(f"fallback:{m}", {"recipe": {"method": m, "strategy": FALLBACK},
+                                                      "why": f"{m}'s plain defaults are no better on "
+                                                             f"{self.budget.prefer} than {best.label}, already "
+                                                             "within budget; keeping layers in float only adds to that"})
+            return None
         if m not in self.tables:
             return Probe(m)
         ranked = self.tables[m]
@@ -144,6 +158,11 @@ class Planner:
                 singles[k] = TrialResult(id=-1, recipe=r.to_dict(), method=m, label=r.label(), within_budget=True)
                 continue
             return r
+
+
+def _best_of(results, prefer: str) -> TrialResult | None:
+    within = [r for r in results if r.status == OK and r.within_budget]
+    return min(within, key=lambda r: (objective_value(r, prefer), r.id), default=None)
 
 
 def objective_value(r: TrialResult, prefer: str) -> float:
