@@ -111,7 +111,7 @@ def _nncf(case, sel_idx, held_idx, calib_inputs) -> dict[str, Any]:
     import openvino as ov
     import torch
 
-    from quantrack.evaluate.stats import paired_stats
+    from quantrack.core.stats import paired_stats
     from quantrack.evaluate.timing import time_against
 
     model, metric, labels = case["model"], case["metric"], case["labels"]

@@ -81,7 +81,7 @@ def search(
     (stratified by label, seeded). finalists: how many are judged there at most (default 3).
     """
     from quantrack.evaluate.compare import environment
-    from quantrack.evaluate.data import parse, required_inputs
+    from quantrack.core.evalset import parse, required_inputs
     from quantrack.evaluate.onnx_model import OnnxModel, is_onnx_path, open_onnx
     from quantrack.evaluate.process_state import preserved_process_state
     from quantrack.search.split import split_rows

@@ -17,9 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from quantrack.core.budget import Budget
-from quantrack.evaluate.data import EvalSet
-from quantrack.evaluate.results import CONFIDENT, POINT_ESTIMATE, SHIPPED_BASELINE, VariantResult
-from quantrack.evaluate.timing import Latency, Verdict
+from quantrack.core.evalset import EvalSet
+from quantrack.core.results import CONFIDENT, POINT_ESTIMATE, SHIPPED_BASELINE, VariantResult
+from quantrack.core.results import Latency, Verdict
 from quantrack.search.planner import objective_value
 from quantrack.search.recipe import Recipe
 from quantrack.search.trial import OK, Setup, TrialResult, build_variant
@@ -49,8 +49,8 @@ def finalists(trials: list[TrialResult], budget: Budget, fp32_file_bytes: int, n
 def judge(setup: Setup, held_out: EvalSet, trials: list[TrialResult], live: dict[int, Any], budget: Budget,
           fp32_latency: Latency, n_finalists: int, say: Callable[[str], None], models_dir: Path | None = None
           ) -> Judgement:
-    from quantrack.evaluate.scoring import Scorer, outputs_in_batches
-    from quantrack.evaluate.stats import paired_stats
+    from quantrack.methods.scoring import Scorer, outputs_in_batches
+    from quantrack.core.stats import paired_stats
     from quantrack.methods import BASELINE
 
     base, _, _ = setup.fp32()

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from quantrack.errors import QuantrackError, first_line
-from quantrack.evaluate.data import EvalSet
+from quantrack.core.evalset import EvalSet
 from quantrack.search.recipe import Recipe
 
 OK, FAILED, UNAVAILABLE = "ok", "failed", "unavailable"
@@ -115,7 +115,7 @@ class Setup:
     def fp32(self):
         """The baseline variant and a Scorer of the selection rows against it (built once per process)."""
         if "fp32" not in self._shared:
-            from quantrack.evaluate.scoring import Scorer
+            from quantrack.methods.scoring import Scorer
             from quantrack.methods import BASELINE, get_method
 
             variant = get_method(BASELINE).apply(self.context(None))
@@ -195,7 +195,7 @@ def build_variant(setup: Setup, recipe: Recipe, name: str):
 def run_trial(setup: Setup, recipe: Recipe, trial_id: int, keep: bool = False) -> tuple[TrialResult, Any]:
     """Build, save (for its size), score on the selection rows and time one recipe. Returns the
     result and, with ``keep``, the live variant (None otherwise or when it failed)."""
-    from quantrack.evaluate.scoring import outputs_in_batches
+    from quantrack.methods.scoring import outputs_in_batches
     from quantrack.methods.base import MethodUnavailable
 
     started = time.perf_counter()
@@ -214,7 +214,7 @@ def run_trial(setup: Setup, recipe: Recipe, trial_id: int, keep: bool = False) -
         result.drop = float(scorer.base_score - result.score)
         rows = scorer.row_scores(outputs)
         if rows is not None and base_rows is not None and setup.confidence is not None:
-            from quantrack.evaluate.stats import paired_stats
+            from quantrack.core.stats import paired_stats
 
             ci = paired_stats(base_rows, rows, confidence=setup.confidence, seed=setup.seed).drop_ci
             result.drop_ci = None if ci is None else [float(ci[0]), float(ci[1])]
