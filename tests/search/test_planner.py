@@ -134,3 +134,13 @@ def test_no_fallback_of_a_method_whose_defaults_cannot_beat_the_best():
     order = _run(planner, outcome, {"big": ["a", "b", "c"]})
     assert [r.method for r in order] == ["small", "big"]  # no Probe, no fallback
     assert "fallback:big" in planner.skipped
+
+
+@dataclass(frozen=True)
+class Trains(MethodConfig):
+    epochs: int = knob(3, "a few epochs of fine-tuning")
+
+
+def test_a_method_with_an_epochs_knob_goes_last():
+    planner = Planner(["ft", "x"], {"ft": Trains, "x": NoConfig}, Budget(max_drop=0.01))
+    assert planner.methods == ["x", "ft"]

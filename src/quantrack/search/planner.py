@@ -29,7 +29,15 @@ from quantrack.search.space import group_candidates, knob_recipes, next_single_c
 from quantrack.search.trial import OK, UNAVAILABLE, TrialResult
 
 # Methods that train the model again (QAT): tens of seconds where the others take one, so last.
+# Known by name, or by a config with an ``epochs`` knob (pt2e-qat-int8 on the issue-20 branch has one).
 RETRAINING = ("qat-int8",)
+
+
+def retrains(method: str, config_cls) -> bool:
+    import dataclasses
+
+    return method in RETRAINING or (dataclasses.is_dataclass(config_cls)
+                                    and any(f.name == "epochs" for f in dataclasses.fields(config_cls)))
 
 
 @dataclass(frozen=True)
@@ -41,7 +49,7 @@ class Probe:
 
 class Planner:
     def __init__(self, methods: Sequence[str], configs: dict, budget: Budget, fallback_methods: Sequence[str] = ()) -> None:
-        self.methods = sorted(methods, key=lambda m: (m in RETRAINING, list(methods).index(m)))
+        self.methods = sorted(methods, key=lambda m: (retrains(m, configs[m]), list(methods).index(m)))
         self.budget = budget
         self.fallback_methods = [m for m in self.methods if m in set(fallback_methods)]
         self.defaults = {m: Recipe.of(m) for m in self.methods}
