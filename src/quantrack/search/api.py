@@ -280,7 +280,8 @@ def _run(model, graph, names, selection, judged_rows, calib, split, budget: Budg
         }
         report = Report(variants=judgement.variants, champion=judgement.champion, champion_reason=judgement.reason,
                         champion_rule=judgement.rule, batch_sizes=[1], score_name=budget.score_name,
-                        max_drop=budget.max_drop, prefer=budget.prefer, environment=env, config=config,
+                        max_drop=budget.max_drop, prefer=budget.prefer, budget=budget.to_dict(), environment=env,
+                        config=config,
                         model_summary=graph.summary() if graph is not None else _model_summary(model, selection),
                         search=section)
         if out is not None:
