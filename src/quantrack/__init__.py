@@ -5,6 +5,8 @@ The public API::
     import quantrack
     report = quantrack.compare(model, calibration=X_train[:512], eval_data=(X_test, y_test))
     report.champion, report.variants, report.save("out")
+    report = quantrack.search(model, calibration=X_train[:512], eval_data=(X_test, y_test), max_drop=0.01)
+    report.search["trials"], report.search["pareto"]
 
 Importing quantrack changes nothing process-wide and imports no heavy library: each public
 name is loaded on first use (``quantrack --help`` stays fast, and a notebook pays for torch
@@ -26,6 +28,7 @@ if TYPE_CHECKING:
     from quantrack.methods.one import quantize
     from quantrack.evaluate.sensitivity import sensitivity
     from quantrack.lm.compare import compare_lm
+    from quantrack.search.api import search
 
 # public name -> module that defines it
 _PUBLIC = {
@@ -36,9 +39,11 @@ _PUBLIC = {
     "RunConfig": "quantrack.config",
     "sensitivity": "quantrack.evaluate.sensitivity",
     "compare_lm": "quantrack.lm.compare",
+    "search": "quantrack.search.api",
 }
 
-__all__ = ["Report", "RunConfig", "VariantResult", "__version__", "compare", "compare_lm", "quantize", "sensitivity"]
+__all__ = ["Report", "RunConfig", "VariantResult", "__version__", "compare", "compare_lm", "quantize", "search",
+           "sensitivity"]
 
 
 def __getattr__(name: str) -> Any:
