@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from quantrack.report.document import Report
     from quantrack.methods.one import quantize
     from quantrack.evaluate.sensitivity import sensitivity
-    from quantrack.search.api import search
+    from quantrack.recipe_search.api import search
 
 # public name -> module that defines it
 _PUBLIC = {
@@ -37,7 +37,7 @@ _PUBLIC = {
     "VariantResult": "quantrack.core.results",
     "RunConfig": "quantrack.config",
     "sensitivity": "quantrack.evaluate.sensitivity",
-    "search": "quantrack.search.api",
+    "search": "quantrack.recipe_search.api",
 }
 
 __all__ = ["Report", "RunConfig", "VariantResult", "__version__", "compare", "quantize", "search", "sensitivity"]

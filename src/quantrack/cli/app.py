@@ -230,7 +230,7 @@ def search(
         raise QuantrackError("--dataset is required: the rows the search scores (with MODEL.onnx: a CSV/Parquet file)")
     budget = Budget.from_points(max_accuracy_drop, confidence=confidence or None, prefer="size")
     chosen = [m.strip() for m in methods.split(",") if m.strip()] or ["all"]
-    from quantrack.search.api import check_options
+    from quantrack.recipe_search.api import check_options
 
     # A wrong option is one line before any data is read or model trained.
     check_options(methods=chosen, objective=objective, time_budget_s=time_budget, max_trials=max_trials,
@@ -254,7 +254,7 @@ def search(
             cfg = build_config(None, dataset=dataset, target=target, model=model or "mlp", hidden=hidden,
                                epochs=epochs, lr=lr, seed=seed, threads=threads)
             given = search_inputs.from_training(cfg, progress)
-        from quantrack.search.api import search as run_search
+        from quantrack.recipe_search.api import search as run_search
 
         folder = Path(out) / f"{_time.strftime('%Y%m%d-%H%M%S')}-{given.name}-search"
         report = run_search(given.model, calibration=given.calibration, eval_data=given.eval_data,
