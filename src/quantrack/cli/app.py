@@ -240,7 +240,7 @@ def search(
     if model_file is None and any(v is not None for v in (class_names, calibration)):
         raise QuantrackError("--class-names/--calibration apply to MODEL.onnx; a trained model calibrates on its "
                              "training rows")
-    from quantrack.search import inputs as search_inputs
+    from quantrack.recipe_search import inputs as search_inputs
 
     with RichProgress() as progress:
         if model_file is not None:
