@@ -15,33 +15,14 @@ from typing import Any
 
 from quantrack.evaluate.timing import FASTER, Latency
 
-# The instruction sets that decide int8 and half-precision speed on x86 (names as /proc/cpuinfo spells them).
-FLAGS = ("avx2", "avx512f", "avx512_vnni", "avx_vnni", "avx512_bf16", "amx_int8", "amx_bf16", "avx512_fp16",
-         "amx_fp16")
-INT8_DOT = ("avx512_vnni", "avx_vnni", "amx_int8")  # int8 dot-product instructions
-BF16_NATIVE = ("avx512_bf16", "amx_bf16")
-FP16_NATIVE = ("avx512_fp16", "amx_fp16")
+from quantrack.core.cpu import BF16_NATIVE, FLAGS, FP16_NATIVE, INT8_DOT, parse_cpuinfo  # noqa: F401 (re-exported)
+
 SMALL_CALL_US = 100.0  # below this a call is dominated by fixed per-call costs (dispatch, conversions)
 
 _INT8_COMPUTE = {"dynamic-int8": "quantizing each input on the fly", "static-int8": "quantize/dequantize steps",
                  "qat-int8": "quantize/dequantize steps", "onnx-int8-dynamic": "quantizing each input on the fly",
                  "onnx-int8-static": "quantize/dequantize steps"}
 _WEIGHT_ONLY = {"int8-weight-only": "int8", "int4-weight-only": "int4"}
-
-
-def parse_cpuinfo(text: str) -> tuple[str | None, set[str]]:
-    """(model name, flags) of the first processor listed in /proc/cpuinfo's text."""
-    model, flags = None, set()
-    for line in text.splitlines():
-        key, _, value = line.partition(":")
-        key = key.strip()
-        if key == "model name" and model is None:
-            model = value.strip()
-        elif key == "flags" and not flags:
-            flags = set(value.split())
-        if model is not None and flags:
-            break
-    return model, flags
 
 
 def cpu_facts(threads: int, cpuinfo: Path = Path("/proc/cpuinfo")) -> dict[str, Any]:

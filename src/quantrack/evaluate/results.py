@@ -32,6 +32,8 @@ class VariantResult:
     float_layers: list[str] | None = None  # mixed precision: the layers left in float
     # Accuracy's interval and, against fp32 on the same rows, the paired drop and test (stats.paired_stats).
     stats: PairedStats | None = None
+    # What ran it, where the backend can tell (ORT's execution provider, OpenVINO's inference precision).
+    runtime: str | None = None
     why: str | None = None  # when a verdict is not "faster": the measured facts that explain it (hardware.py)
 
     @property
