@@ -95,7 +95,9 @@ def payload(model) -> int:
                     for out in node.outputs():
                         for target in out.get_target_inputs():
                             user = target.get_node()
-                            if user.get_type_name() in ("Subtract", "Multiply"):
+                            # weight - zero point, then * scale: the weight is input 0 (a zero point's own
+                            # Convert feeds input 1, and must not mark the weight as metadata)
+                            if target.get_index() == 0 and user.get_type_name() in ("Subtract", "Multiply"):
                                 for i in range(user.get_input_size()):
                                     src = user.input_value(i).get_node()
                                     if src is not node:
