@@ -270,6 +270,12 @@ def optimize_transformer(model_bytes: bytes) -> bytes:
         try:
             opt = optimize_model(str(src), model_type="bert", num_heads=0, hidden_size=0, opt_level=0)
             opt.save_model_to_file(str(dst))
+            # The fused contrib ops' outputs have no types for ONNX's shape inference, which the
+            # quantizer needs: ORT's symbolic shape inference knows them.
+            from onnxruntime.quantization.shape_inference import quant_pre_process
+
+            typed = d / "typed.onnx"
+            quant_pre_process(str(dst), str(typed), skip_optimization=True, skip_symbolic_shape=False)
         except Exception as e:
             raise MethodUnavailable(f"ORT's transformer optimizer failed: {type(e).__name__}: {first_line(e)}") from None
-        return dst.read_bytes()
+        return typed.read_bytes()
