@@ -57,6 +57,12 @@ def cpu_facts(threads: int, cpuinfo: Path = Path("/proc/cpuinfo")) -> dict[str, 
         facts["onnxruntime_provider"] = "CPUExecutionProvider"  # the one onnx_common.session asks for
     except Exception:  # not installed: the ONNX methods are then listed as unavailable anyway
         pass
+    try:
+        from importlib.metadata import version
+
+        facts["openvino"] = version("openvino")  # its CPU plugin; the precision it ran at is per variant
+    except Exception:  # the optional extra is not installed
+        facts["openvino"] = None
     return facts
 
 
@@ -76,6 +82,8 @@ def cpu_line(cpu: dict[str, Any]) -> str:
     parts.append(f"torch kernels {cpu.get('torch_capability')}, quantized engine {cpu.get('quantized_engine')}")
     if cpu.get("onnxruntime"):
         parts.append(f"ONNX Runtime {cpu['onnxruntime']} ({cpu.get('onnxruntime_provider')})")
+    if cpu.get("openvino"):
+        parts.append(f"OpenVINO {cpu['openvino']} (CPU plugin)")
     parts.append(f"{cpu.get('threads')} thread(s)")
     return "; ".join(parts)
 
