@@ -50,6 +50,7 @@ def test_the_default_export_goes_through_compare_with_sizes_counting_the_data(ex
     assert "ONNX Runtime" in v["onnx-int8-static"]["runtime"] and "CPUExecutionProvider" in v["onnx-int8-static"]["runtime"]
     assert "inference precision float32" in v["openvino-fp32"]["runtime"]
     assert "inference precision" in (folder / "report.md").read_text()
+    assert v["onnx-int8-static"]["recipe"]["op_types"] is None  # a plain MLP: ORT's op set, as before
 
 
 def test_every_quantized_method_failing_is_one_line_and_non_zero(exported, run_cli, sqlite_uri, tmp_path, capsys,

@@ -351,7 +351,7 @@ def _result(name, variant, path: Path, outputs, base_out, base_pred, evaluation:
                          payload_bytes=variant.payload_bytes, file_bytes=artifact_bytes(path), artifact=path.name,
                          latency=latencies, seconds_to_quantize=round(quantize_s, 4), confusion=confusion,
                          float_layers=getattr(variant, "float_layers", None),
-                         runtime=getattr(variant, "runtime", None))
+                         runtime=getattr(variant, "runtime", None), recipe=getattr(variant, "recipe", None))
 
 
 def _latency(variant, baseline, x, batch_size: int, threads: int, budget_s: float, gate):

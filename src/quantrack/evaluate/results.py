@@ -34,6 +34,7 @@ class VariantResult:
     stats: PairedStats | None = None
     # What ran it, where the backend can tell (ORT's execution provider, OpenVINO's inference precision).
     runtime: str | None = None
+    recipe: dict[str, Any] | None = None  # the method's config with every per-graph default decided (report.json)
     why: str | None = None  # when a verdict is not "faster": the measured facts that explain it (hardware.py)
 
     @property

@@ -44,9 +44,9 @@ class OnnxDynamicConfig(MethodConfig):
     weight_symmetric: bool = knob(True, "int8 weights centred on 0: the zero point costs a subtraction per product")
     nodes_to_exclude: tuple[str, ...] = knob((), "node names kept in float, on top of the recipe")
     optimize_transformer: bool = knob(
-        False, "ORT's transformer optimizer fuses attention, LayerNorm and GELU into contrib ops before quantizing: "
-               "off by default, as the file then needs ONNX Runtime's contrib ops and the fused graph is harder to "
-               "read per node")
+        False, "ORT's transformer optimizer first: measured on MiniLM's export it fuses only the LayerNorms "
+               "(SkipLayerNormalization, no Attention) for the same cosine (0.9925 vs 0.9921), and the file then "
+               "needs ORT's contrib ops")
 
     SEARCH_SPACE = {"per_channel": (False, True), "reduce_range": (False, True),
                     "quantize_embeddings": (False, True), "op_types": (("MatMul",), None),

@@ -58,8 +58,9 @@ class OnnxStaticConfig(MethodConfig):
     calibration_batch: int = knob(128, "rows per calibration batch, as before (MinMax ranges do not depend on it)")
     max_calibration_rows: int = knob(1024, "enough rows for stable ranges; more only costs time")
     optimize_transformer: bool = knob(
-        False, "ORT's transformer optimizer (fused contrib ops) first: off, as the file then needs ORT's contrib "
-               "ops and the fused graph's nodes no longer match the parts kept in float")
+        False, "ORT's transformer optimizer first: measured on MiniLM's export it fuses only the LayerNorms "
+               "(SkipLayerNormalization, no Attention) for the same cosine (0.9925 vs 0.9921), and the file then "
+               "needs ORT's contrib ops")
 
     SEARCH_SPACE = {"calibration": CALIBRATIONS, "per_channel": (True, False), "reduce_range": (False, True),
                     "activation_symmetric": (False, True),
