@@ -1,13 +1,13 @@
-"""The CPU's instruction sets, read from /proc/cpuinfo: what decides whether int8 or bf16 pays.
-
-A leaf (no torch): the report's CPU line (evaluate/hardware.py) and the recipes whose defaults
-depend on the CPU (ONNX Runtime's ``reduce_range`` without VNNI) read the same facts.
-"""
+"""The CPU facts a report states: the instruction sets that decide int8 and half-precision speed,
+read from /proc/cpuinfo, and the one line that names them (evaluate/hardware.py measures them; the
+report and the terminal print them; the recipes whose defaults depend on the CPU, ONNX Runtime's
+``reduce_range`` without VNNI, read the same facts)."""
 
 from __future__ import annotations
 
 import functools
 from pathlib import Path
+from typing import Any
 
 # The instruction sets that decide int8 and half-precision speed on x86 (names as /proc/cpuinfo spells them).
 FLAGS = ("avx2", "avx512f", "avx512_vnni", "avx_vnni", "avx512_bf16", "amx_int8", "amx_bf16", "avx512_fp16",
@@ -45,3 +45,18 @@ def has_int8_dot() -> bool | None:
     """Whether the CPU has an int8 dot-product instruction (VNNI, AMX); None when unknown."""
     flags = cpu_flags()
     return None if flags is None else bool(flags & set(INT8_DOT))
+
+
+def cpu_line(cpu: dict[str, Any]) -> str:
+    """One line for the report header: the model, the sets present and, as importantly, those absent."""
+    parts = [f"{cpu.get('model') or 'unknown CPU'}, {cpu.get('usable_cores')} of {cpu.get('cores')} cores usable"]
+    parts.append("has " + (", ".join(cpu.get("flags") or []) or "none of " + ", ".join(FLAGS)))
+    if cpu.get("missing"):
+        parts.append("lacks " + ", ".join(cpu["missing"]))
+    parts.append(f"torch kernels {cpu.get('torch_capability')}, quantized engine {cpu.get('quantized_engine')}")
+    if cpu.get("onnxruntime"):
+        parts.append(f"ONNX Runtime {cpu['onnxruntime']} ({cpu.get('onnxruntime_provider')})")
+    if cpu.get("openvino"):
+        parts.append(f"OpenVINO {cpu['openvino']} (CPU plugin)")
+    parts.append(f"{cpu.get('threads')} thread(s)")
+    return "; ".join(parts)

@@ -18,12 +18,10 @@ from pathlib import Path
 from torch import nn
 
 from quantrack.core.method_config import MethodConfig, knob
-from quantrack.errors import QuantrackError
 from quantrack.methods import _onnx_graph as og
 from quantrack.methods import onnx_common as oc
 from quantrack.methods.base import Method, QuantContext
 
-NAME = "onnx-int8-dynamic"
 TRANSFORMER_OPS = ("MatMul",)  # Gemm is rewritten to MatMul first: ORT's dynamic quantizer has no Gemm
 
 
@@ -41,6 +39,7 @@ class OnnxDynamicConfig(MethodConfig):
     quantize_embeddings: bool = knob(
         True, "the embeddings' Gather in int8 too (ORT's default): measured on MiniLM it costs 0.0003 of cosine "
               "and makes the file 0.26x of fp32's instead of 0.65x (the token table is half the model)")
+    weight_type: str = knob("QInt8", "signed int8 weights: symmetric around 0, as trained weights are")
     weight_symmetric: bool = knob(True, "int8 weights centred on 0: the zero point costs a subtraction per product")
     nodes_to_exclude: tuple[str, ...] = knob((), "node names kept in float, on top of the recipe")
     optimize_transformer: bool = knob(
@@ -53,8 +52,13 @@ class OnnxDynamicConfig(MethodConfig):
                     "optimize_transformer": (False, True)}
 
     def __post_init__(self) -> None:
+        from quantrack.errors import QuantrackError
+
+        self._one_of("per_channel", (None, False, True))
+        self._one_of("weight_type", ("QInt8", "QUInt8"))
         if self.op_types is not None and not self.op_types:
-            raise QuantrackError(f"{NAME}: op_types must name at least one op type (or be None: per graph)")
+            raise QuantrackError(f"{type(self).__name__}.op_types must name at least one op type (or be None: "
+                                 "per graph)")
 
     def resolve(self, graph: og.GraphFacts, int8_dot: bool | None) -> OnnxDynamicConfig:
         """Every None knob decided from the graph (and the CPU for reduce_range)."""
@@ -95,7 +99,7 @@ def quantize(model_bytes: bytes, config: OnnxDynamicConfig | None = None, *, int
     with oc.scratch() as d, oc.quiet():
         src, dst = d / "float.onnx", d / "int8.onnx"
         src.write_bytes(model_bytes)
-        quantize_dynamic(src, dst, weight_type=QuantType.QInt8, per_channel=bool(config.per_channel),
+        quantize_dynamic(src, dst, weight_type=QuantType[config.weight_type], per_channel=bool(config.per_channel),
                          reduce_range=bool(config.reduce_range), op_types_to_quantize=_op_list(config),
                          nodes_to_exclude=list(config.nodes_to_exclude),
                          extra_options={"WeightSymmetric": config.weight_symmetric})
@@ -107,15 +111,15 @@ def apply(ctx: QuantContext) -> oc.OnnxVariant:
 
     float_bytes, params = oc.float_graph(ctx)
     config = ctx.config_or(OnnxDynamicConfig()).resolve(og.facts(oc.gemm_to_matmul(float_bytes)), has_int8_dot())
-    variant = oc.OnnxVariant(NAME, quantize(float_bytes, config), params, ctx.threads)
+    variant = oc.OnnxVariant(ctx.method, quantize(float_bytes, config), params, ctx.threads)
     variant.recipe = config.to_dict()
     return variant
 
 
-def load(path: Path, fresh: nn.Module) -> oc.OnnxVariant:
-    return oc.load_variant(NAME, path, fresh)
+def load(path: Path, fresh: nn.Module, name: str, config: OnnxDynamicConfig) -> oc.OnnxVariant:
+    return oc.load_variant(name, path, fresh)
 
 
-METHOD = Method(name=NAME, summary="ONNX Runtime quantize_dynamic: int8 weights, activations quantized at run time "
+METHOD = Method(summary="ONNX Runtime quantize_dynamic: int8 weights, activations quantized at run time "
                 "(MatMul-only per-channel on transformers)",
                 apply=apply, load=load, requires=("onnx", "onnxruntime"), onnx_graph=True, config=OnnxDynamicConfig)

@@ -22,12 +22,10 @@ import numpy as np
 from torch import nn
 
 from quantrack.core.method_config import MethodConfig, knob
-from quantrack.errors import QuantrackError
 from quantrack.methods import _onnx_graph as og
 from quantrack.methods import onnx_common as oc
 from quantrack.methods.base import Inputs, Method, QuantContext, as_inputs, rows_of
 
-NAME = "onnx-int8-static"
 CALIBRATIONS = ("minmax", "percentile", "entropy")
 TRANSFORMER_OPS = ("MatMul",)
 TRANSFORMER_FLOAT = (og.MASK_ADD, og.SOFTMAX, og.LAYERNORM, og.GELU, og.ATTENTION_MATMUL, og.FFN_OUTPUT)
@@ -41,7 +39,10 @@ class OnnxStaticConfig(MethodConfig):
     keep_float: tuple[str, ...] | None = knob(
         None, "None: per graph: on a transformer the mask Add, Softmax, LayerNorm, GELU, attention and FFN-output "
               f"MatMuls stay float (parts: {', '.join(og.PARTS)}); nothing elsewhere")
-    per_channel: bool = knob(True, "one scale per output channel: rows of a weight matrix differ in range")
+    per_channel: bool = knob(True, "a scale per output channel keeps small-range channels from rounding to 0")
+    quant_format: str = knob("QDQ", "QuantizeLinear/DequantizeLinear pairs: ORT's recommended format on CPU")
+    activation_type: str = knob("QUInt8", "unsigned int8 activations: ORT's x86 kernels (u8s8) expect them")
+    weight_type: str = knob("QInt8", "signed int8 weights: symmetric around 0, as trained weights are")
     calibration: str = knob(
         "minmax", "the activations' observed range: no rows are clipped, and it is the cheapest; percentile/entropy "
                   "clip outliers (the calibration rows are padded to equal batches, which they need)")
@@ -55,8 +56,8 @@ class OnnxStaticConfig(MethodConfig):
         True, "the embeddings' Gather in int8 too (ORT's default): measured on MiniLM it costs 0.0003 of cosine "
               "and makes the file 0.26x of fp32's instead of 0.65x (the token table is half the model)")
     nodes_to_exclude: tuple[str, ...] = knob((), "node names kept in float, on top of the recipe")
-    calibration_batch: int = knob(128, "rows per calibration batch, as before (MinMax ranges do not depend on it)")
-    max_calibration_rows: int = knob(1024, "enough rows for stable ranges; more only costs time")
+    calibration_rows: int = knob(1024, "MinMax ranges settle on about a thousand rows; more only costs time")
+    calibration_batch_size: int = knob(128, "rows per calibration call, as before (MinMax ranges do not depend on it)")
     optimize_transformer: bool = knob(
         False, "ORT's transformer optimizer first: measured on MiniLM's export it fuses only the LayerNorms "
                "(SkipLayerNormalization, no Attention) for the same cosine (0.9925 vs 0.9921), and the file then "
@@ -67,14 +68,18 @@ class OnnxStaticConfig(MethodConfig):
                     "keep_float": ((), (og.MASK_ADD, og.SOFTMAX, og.LAYERNORM, og.GELU), TRANSFORMER_FLOAT)}
 
     def __post_init__(self) -> None:
-        if self.calibration not in CALIBRATIONS:
-            raise QuantrackError(f"{NAME}: calibration must be one of {', '.join(CALIBRATIONS)}, got {self.calibration!r}")
+        from quantrack.errors import QuantrackError
+
+        self._one_of("per_channel", (False, True))
+        self._one_of("quant_format", ("QDQ", "QOperator"))
+        self._one_of("activation_type", ("QUInt8", "QInt8"))
+        self._one_of("weight_type", ("QInt8", "QUInt8"))
+        self._one_of("calibration", CALIBRATIONS)
+        self._positive_ints("calibration_rows", "calibration_batch_size")
         if not 50.0 < self.percentile <= 100.0:
-            raise QuantrackError(f"{NAME}: percentile must be in (50, 100], got {self.percentile}")
-        if self.calibration_batch < 1 or self.max_calibration_rows < 1:
-            raise QuantrackError(f"{NAME}: calibration_batch and max_calibration_rows must be at least 1")
+            raise QuantrackError(f"{type(self).__name__}.percentile must be in (50, 100], got {self.percentile}")
         if self.keep_float is not None:
-            og.check_parts(self.keep_float, f"{NAME}: keep_float")
+            og.check_parts(self.keep_float, f"{type(self).__name__}.keep_float")
 
     def resolve(self, graph: og.GraphFacts, int8_dot: bool | None) -> OnnxStaticConfig:
         t = graph.is_transformer
@@ -132,8 +137,8 @@ def quantize(model_bytes: bytes, calibration: Inputs, config: OnnxStaticConfig |
         model_bytes = oc.optimize_transformer(model_bytes)
     exclude = [*og.facts(model_bytes).nodes(config.keep_float or ()), *config.nodes_to_exclude]
     feed = oc.OnnxVariant("float", model_bytes, 0).feed  # the graph's own input names and types
-    reader = type("Reader", (_Rows, CalibrationDataReader), {})(feed, as_inputs(calibration), config.calibration_batch,
-                                                               config.max_calibration_rows)
+    reader = type("Reader", (_Rows, CalibrationDataReader), {})(feed, as_inputs(calibration),
+                                                                config.calibration_batch_size, config.calibration_rows)
     method = {"minmax": CalibrationMethod.MinMax, "percentile": CalibrationMethod.Percentile,
               "entropy": CalibrationMethod.Entropy}[config.calibration]
     extra = {"ActivationSymmetric": config.activation_symmetric, "WeightSymmetric": config.weight_symmetric}
@@ -142,9 +147,9 @@ def quantize(model_bytes: bytes, calibration: Inputs, config: OnnxStaticConfig |
     with oc.scratch() as d, oc.quiet():
         src, dst = d / "float.onnx", d / "int8.onnx"
         src.write_bytes(model_bytes)
-        quantize_static(src, dst, reader, quant_format=QuantFormat.QDQ, per_channel=config.per_channel,
-                        reduce_range=bool(config.reduce_range), activation_type=QuantType.QUInt8,
-                        weight_type=QuantType.QInt8, op_types_to_quantize=_op_list(config),
+        quantize_static(src, dst, reader, quant_format=QuantFormat[config.quant_format], per_channel=config.per_channel,
+                        reduce_range=bool(config.reduce_range), activation_type=QuantType[config.activation_type],
+                        weight_type=QuantType[config.weight_type], op_types_to_quantize=_op_list(config),
                         nodes_to_exclude=exclude, calibrate_method=method, extra_options=extra)
         return dst.read_bytes()
 
@@ -152,18 +157,18 @@ def quantize(model_bytes: bytes, calibration: Inputs, config: OnnxStaticConfig |
 def apply(ctx: QuantContext) -> oc.OnnxVariant:
     from quantrack.core.cpu import has_int8_dot
 
-    calibration = ctx.require_calibration(NAME)
+    calibration = ctx.require_calibration()
     float_bytes, params = oc.float_graph(ctx)
     config = ctx.config_or(OnnxStaticConfig()).resolve(og.facts(float_bytes), has_int8_dot())
-    variant = oc.OnnxVariant(NAME, quantize(float_bytes, calibration, config), params, ctx.threads)
+    variant = oc.OnnxVariant(ctx.method, quantize(float_bytes, calibration, config), params, ctx.threads)
     variant.recipe = config.to_dict()
     return variant
 
 
-def load(path: Path, fresh: nn.Module) -> oc.OnnxVariant:
-    return oc.load_variant(NAME, path, fresh)
+def load(path: Path, fresh: nn.Module, name: str, config: OnnxStaticConfig) -> oc.OnnxVariant:
+    return oc.load_variant(name, path, fresh)
 
 
-METHOD = Method(name=NAME, summary="ONNX Runtime quantize_static (QDQ), per-channel int8 weights, calibrated "
+METHOD = Method(summary="ONNX Runtime quantize_static (QDQ), per-channel int8 weights, calibrated "
                 "activations (transformer-aware: mask Add, Softmax, LayerNorm, GELU kept float)",
                 apply=apply, load=load, requires=("onnx", "onnxruntime"), onnx_graph=True, config=OnnxStaticConfig)

@@ -11,16 +11,15 @@ from torch import nn
 from quantrack.methods import _openvino as ovc
 from quantrack.methods.base import Method, QuantContext
 
-NAME = "openvino"
 
 
 def apply(ctx: QuantContext) -> ovc.OpenVinoVariant:
-    return ovc.variant(NAME, ovc.convert(ctx), ctx, ovc.float_params(ctx), compress_to_fp16=True)
+    return ovc.variant(ctx.method, ovc.convert(ctx), ctx, ovc.float_params(ctx), compress_to_fp16=True)
 
 
-def load(path: Path, fresh: nn.Module) -> ovc.OpenVinoVariant:
-    return ovc.load_variant(NAME, path, fresh)
+def load(path: Path, fresh: nn.Module, name: str, config) -> ovc.OpenVinoVariant:
+    return ovc.load_variant(name, path, fresh)
 
 
-METHOD = Method(name=NAME, summary="OpenVINO's defaults: fp16 weights in the IR, the CPU plugin's default precision "
+METHOD = Method(summary="OpenVINO's defaults: fp16 weights in the IR, the CPU plugin's default precision "
                 "(bf16 on AMX)", apply=apply, load=load, requires=("openvino",), onnx_graph=True, extra=ovc.EXTRA)

@@ -14,17 +14,16 @@ from torch import nn
 from quantrack.methods import _openvino as ovc
 from quantrack.methods.base import Method, QuantContext
 
-NAME = "openvino-fp32"
 PRECISION = "f32"
 
 
 def apply(ctx: QuantContext) -> ovc.OpenVinoVariant:
-    return ovc.variant(NAME, ovc.convert(ctx), ctx, ovc.float_params(ctx), compress_to_fp16=False, precision=PRECISION)
+    return ovc.variant(ctx.method, ovc.convert(ctx), ctx, ovc.float_params(ctx), compress_to_fp16=False, precision=PRECISION)
 
 
-def load(path: Path, fresh: nn.Module) -> ovc.OpenVinoVariant:
-    return ovc.load_variant(NAME, path, fresh, PRECISION)
+def load(path: Path, fresh: nn.Module, name: str, config) -> ovc.OpenVinoVariant:
+    return ovc.load_variant(name, path, fresh, PRECISION)
 
 
-METHOD = Method(name=NAME, summary="OpenVINO IR in fp32 (weights and inference), run by the CPU plugin",
+METHOD = Method(summary="OpenVINO IR in fp32 (weights and inference), run by the CPU plugin",
                 apply=apply, load=load, requires=("openvino",), onnx_graph=True, extra=ovc.EXTRA)

@@ -16,7 +16,6 @@ from quantrack.methods import _openvino as ovc
 from quantrack.methods import _openvino_weights as ovw
 from quantrack.methods.base import Method, QuantContext
 
-NAME = "openvino-int4-weights"
 MODES = ("int4_asym", "int4_sym")
 
 
@@ -33,23 +32,23 @@ class OpenVinoInt4WeightsConfig(MethodConfig):
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
-            raise QuantrackError(f"{NAME}: mode must be one of {', '.join(MODES)}, got {self.mode!r}")
+            raise QuantrackError(f"{type(self).__name__}.mode must be one of {', '.join(MODES)}, got {self.mode!r}")
         if self.group_size < 1 and self.group_size != -1:
-            raise QuantrackError(f"{NAME}: group_size must be positive (or -1: per channel), got {self.group_size}")
+            raise QuantrackError(f"{type(self).__name__}.group_size must be positive (or -1: per channel), got {self.group_size}")
         if not 0.0 < self.ratio <= 1.0:
-            raise QuantrackError(f"{NAME}: ratio must be in (0, 1], got {self.ratio}")
+            raise QuantrackError(f"{type(self).__name__}.ratio must be in (0, 1], got {self.ratio}")
 
 
 def apply(ctx: QuantContext) -> ovc.OpenVinoVariant:
     config = ctx.config_or(OpenVinoInt4WeightsConfig())
-    return ovw.apply(NAME, ctx, config.mode, group_size=config.group_size, ratio=config.ratio,
+    return ovw.apply(ctx.method, ctx, config.mode, group_size=config.group_size, ratio=config.ratio,
                      all_layers=config.all_layers)
 
 
-def load(path: Path, fresh: nn.Module) -> ovc.OpenVinoVariant:
-    return ovc.load_variant(NAME, path, fresh)
+def load(path: Path, fresh: nn.Module, name: str, config) -> ovc.OpenVinoVariant:
+    return ovc.load_variant(name, path, fresh)
 
 
-METHOD = Method(name=NAME, summary="NNCF int4 group-wise weight compression, float activations, run by OpenVINO",
+METHOD = Method(summary="NNCF int4 group-wise weight compression, float activations, run by OpenVINO",
                 apply=apply, load=load, requires=("openvino", "nncf"), onnx_graph=True,
                 config=OpenVinoInt4WeightsConfig, extra=ovc.EXTRA)

@@ -18,7 +18,6 @@ from quantrack.errors import QuantrackError
 from quantrack.methods import _openvino as ovc
 from quantrack.methods.base import Method, QuantContext
 
-NAME = "openvino-int8"
 PRESETS = ("performance", "mixed")
 MODEL_TYPES = ("auto", "transformer", "none")
 
@@ -37,15 +36,15 @@ class OpenVinoInt8Config(MethodConfig):
 
     def __post_init__(self) -> None:
         if self.model_type not in MODEL_TYPES:
-            raise QuantrackError(f"{NAME}: model_type must be one of {', '.join(MODEL_TYPES)}, got {self.model_type!r}")
+            raise QuantrackError(f"{type(self).__name__}.model_type must be one of {', '.join(MODEL_TYPES)}, got {self.model_type!r}")
         if self.preset is not None and self.preset not in PRESETS:
-            raise QuantrackError(f"{NAME}: preset must be one of {', '.join(PRESETS)} or None, got {self.preset!r}")
+            raise QuantrackError(f"{type(self).__name__}.preset must be one of {', '.join(PRESETS)} or None, got {self.preset!r}")
         if self.subset_size < 1:
-            raise QuantrackError(f"{NAME}: subset_size must be at least 1, got {self.subset_size}")
+            raise QuantrackError(f"{type(self).__name__}.subset_size must be at least 1, got {self.subset_size}")
 
 
 def apply(ctx: QuantContext) -> ovc.OpenVinoVariant:
-    calibration = ctx.require_calibration(NAME)
+    calibration = ctx.require_calibration()
     config = ctx.config_or(OpenVinoInt8Config())
     model = ovc.convert(ctx)
     transformer = config.model_type == "transformer" or (config.model_type == "auto" and ovc.is_transformer(model))
@@ -56,15 +55,15 @@ def apply(ctx: QuantContext) -> ovc.OpenVinoVariant:
         quantized = nncf.quantize(model, ovc.calibration_dataset(calibration, config.subset_size), preset=preset,
                                   subset_size=config.subset_size, fast_bias_correction=config.fast_bias_correction,
                                   model_type=nncf.ModelType.TRANSFORMER if transformer else None)
-    variant = ovc.variant(NAME, quantized, ctx, ovc.float_params(ctx), compress_to_fp16=True)
+    variant = ovc.variant(ctx.method, quantized, ctx, ovc.float_params(ctx), compress_to_fp16=True)
     variant.recipe = {**config.to_dict(), "model_type": "transformer" if transformer else "none"}
     return variant
 
 
-def load(path: Path, fresh: nn.Module) -> ovc.OpenVinoVariant:
-    return ovc.load_variant(NAME, path, fresh)
+def load(path: Path, fresh: nn.Module, name: str, config) -> ovc.OpenVinoVariant:
+    return ovc.load_variant(name, path, fresh)
 
 
-METHOD = Method(name=NAME, summary="NNCF static int8 (nncf.quantize, TRANSFORMER mode on attention graphs), "
+METHOD = Method(summary="NNCF static int8 (nncf.quantize, TRANSFORMER mode on attention graphs), "
                 "run by OpenVINO", apply=apply, load=load, requires=("openvino", "nncf"), onnx_graph=True,
                 config=OpenVinoInt8Config, extra=ovc.EXTRA)

@@ -13,7 +13,6 @@ from quantrack.methods import _openvino as ovc
 from quantrack.methods import _openvino_weights as ovw
 from quantrack.methods.base import Method, QuantContext
 
-NAME = "openvino-int8-weights"
 MODES = ("int8_asym", "int8_sym")
 
 
@@ -25,18 +24,18 @@ class OpenVinoInt8WeightsConfig(MethodConfig):
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
-            raise QuantrackError(f"{NAME}: mode must be one of {', '.join(MODES)}, got {self.mode!r}")
+            raise QuantrackError(f"{type(self).__name__}.mode must be one of {', '.join(MODES)}, got {self.mode!r}")
 
 
 def apply(ctx: QuantContext) -> ovc.OpenVinoVariant:
     config = ctx.config_or(OpenVinoInt8WeightsConfig())
-    return ovw.apply(NAME, ctx, config.mode)
+    return ovw.apply(ctx.method, ctx, config.mode)
 
 
-def load(path: Path, fresh: nn.Module) -> ovc.OpenVinoVariant:
-    return ovc.load_variant(NAME, path, fresh)
+def load(path: Path, fresh: nn.Module, name: str, config) -> ovc.OpenVinoVariant:
+    return ovc.load_variant(name, path, fresh)
 
 
-METHOD = Method(name=NAME, summary="NNCF int8 weight compression (per channel), float activations, run by OpenVINO",
+METHOD = Method(summary="NNCF int8 weight compression (per channel), float activations, run by OpenVINO",
                 apply=apply, load=load, requires=("openvino", "nncf"), onnx_graph=True,
                 config=OpenVinoInt8WeightsConfig, extra=ovc.EXTRA)
