@@ -63,8 +63,9 @@ class OnnxStaticConfig(MethodConfig):
                "(SkipLayerNormalization, no Attention) for the same cosine (0.9925 vs 0.9921), and the file then "
                "needs ORT's contrib ops")
 
+    # What a search may vary: calibration, channel scales, 7-bit weights and which transformer parts stay
+    # float (none / Optimum's exclusions / those plus attention and FFN-output MatMuls).
     SEARCH_SPACE = {"calibration": CALIBRATIONS, "per_channel": (True, False), "reduce_range": (False, True),
-                    "activation_symmetric": (False, True),
                     "keep_float": ((), (og.MASK_ADD, og.SOFTMAX, og.LAYERNORM, og.GELU), TRANSFORMER_FLOAT)}
 
     def __post_init__(self) -> None:
