@@ -188,6 +188,13 @@ def compare(
                                   tracking_uri=tracking_uri, experiment=experiment, seed=seed, progress=progress)
     print_report(report)
     typer.echo(f"calibration: {report.config['calibration_source']}")
+    tried = [v for v in report.variants[1:] if not (v.reason or "").startswith("does not apply")]
+    if tried and not any(v.available for v in tried):
+        from quantrack.errors import QuantrackError
+
+        first = next(v for v in tried)
+        raise QuantrackError(f"every quantized method failed ({len(tried)}; first, {first.name}: {first.reason}); "
+                             f"the report is in {report.out_dir}")
 
 
 @app.command()
