@@ -150,7 +150,7 @@ def _run_checked(config: RunConfig, data, tracker, plotter, progress: Progress, 
         if shortened:  # a very wide table: its schema is cut to MLflow's limit, and the user told
             progress.notice(shortened)
         staging.mkdir(parents=True, exist_ok=False)
-        final = out_root / f"{time.strftime('%Y%m%d-%H%M%S')}-{data.name}-{config.model}-{tracker.run_id[:8]}"
+        final = out_root / run_folder_name(time.strftime('%Y%m%d-%H%M%S'), data.name, config.model, tracker.run_id)
         report, intent = _run_tracked(config, data, model, tracker, plotter, staging, progress, final_dir=final,
                                       timing_gate=timing_gate)
         staging.rename(final)
@@ -171,6 +171,14 @@ def _run_checked(config: RunConfig, data, tracker, plotter, progress: Progress, 
         tracker.fail(spool_root)
         shutil.rmtree(staging, ignore_errors=True)
         raise
+
+
+def run_folder_name(stamp: str, dataset: str, model: str, run_id: str) -> str:
+    """``<stamp>-<dataset>-<model>-<run id[:8]>``, the dataset's name shortened to fit one path component
+    (a 240-character file stem would not); report.json and MLflow keep the full name."""
+    from quantrack.core.names import folder_name
+
+    return folder_name(f"{stamp}-", dataset, f"-{model}-{run_id[:8]}")
 
 
 def _clean_leftovers(tracker, out_root: Path, spool_root: Path, progress: Progress) -> None:

@@ -45,7 +45,11 @@ def _registered_name(base_config, space: Space) -> str:
     if base_config.model_name:
         return base_config.model_name
     models = space.values.get("model", (base_config.model,))
-    return base_config.registered_model_name if len(models) == 1 else f"quantrack-{base_config.dataset_label}-sweep"
+    if len(models) == 1:
+        return base_config.registered_model_name
+    from quantrack.core.names import registry_name
+
+    return registry_name(f"quantrack-{base_config.dataset_label}-sweep")
 
 
 def _data_payload(cfg) -> tuple[str, bytes] | None:
