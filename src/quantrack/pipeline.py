@@ -183,13 +183,9 @@ def run_folder_name(stamp: str, dataset: str, model: str, run_id: str) -> str:
 
 def _clean_leftovers(tracker, out_root: Path, spool_root: Path, progress: Progress) -> None:
     """Runs and unfinished folders a killed quantrack left in this store and --out (see leftovers.py)."""
-    from quantrack.tracking.leftovers import describe, mark_dead_runs_killed, remove_dead_folders
+    from quantrack.tracking.leftovers import clean_leftovers
 
-    try:
-        killed = mark_dead_runs_killed(tracker.client, tracker.experiment_id, spool_root)
-    except Exception:  # a server that refuses the search must not stop this run
-        killed = []
-    line = describe(killed, remove_dead_folders(out_root, spool_root))
+    line = clean_leftovers(tracker.client, tracker.experiment_id, (out_root,), spool_root)
     if line:
         progress.notice(line)
 

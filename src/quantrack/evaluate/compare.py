@@ -147,7 +147,7 @@ def compare(
             report.out_dir = str(Path(out))
             report.save(out)
         if tracking:
-            _track(report, tracking, experiment, out)
+            _track(report, tracking, experiment, out, progress)
     return report
 
 
@@ -386,7 +386,7 @@ def environment(threads: int) -> dict[str, Any]:
             "cpus": os.cpu_count(), "threads": threads, "cpu": cpu_facts(threads)}
 
 
-def _track(report: Report, tracking: bool | str, experiment: str, out) -> None:
+def _track(report: Report, tracking: bool | str, experiment: str, out, progress) -> None:
     """One MLflow run holding the comparison's options, each variant's figures and the report files."""
     import os
 
@@ -395,6 +395,12 @@ def _track(report: Report, tracking: bool | str, experiment: str, out) -> None:
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")  # restored when compare returns
     tracker = Tracker(None if tracking is True else tracking, experiment)
     tracker.check()
+    from quantrack.tracking.leftovers import clean_leftovers
+
+    # a compare killed outright (SIGKILL) left its run RUNNING: marked KILLED now, as `quantrack run` does
+    line = clean_leftovers(tracker.client, tracker.experiment_id)
+    if line:
+        progress.notice(line)
     tracker.start(None, report.config, tags={"quantrack.kind": "compare"})
     try:
         from quantrack.evaluate.hardware import mlflow_tags

@@ -108,6 +108,12 @@ def run_sweep(base: dict[str, Any], space: Space, *, search: str = "grid", sampl
 
     parent = Tracker(tracking_uri, cfg.experiment)
     parent.check()  # a missing server or a wrong password: one line, before Ray starts
+    from quantrack.tracking.leftovers import clean_leftovers
+
+    # A sweep killed outright left its parent and trial runs RUNNING (and a run its .partial folder).
+    line = clean_leftovers(parent.client, parent.experiment_id, (Path(cfg.out),), Path(cfg.out) / "spool")
+    if line:
+        say(line)
     stamp = time.strftime("%Y%m%d-%H%M%S")
     started_ray = False
     timing: dict[str, float] = {}

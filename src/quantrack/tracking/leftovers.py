@@ -3,9 +3,11 @@
 Such a process cannot mark its MLflow run or remove its unfinished ``.partial-*`` folder. So every
 run records its owner, ``quantrack.host`` / ``quantrack.pid`` / ``quantrack.pid_start`` tags (the
 start time tells a reused pid from the original), and every unfinished folder carries the same in
-its name. The next ``quantrack run`` on the same store and ``--out``, or ``quantrack sync``, marks a
-RUNNING run whose owner is gone as KILLED and removes such a folder. A run or folder of another
-host is left alone: whether its process lives cannot be known from here.
+its name. The next quantrack process on the same store and experiment (``run``, ``compare`` with
+tracking, ``sweep``, ``sync``; any new command calls :func:`clean_leftovers` once it has a client and
+before it starts its own run) marks a RUNNING run whose owner is gone as KILLED and removes such a
+folder. A run or folder of another host is left alone: whether its process lives cannot be known
+from here.
 """
 
 from __future__ import annotations
@@ -94,6 +96,22 @@ def mark_dead_runs_killed(client, experiment_id: str | None, spool_root: Path | 
             client.set_terminated(run.info.run_id, status="KILLED")
             killed.append(run.info.run_id)
     return killed
+
+
+def clean_leftovers(client, experiment_id: str | None, folders: tuple[Path, ...] = (),
+                    spool_root: Path | None = None) -> str | None:
+    """What a killed quantrack left: its RUNNING runs in the experiment marked KILLED, its unfinished
+    ``.partial-*`` folders in ``folders`` (and ``spool_root``) removed. Returns one line for the user, or None.
+
+    Call it after connecting and before starting a run of your own. It never stops the caller: a
+    store that refuses the search (a read-only account) only leaves the runs as they are.
+    """
+    try:
+        killed = mark_dead_runs_killed(client, experiment_id, spool_root)
+    except Exception:  # a server that refuses the search or the update must not stop this command
+        killed = []
+    removed = remove_dead_folders(*folders, *((spool_root,) if spool_root is not None else ()))
+    return describe(killed, removed)
 
 
 def describe(killed: list[str], removed: list[Path]) -> str | None:
