@@ -20,9 +20,19 @@ from quantrack.errors import first_line
 _URL_TOKEN = re.compile(r"(?<=://)[^\s'\"<>]*@")
 
 
+# A secret passed as a query parameter (libpq and SQLAlchemy take ``?password=``, pyodbc's
+# ``odbc_connect`` takes ``PWD=``, some servers ``?token=``), also URL-encoded ("=" as %3D): its value
+# runs to the next separator ("&", ";", or their encodings %26 and %3B), a quote or a space.
+_SECRET_PARAM = re.compile(r"(?i)(?:(?<![A-Za-z0-9_])|(?<=%3B)|(?<=%26))((?:ssl)?password|passwd|pwd|(?:access_)?token|api_?key|"
+                           r"(?:client_)?secret)(=|%3D)(?:(?!%26|%3B)[^&;\s'\"<>])+")
+
+
 def redact(text: str | None) -> str | None:
-    """Replace ``user:password@`` in any URI inside ``text`` by ``***@``, so it can be shown or stored."""
-    return _URL_TOKEN.sub("***@", text) if text else text
+    """Hide credentials in any URI inside ``text`` (``user:password@`` as ``***@``, ``password=...`` as
+    ``password=***``), so it can be shown or stored."""
+    if not text:
+        return text
+    return _SECRET_PARAM.sub(lambda m: f"{m[1]}{m[2]}***", _URL_TOKEN.sub("***@", text))
 
 
 def resolve_tracking_uri(explicit: str | None) -> str:
