@@ -91,6 +91,11 @@ class RunConfig:
                f"--threads must be between 1 and {max_threads} (4x this machine's cores), got {self.threads}")
         _check(self.latency_budget_s > 0, "latency_budget_s", f"--latency-budget must be positive, got {self.latency_budget_s}")
         _check(bool(self.experiment.strip()), "experiment", "--experiment must not be empty")
+        for name, flag in _TEXT_OPTIONS:  # argv and file names are bytes on Linux; MLflow stores UTF-8 text
+            value = getattr(self, name)
+            _check(value is None or _is_utf8(value), name,
+                   f"{flag} {value!r} is not valid UTF-8 (a file name in another encoding?); MLflow stores names "
+                   "as UTF-8 text, so rename it")
         # The columns every MLflow store keeps them in (PostgreSQL enforces them, SQLite does not): refused
         # now, not by the store mid-run.
         _check(len(self.experiment) <= _EXPERIMENT_NAME_MAX, "experiment",
@@ -158,6 +163,19 @@ class ConfigValueError(QuantrackError):
     def __init__(self, field: str, message: str) -> None:
         super().__init__(message)
         self.field = field
+
+
+_TEXT_OPTIONS = (("dataset", "--dataset"), ("target", "--target"), ("out", "--out"), ("tracking_uri", "--tracking-uri"),
+                 ("experiment", "--experiment"), ("model_name", "--model-name"), ("run_name", "--run-name"))
+
+
+def _is_utf8(text: str) -> bool:
+    """False for a str holding lone surrogates: what Python makes of bytes that are not UTF-8 in a name."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _check(ok: bool, field: str, message: str) -> None:

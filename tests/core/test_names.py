@@ -64,3 +64,18 @@ def test_a_name_longer_than_mlflow_keeps_is_refused_in_one_line(field, value, fl
         RunConfig(**{field: value})
     assert str(e.value).startswith(flag) and "\n" not in str(e.value)
     RunConfig(**{field: value[:-1]})  # the longest MLflow keeps is fine
+
+
+@pytest.mark.parametrize("field", ["dataset", "out", "run_name", "experiment", "model_name"])
+def test_a_name_that_is_not_utf8_is_refused_before_the_run(field, tmp_path):
+    """A Latin-1 file name (b'caf\\xe9.csv') reaches Python as 'caf\\udce9.csv'; MLflow cannot store it, and
+    before this the run started and then failed in MLflow ("surrogates not allowed"), a FAILED run left."""
+    import os
+
+    from quantrack.config import RunConfig
+    from quantrack.errors import QuantrackError
+
+    value = os.fsdecode(b"caf\xe9.csv")
+    with pytest.raises(QuantrackError, match="not valid UTF-8") as e:
+        RunConfig(**{field: value})
+    assert "\n" not in str(e.value)

@@ -22,7 +22,8 @@ import pytest
 
 from servers import ADMIN, ADMIN_PASSWORD, MlflowServer, PostgresServer, postgres_bin
 
-pytestmark = [pytest.mark.slow]
+# On a quiet 2-core machine each test takes about a minute; the limit leaves room for a loaded one.
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 
 N = 4  # terminals at once: more than the 2 cores, so they overlap for real
 EXPERIMENT = "four-terminals"
@@ -80,13 +81,16 @@ def _credentials(auth: bool):
                 os.environ[k] = v
 
 
-def _four_runs_and_a_sync(tmp_path: Path, uri: str, auth: bool = False) -> None:
+def _four_runs_and_a_sync(tmp_path: Path, uri: str, auth: bool = False, register: bool = False) -> None:
+    """``register``: each run also registers its champion (racing for the registered model, the version
+    numbers and the aliases)."""
     csv = _csv(tmp_path / "fresh table.csv")  # a space in the name, as users' files have
     (tmp_path / "fast.toml").write_text("latency_budget_s = 0.05\n", encoding="utf-8")  # timing is not tested here
     spooled = _spool_a_run_of(csv, uri, tmp_path / "spooled", auth)
     env = _env(auth)
     run = [sys.executable, "-m", "quantrack", "run", "--config", str(tmp_path / "fast.toml"), "--dataset", str(csv),
-           "--epochs", "2", "--methods", "dynamic-int8", "--register", "none", "--tracking-uri", uri,
+           "--epochs", "2", "--methods", "dynamic-int8", "--register", "champion" if register else "none",
+           "--model-name", "four-terminals", "--tracking-uri", uri,
            "--experiment", EXPERIMENT]
     procs = [subprocess.Popen(run + ["--out", str(tmp_path / f"out{i}"), "--run-name", f"terminal-{i}"], cwd=tmp_path,
                               env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
@@ -114,6 +118,13 @@ def _four_runs_and_a_sync(tmp_path: Path, uri: str, auth: bool = False) -> None:
         (inp,) = r.inputs.dataset_inputs  # each run links the dataset exactly once
         digests.add((inp.dataset.name, inp.dataset.digest))
     assert len(digests) == 1  # one dataset, shared by all
+    if register:
+        with _credentials(auth):
+            versions = client.search_model_versions("name='four-terminals'")
+            aliases = client.get_registered_model("four-terminals").aliases
+        assert sorted(int(v.version) for v in versions) == list(range(1, N + 1))  # one each, none lost
+        assert {v.run_id for v in versions} == {r.info.run_id for r in runs if r.info.run_name != "spooled"}
+        assert set(aliases) >= {"challenger", "champion"}
 
 
 def test_four_runs_and_a_sync_on_a_fresh_sqlite_file(tmp_path):
@@ -136,4 +147,4 @@ def test_four_runs_and_a_sync_on_a_basic_auth_server(tmp_path):
 @pytest.mark.skipif(postgres_bin() is None, reason="PostgreSQL binaries (initdb, pg_ctl) not installed; .ci/run installs them")
 def test_four_runs_and_a_sync_on_a_postgres_backed_server(tmp_path):
     with PostgresServer() as pg, MlflowServer(tmp_path / "server", backend_store_uri=pg.uri) as server:
-        _four_runs_and_a_sync(tmp_path, server.url)
+        _four_runs_and_a_sync(tmp_path, server.url, register=True)  # real concurrent transactions
