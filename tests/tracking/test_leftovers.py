@@ -188,3 +188,81 @@ def test_a_killed_sweep_is_marked_killed_when_the_next_sweep_starts(tmp_path, mo
     assert _statuses(uri, left) == {"KILLED"}
     assert not partial.exists()
     assert any(left[0] in line and left[1] in line for line in lines)
+
+
+_KILLED_WHILE_REGISTERING = """
+import sys, time
+from quantrack.tracking.tracker import Tracker
+uri = sys.argv[1]
+tracker = Tracker(uri, "reg")
+tracker.start("victim", {})
+tracker.register({"name": "killed-model", "champion": "fp32", "alias": "champion", "promote": True,
+                  "versions": [{"variant": "fp32", "artifact_path": "models", "accuracy": 0.9}]})
+print(tracker.versions["fp32"], flush=True)  # registered, aliases moved; the run is not finished
+time.sleep(600)
+"""
+
+
+def test_a_run_killed_while_registering_has_its_versions_undone_and_the_aliases_put_back(tmp_path):
+    """As for a run that fails after registering (tests/test_pipeline_rollback.py), but with SIGKILL: the
+    process cannot undo anything itself, so the next start does."""
+    from mlflow.tracking import MlflowClient
+
+    from quantrack.tracking.leftovers import clean_leftovers
+    from quantrack.tracking.tracker import Tracker
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    good = Tracker(uri, "reg")
+    good.start("good", {})
+    good.register({"name": "killed-model", "champion": "fp32", "alias": "champion",
+                   "versions": [{"variant": "fp32", "artifact_path": "models", "accuracy": 0.9}]})
+    good.end("FINISHED")
+    client = MlflowClient(uri)
+    assert {a: str(v) for a, v in client.get_registered_model("killed-model").aliases.items()} == \
+        {"champion": "1", "challenger": "1"}
+
+    proc = subprocess.Popen([sys.executable, "-c", _KILLED_WHILE_REGISTERING, uri], env=dict(os.environ, PYTHONPATH=SRC),
+                            stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline().strip() == "2"
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+    assert {a: str(v) for a, v in client.get_registered_model("killed-model").aliases.items()} == \
+        {"champion": "2", "challenger": "2"}  # what the killed run left: its version shipped
+
+    exp = client.get_experiment_by_name("reg").experiment_id
+    line = clean_leftovers(client, exp)
+    assert line and "marked KILLED" in line
+    assert [str(v.version) for v in client.search_model_versions("name='killed-model'")] == ["1"]
+    assert {a: str(v) for a, v in client.get_registered_model("killed-model").aliases.items()} == \
+        {"champion": "1", "challenger": "1"}
+
+
+def test_an_alias_moved_by_a_later_run_is_not_put_back():
+    """Only aliases still on the killed run's versions are restored; a newer run's move stands."""
+    from quantrack.tracking.leftovers import registry_note, undo_registration
+
+    class Registry:
+        def __init__(self):
+            self.versions = {"1": "old-run", "2": "killed", "3": "newer-run"}
+            self.aliases = {"champion": "3", "challenger": "2"}
+
+        def search_model_versions(self, where):
+            run = where.split("run_id='")[1].rstrip("'") if "run_id" in where else None
+            return [type("MV", (), {"version": v})() for v, r in self.versions.items() if run in (None, r)]
+
+        def get_registered_model(self, name):
+            return type("RM", (), {"aliases": dict(self.aliases)})()
+
+        def delete_model_version(self, name, version):
+            del self.versions[version]
+            self.aliases = {a: v for a, v in self.aliases.items() if v != version}
+
+        def set_registered_model_alias(self, name, alias, version):
+            self.aliases[alias] = version
+
+    registry = Registry()
+    note = registry_note("m", {"existed": True, "aliases": {"champion": "1", "challenger": "1"}})
+    assert undo_registration(registry, "killed", note) == ["2"]
+    assert registry.aliases == {"champion": "3", "challenger": "1"}

@@ -12,6 +12,7 @@ from here.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -19,6 +20,8 @@ import socket
 from pathlib import Path
 
 HOST_TAG, PID_TAG, START_TAG = "quantrack.host", "quantrack.pid", "quantrack.pid_start"
+# Set just before a run registers: the registered model and where its aliases pointed (registry_note).
+REGISTRY_TAG = "quantrack.registry_before"
 # .partial-<anything>--<host>-<pid>-<start>: "--" cannot occur in what precedes it (timestamps, hex ids)
 _OWNED = re.compile(r"^\.partial-.*--(?P<host>[A-Za-z0-9.-]+?)-(?P<pid>\d+)-(?P<start>\d+)$")
 
@@ -93,9 +96,47 @@ def mark_dead_runs_killed(client, experiment_id: str | None, spool_root: Path | 
         except ValueError:
             continue
         if is_gone(tags.get(HOST_TAG, ""), pid, start):
+            if REGISTRY_TAG in tags:  # killed while registering: its versions go, as a failed run's do
+                undo_registration(client, run.info.run_id, tags[REGISTRY_TAG])
             client.set_terminated(run.info.run_id, status="KILLED")
             killed.append(run.info.run_id)
     return killed
+
+
+def registry_note(name: str, before: dict) -> str:
+    """The value of REGISTRY_TAG: the model's name and its aliases before this run registered."""
+    return json.dumps({"name": name, "existed": bool(before.get("existed")), "aliases": before.get("aliases", {})})
+
+
+def undo_registration(client, run_id: str, note: str) -> list[str]:
+    """Delete the versions a killed run registered; put back an alias it moved, unless another run has
+    moved it since (only aliases still on the killed run's versions are touched). Returns the deleted versions."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        before = json.loads(note)
+        name, old_aliases = str(before["name"]), dict(before.get("aliases") or {})
+    except (ValueError, KeyError, TypeError):
+        return []
+    try:
+        mine = [str(mv.version) for mv in client.search_model_versions(f"name='{name}' and run_id='{run_id}'")]
+        if not mine:
+            return []
+        current = {a: str(v) for a, v in (client.get_registered_model(name).aliases or {}).items()}
+        for version in mine:
+            client.delete_model_version(name, version)  # drops the aliases on it too
+        for alias, version in current.items():
+            old = old_aliases.get(alias)
+            if version in mine and old and old not in mine:
+                try:
+                    client.set_registered_model_alias(name, alias, old)
+                except MlflowException:  # that version was deleted meanwhile: the alias stays off
+                    pass
+        if not before.get("existed") and not client.search_model_versions(f"name='{name}'"):
+            client.delete_registered_model(name)
+    except MlflowException:
+        return []
+    return mine
 
 
 def clean_leftovers(client, experiment_id: str | None, folders: tuple[Path, ...] = (),

@@ -289,6 +289,7 @@ class Tracker:
         """
         from quantrack.mlflow_models.promotion import update_aliases
         from quantrack.mlflow_models.registration import register, registry_state
+        from quantrack.tracking.leftovers import REGISTRY_TAG, registry_note
 
         intent = {**intent, "run_link": run_link(self.tracking_uri, self.experiment_id, self.run_id)}
         self.journal["registry"] = intent
@@ -297,6 +298,8 @@ class Tracker:
             return {}
         self._registry_before = (intent["name"], before)
         try:
+            # What to undo if this process is killed outright while registering (leftovers.py reads it).
+            self.set_tags({REGISTRY_TAG: registry_note(intent["name"], before)})
             self.versions = self._send(register, self.client, self.run_id, self.artifact_uri, intent) or {}
             if self.versions:
                 decision = self._send(update_aliases, self.client, intent, self.versions)
