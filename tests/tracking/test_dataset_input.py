@@ -160,3 +160,30 @@ def test_a_conflict_that_never_clears_ends_after_a_bounded_number_of_attempts(mo
     with pytest.raises(MlflowException):
         connection.retry_on_conflict(always)
     assert len(calls) == connection.CONFLICT_ATTEMPTS
+
+
+def test_a_version_number_lost_to_another_run_is_retried(sqlite_uri, monkeypatch):
+    """MLflow retries a version-number collision 3 times without a pause, then gives up: with several runs
+    registering at once, a run that had trained and measured everything failed there."""
+    from mlflow.exceptions import MlflowException
+    from mlflow.tracking import MlflowClient
+
+    from quantrack.mlflow_models.registration import register
+    from quantrack.tracking import connection
+
+    monkeypatch.setattr(connection, "CONFLICT_WAIT_S", 0.0)
+    client = MlflowClient(sqlite_uri)
+    run = client.create_run(client.create_experiment("versions"))
+    real, calls = client.create_model_version, []
+
+    def crowded(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 1:
+            raise MlflowException("Model Version creation error (name=m). Giving up after 3 attempts.")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(client, "create_model_version", crowded)
+    versions = register(client, run.info.run_id, run.info.artifact_uri,
+                        {"name": "m", "champion": "fp32",
+                         "versions": [{"variant": "fp32", "artifact_path": "models", "accuracy": 0.9}]})
+    assert versions == {"fp32": "1"} and len(calls) == 2

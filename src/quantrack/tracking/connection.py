@@ -85,10 +85,12 @@ def is_unreachable(e: BaseException) -> bool:
 
 
 # How each store words "that row exists already" when two writers insert the same key at once:
-# MLflow's own code, SQLite, PostgreSQL, MySQL, SQL Server. Behind an HTTP server the database's
+# MLflow's own code, SQLite, PostgreSQL, MySQL, SQL Server (a NOT NULL or foreign-key IntegrityError
+# is no race, and is not retried). Behind an HTTP server the database's
 # message arrives inside a 400 (BAD_REQUEST), so the text is what tells.
 _CONFLICT_MARKERS = ("RESOURCE_ALREADY_EXISTS", "UNIQUE constraint failed", "duplicate key", "UniqueViolation",
-                     "Duplicate entry", "Violation of UNIQUE KEY", "Violation of PRIMARY KEY", "IntegrityError")
+                     "Duplicate entry", "Violation of UNIQUE KEY", "Violation of PRIMARY KEY",
+                     "Model Version creation error")  # MLflow's own retries on the version number ran out
 # Each retry after a conflict finds the row the other writer committed; one more attempt than
 # racers at once is plenty (a sweep runs as many trials as cores; tests run 4 terminals).
 CONFLICT_ATTEMPTS = 5
