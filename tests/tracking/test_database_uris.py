@@ -84,3 +84,12 @@ def test_a_query_parameter_password_is_kept_out_of_the_runs_params():
 
     params = _params(RunConfig(tracking_uri="postgresql://h/db?user=u&password=s3cret-pw&sslmode=require"))
     assert params["tracking_uri"] == "postgresql://h/db?user=u&password=***&sslmode=require"
+
+
+def test_a_tracking_uri_without_its_scheme_never_shows_the_password(run_cli, capsys):
+    """``user:password@host:port`` with ``http://`` forgotten: MLflow refuses it quoting it whole; before,
+    the password was printed twice on the terminal."""
+    code = run_cli("run", "--epochs", "1", "--tracking-uri", "admin:s3cret-pw@127.0.0.1:5000")
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1, err
+    assert "s3cret-pw" not in err and "***@127.0.0.1:5000" in err

@@ -127,6 +127,9 @@ def test_credentials_from_netrc(auth_server, tmp_path, monkeypatch, run_cli, cap
      "mssql+pyodbc:///?odbc_connect=DRIVER%3Dx%3BPWD%3D***%3BUID%3Du"),  # URL-encoded, as pyodbc takes it
     ("https://h/x?token=s3cret", "https://h/x?token=***"),
     ("password authentication failed for user", "password authentication failed for user"),  # no value: no secret
+    ("cannot use the tracking URI admin:s3cret@127.0.0.1:5000: unsupported URI 'admin:s3cret@127.0.0.1:5000'",
+     "cannot use the tracking URI ***@127.0.0.1:5000: unsupported URI '***@127.0.0.1:5000'"),  # the scheme forgotten
+    ("mail bob@example.com at 10:30", "mail bob@example.com at 10:30"),
     (None, None),
 ])
 def test_redact_hides_every_form_of_user_info(text, expected):

@@ -20,6 +20,9 @@ from quantrack.errors import first_line
 _URL_TOKEN = re.compile(r"(?<=://)[^\s'\"<>]*@")
 
 
+# ``user:password@host`` with the scheme forgotten (MLflow refuses it, quoting it whole): a word, a
+# colon not followed by "//" (that is a scheme), and no "/" before the "@".
+_BARE_USERINFO = re.compile(r"(?<![\w.%+:/-])[\w.%+-]+:(?!//)[^\s'\"<>/@]*@")
 # A secret passed as a query parameter (libpq and SQLAlchemy take ``?password=``, pyodbc's
 # ``odbc_connect`` takes ``PWD=``, some servers ``?token=``), also URL-encoded ("=" as %3D): its value
 # runs to the next separator ("&", ";", or their encodings %26 and %3B), a quote or a space.
@@ -32,7 +35,8 @@ def redact(text: str | None) -> str | None:
     ``password=***``), so it can be shown or stored."""
     if not text:
         return text
-    return _SECRET_PARAM.sub(lambda m: f"{m[1]}{m[2]}***", _URL_TOKEN.sub("***@", text))
+    text = _BARE_USERINFO.sub("***@", _URL_TOKEN.sub("***@", text))
+    return _SECRET_PARAM.sub(lambda m: f"{m[1]}{m[2]}***", text)
 
 
 def resolve_tracking_uri(explicit: str | None) -> str:
