@@ -140,6 +140,7 @@ def _statuses(uri: str, run_ids: list[str]) -> set[str]:
     return {MlflowClient(uri).get_run(r).info.status for r in run_ids}
 
 
+@pytest.mark.slow
 def test_a_killed_compare_is_marked_killed_by_the_next_tracked_compare(tmp_path):
     import torch
 
@@ -159,6 +160,7 @@ def test_a_killed_compare_is_marked_killed_by_the_next_tracked_compare(tmp_path)
     assert left[0] in line
 
 
+@pytest.mark.slow
 def test_a_killed_sweep_is_marked_killed_when_the_next_sweep_starts(tmp_path, monkeypatch):
     from quantrack.errors import QuantrackError
     from quantrack.sweep import ray_runtime
@@ -203,6 +205,7 @@ time.sleep(600)
 """
 
 
+@pytest.mark.slow
 def test_a_run_killed_while_registering_has_its_versions_undone_and_the_aliases_put_back(tmp_path):
     """As for a run that fails after registering (tests/test_pipeline_rollback.py), but with SIGKILL: the
     process cannot undo anything itself, so the next start does."""
