@@ -36,7 +36,9 @@ def test_the_longest_legal_names_run_to_the_end(tmp_path, run_cli, capsys):
     run_name = ("run ✓ " * 50)[:250]
     experiment = ("expérience " * 30)[:256]
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    code = run_cli("run", "--dataset", str(csv), "--epochs", "2", "--methods", "dynamic-int8", "--tracking-uri", uri,
+    (tmp_path / "fast.toml").write_text("latency_budget_s = 0.05\n", encoding="utf-8")  # timing is not tested here
+    code = run_cli("run", "--config", str(tmp_path / "fast.toml"), "--dataset", str(csv), "--epochs", "2",
+                   "--methods", "dynamic-int8", "--tracking-uri", uri,
                    "--out", str(tmp_path / "runs"), "--run-name", run_name, "--experiment", experiment)
     err = capsys.readouterr().err
     assert code == 0, err[-800:]
