@@ -121,7 +121,7 @@ def test_a_real_unique_key_race_on_a_new_dataset_links_it_once(sqlite_uri):
 def test_every_stores_wording_of_a_lost_race_is_recognised(message):
     from mlflow.exceptions import MlflowException
 
-    from quantrack.tracking.connection import is_conflict
+    from quantrack.mlflow_models.connection import is_conflict
 
     assert is_conflict(MlflowException(message))
 
@@ -131,7 +131,7 @@ def test_every_stores_wording_of_a_lost_race_is_recognised(message):
 def test_other_refusals_are_not_retried(message, monkeypatch):
     from mlflow.exceptions import MlflowException
 
-    from quantrack.tracking import connection
+    from quantrack.mlflow_models import connection
 
     calls = []
 
@@ -148,7 +148,7 @@ def test_other_refusals_are_not_retried(message, monkeypatch):
 def test_a_conflict_that_never_clears_ends_after_a_bounded_number_of_attempts(monkeypatch):
     from mlflow.exceptions import MlflowException
 
-    from quantrack.tracking import connection
+    from quantrack.mlflow_models import connection
 
     monkeypatch.setattr(connection, "CONFLICT_WAIT_S", 0.0)
     calls = []
@@ -169,7 +169,7 @@ def test_a_version_number_lost_to_another_run_is_retried(sqlite_uri, monkeypatch
     from mlflow.tracking import MlflowClient
 
     from quantrack.mlflow_models.registration import register
-    from quantrack.tracking import connection
+    from quantrack.mlflow_models import connection
 
     monkeypatch.setattr(connection, "CONFLICT_WAIT_S", 0.0)
     client = MlflowClient(sqlite_uri)

@@ -49,7 +49,7 @@ def link_inputs(client, run_id: str, datasets: list) -> None:
     PostgreSQL. The dataset exists then, and MLflow reuses it and links it to a run once, so another
     attempt links it: idempotent, bounded (connection.retry_on_conflict).
     """
-    from quantrack.tracking.connection import retry_on_conflict
+    from quantrack.mlflow_models.connection import retry_on_conflict
 
     retry_on_conflict(client.log_inputs, run_id, datasets=datasets)
 

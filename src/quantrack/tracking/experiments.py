@@ -7,7 +7,7 @@ def experiment_id(client, name: str) -> str:
     """The experiment's id, creating it if needed; a second process creating it meanwhile is no error."""
     from mlflow.exceptions import MlflowException
 
-    from quantrack.tracking.connection import is_conflict
+    from quantrack.mlflow_models.connection import is_conflict
 
     exp = client.get_experiment_by_name(name)
     if exp is not None:

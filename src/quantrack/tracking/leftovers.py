@@ -139,16 +139,17 @@ def undo_registration(client, run_id: str, note: str) -> list[str]:
     return mine
 
 
-def clean_leftovers(client, experiment_id: str | None, folders: tuple[Path, ...] = (),
-                    spool_root: Path | None = None) -> str | None:
-    """What a killed quantrack left: its RUNNING runs in the experiment marked KILLED, its unfinished
-    ``.partial-*`` folders in ``folders`` (and ``spool_root``) removed. Returns one line for the user, or None.
+def clean_leftovers(tracker, folders: tuple[Path, ...] = (), spool_root: Path | None = None) -> str | None:
+    """What a killed quantrack left: its RUNNING runs in the tracker's experiment marked KILLED (and what
+    it was registering undone), its unfinished ``.partial-*`` folders in ``folders`` and ``spool_root``
+    removed. Returns one line for the user, or None.
 
-    Call it after connecting and before starting a run of your own. It never stops the caller: a
-    store that refuses the search (a read-only account) only leaves the runs as they are.
+    ``tracker``: a checked, not yet started :class:`quantrack.core.tracking.RunTracker`. Call this before
+    starting a run of your own (``run``, tracked ``compare`` and ``sweep`` do). It never stops the caller:
+    a store that refuses the search (a read-only account) only leaves the runs as they are.
     """
     try:
-        killed = mark_dead_runs_killed(client, experiment_id, spool_root)
+        killed = tracker.mark_dead_runs(spool_root)
     except Exception:  # a server that refuses the search or the update must not stop this command
         killed = []
     removed = remove_dead_folders(*folders, *((spool_root,) if spool_root is not None else ()))
