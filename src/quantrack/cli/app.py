@@ -342,6 +342,11 @@ def main(argv: list[str] | None = None) -> None:
     except typer.Exit as e:
         sys.exit(e.exit_code)
     except Exception as e:  # a bug, or a library failing in a way we did not foresee
+        from quantrack.errors import disk_full
+
+        full = disk_full(e)  # not a bug: the environment, in one line, exit 2
+        if full and not os.environ.get("QUANTRACK_DEBUG"):
+            _fail(full)
         if os.environ.get("QUANTRACK_DEBUG"):
             raise
         from quantrack.errors import first_line

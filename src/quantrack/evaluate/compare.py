@@ -201,6 +201,12 @@ def _publish(report: Report, out, models_dir: Path | None, tracker: RunTracker |
         if plot_worker is not None:
             plot_worker.submit(report, folder / PLOTS_DIR)  # drawn in a child while the results are logged
         if own is not None:
+            from quantrack.tracking.leftovers import clean_leftovers
+
+            # a compare killed outright (SIGKILL) left its run RUNNING: marked KILLED now, as `quantrack run` does
+            line = clean_leftovers(own)
+            if line:
+                progress.notice(line)
             own.start(None, report.config, tags={"quantrack.kind": "compare"})
         try:
             if target is not None:
