@@ -40,7 +40,7 @@ def _minilm(n_sentences: int):
 
 def _cnn(epochs: int):
     from quantrack.config import build_config
-    from quantrack.search.inputs import from_training
+    from quantrack.recipe_search.inputs import from_training
 
     given = from_training(build_config(dataset="mnist", model="cnn", epochs=epochs, seed=42, threads=1))
     X, y = given.eval_data
@@ -180,7 +180,7 @@ def main() -> None:
     args = parser.parse_args()
     import torch
 
-    from quantrack.search.split import split_rows
+    from quantrack.recipe_search.split import split_rows
 
     torch.set_num_threads(1)
     methods = [m for m in args.methods.split(",") if m]

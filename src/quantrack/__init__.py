@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from quantrack.methods.one import quantize
     from quantrack.evaluate.sensitivity import sensitivity
     from quantrack.lm.compare import compare_lm
-    from quantrack.search.api import search
+    from quantrack.recipe_search.api import search
 
 # public name -> module that defines it
 _PUBLIC = {
@@ -39,7 +39,7 @@ _PUBLIC = {
     "RunConfig": "quantrack.config",
     "sensitivity": "quantrack.evaluate.sensitivity",
     "compare_lm": "quantrack.lm.compare",
-    "search": "quantrack.search.api",
+    "search": "quantrack.recipe_search.api",
 }
 
 __all__ = ["Report", "RunConfig", "VariantResult", "__version__", "compare", "compare_lm", "quantize", "search",

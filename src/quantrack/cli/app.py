@@ -188,6 +188,13 @@ def compare(
                                   tracking_uri=tracking_uri, experiment=experiment, seed=seed, progress=progress)
     print_report(report)
     typer.echo(f"calibration: {report.config['calibration_source']}")
+    tried = [v for v in report.variants[1:] if not (v.reason or "").startswith("does not apply")]
+    if tried and not any(v.available for v in tried):
+        from quantrack.errors import QuantrackError
+
+        first = next(v for v in tried)
+        raise QuantrackError(f"every quantized method failed ({len(tried)}; first, {first.name}: {first.reason}); "
+                             f"the report is in {report.out_dir}")
 
 
 @app.command("compare-lm")
@@ -272,7 +279,7 @@ def search(
         raise QuantrackError("--dataset is required: the rows the search scores (with MODEL.onnx: a CSV/Parquet file)")
     budget = Budget.from_points(max_accuracy_drop, confidence=confidence or None, prefer="size")
     chosen = [m.strip() for m in methods.split(",") if m.strip()] or ["all"]
-    from quantrack.search.api import check_options
+    from quantrack.recipe_search.api import check_options
 
     # A wrong option is one line before any data is read or model trained.
     check_options(methods=chosen, objective=objective, time_budget_s=time_budget, max_trials=max_trials,
@@ -282,7 +289,7 @@ def search(
     if model_file is None and any(v is not None for v in (class_names, calibration)):
         raise QuantrackError("--class-names/--calibration apply to MODEL.onnx; a trained model calibrates on its "
                              "training rows")
-    from quantrack.search import inputs as search_inputs
+    from quantrack.recipe_search import inputs as search_inputs
 
     with RichProgress() as progress:
         if model_file is not None:
@@ -296,7 +303,7 @@ def search(
             cfg = build_config(None, dataset=dataset, target=target, model=model or "mlp", hidden=hidden,
                                epochs=epochs, lr=lr, seed=seed, threads=threads)
             given = search_inputs.from_training(cfg, progress)
-        from quantrack.search.api import search as run_search
+        from quantrack.recipe_search.api import search as run_search
 
         folder = Path(out) / f"{_time.strftime('%Y%m%d-%H%M%S')}-{given.name}-search"
         report = run_search(given.model, calibration=given.calibration, eval_data=given.eval_data,
@@ -377,6 +384,11 @@ def main(argv: list[str] | None = None) -> None:
     except typer.Exit as e:
         sys.exit(e.exit_code)
     except Exception as e:  # a bug, or a library failing in a way we did not foresee
+        from quantrack.errors import disk_full
+
+        full = disk_full(e)  # not a bug: the environment, in one line, exit 2
+        if full and not os.environ.get("QUANTRACK_DEBUG"):
+            _fail(full)
         if os.environ.get("QUANTRACK_DEBUG"):
             raise
         from quantrack.errors import first_line

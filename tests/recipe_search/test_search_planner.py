@@ -9,10 +9,10 @@ from typing import ClassVar
 
 from quantrack.core.budget import Budget
 from quantrack.core.method_config import MethodConfig, NoConfig, knob
-from quantrack.search.planner import Planner, Probe
-from quantrack.search.recipe import FALLBACK, KNOBS, Recipe
-from quantrack.search.space import group_candidates, knob_recipes, layer_groups, next_single_count
-from quantrack.search.trial import TrialResult
+from quantrack.recipe_search.planner import Planner, Probe
+from quantrack.recipe_search.recipe import FALLBACK, KNOBS, Recipe
+from quantrack.recipe_search.space import group_candidates, knob_recipes, layer_groups, next_single_count
+from quantrack.recipe_search.trial import TrialResult
 
 
 @dataclass(frozen=True)

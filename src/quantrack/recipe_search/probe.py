@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from quantrack.search.trial import Setup
+from quantrack.recipe_search.trial import Setup
 
 
 def layer_sensitivity(setup: Setup, method: str, deadline: float | None = None) -> dict[str, Any]:

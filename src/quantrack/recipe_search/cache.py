@@ -22,7 +22,7 @@ from typing import Any
 from quantrack._version import __version__
 from quantrack.errors import QuantrackError
 
-FORMAT = "quantrack.search.trial/1"
+FORMAT = "quantrack.recipe_search.trial/1"
 
 
 @dataclass(frozen=True)

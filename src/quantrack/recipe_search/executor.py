@@ -12,8 +12,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from quantrack.search.recipe import Recipe
-from quantrack.search.trial import Setup, TrialResult, run_trial
+from quantrack.recipe_search.recipe import Recipe
+from quantrack.recipe_search.trial import Setup, TrialResult, run_trial
 
 Done = tuple[Recipe, TrialResult, Any]  # the recipe, its result, the live variant (local runs only)
 

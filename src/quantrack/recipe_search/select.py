@@ -20,9 +20,9 @@ from quantrack.core.budget import Budget
 from quantrack.core.evalset import EvalSet
 from quantrack.core.results import CONFIDENT, POINT_ESTIMATE, SHIPPED_BASELINE, VariantResult
 from quantrack.core.results import Latency, Verdict
-from quantrack.search.planner import objective_value
-from quantrack.search.recipe import Recipe
-from quantrack.search.trial import OK, Setup, TrialResult, build_variant
+from quantrack.recipe_search.planner import objective_value
+from quantrack.recipe_search.recipe import Recipe
+from quantrack.recipe_search.trial import OK, Setup, TrialResult, build_variant
 
 DEFAULT_FINALISTS = 3  # the held-out rows judge at most this many: enough to survive one unlucky finalist
 

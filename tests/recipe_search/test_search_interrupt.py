@@ -84,7 +84,7 @@ def test_a_killed_search_leaves_no_running_run_after_the_next_start(tmp_path, sq
         proc.stdout.close()
     from mlflow.tracking import MlflowClient
 
-    from quantrack.search.track import SearchTracking
+    from quantrack.recipe_search.track import SearchTracking
 
     client = MlflowClient(tracking_uri=sqlite_uri)
     exp = client.get_experiment_by_name("quantrack")

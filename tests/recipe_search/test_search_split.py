@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from quantrack.errors import QuantrackError
-from quantrack.search.split import split_rows
+from quantrack.recipe_search.split import split_rows
 
 
 @pytest.mark.parametrize("rows,held_out", [(2, 0.5), (7, 0.3), (100, 0.5), (1001, 0.2)])

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from quantrack.errors import QuantrackError
-from quantrack.search.recipe import FALLBACK, KNOBS, Recipe
+from quantrack.recipe_search.recipe import FALLBACK, KNOBS, Recipe
 
 MAX_COMBINATIONS = 4096  # beyond this a full product is not enumerated: changes of <= 2 knobs only
 _FAR = 2

@@ -21,10 +21,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from quantrack.core.budget import Budget
-from quantrack.search.cache import TrialCache
-from quantrack.search.planner import Planner, Probe, objective_value
-from quantrack.search.recipe import Recipe
-from quantrack.search.trial import OK, Setup, TrialResult
+from quantrack.recipe_search.cache import TrialCache
+from quantrack.recipe_search.planner import Planner, Probe, objective_value
+from quantrack.recipe_search.recipe import Recipe
+from quantrack.recipe_search.trial import OK, Setup, TrialResult
 
 TIME, TRIALS, EXHAUSTED, INTERRUPTED = "time budget", "trial budget", "exhausted", "interrupted"
 
@@ -51,7 +51,7 @@ def within(budget: Budget, result: TrialResult) -> bool:
 def run_search(setup: Setup, planner: Planner, executor, budget: Budget, *, time_budget_s: float,
                max_trials: int, cache: TrialCache | None, finalists: int, say: Callable[[str], None],
                on_trial: Callable[[TrialResult], None] | None = None, started: float | None = None) -> Outcome:
-    from quantrack.search.probe import layer_sensitivity
+    from quantrack.recipe_search.probe import layer_sensitivity
 
     start = started if started is not None else time.perf_counter()
     deadline = start + time_budget_s

@@ -21,7 +21,7 @@ from typing import Any
 from quantrack.core.budget import Budget
 from quantrack.errors import QuantrackError
 from quantrack.report.document import Report
-from quantrack.search.split import DEFAULT_HELD_OUT
+from quantrack.recipe_search.split import DEFAULT_HELD_OUT
 
 OBJECTIVES = ("latency", "size")
 DEFAULT_TIME_BUDGET_S = 900.0  # 15 minutes: a transformer's every default plus a few dozen variants on 2 cores
@@ -84,7 +84,7 @@ def search(
     from quantrack.core.evalset import parse, required_inputs
     from quantrack.evaluate.onnx_model import OnnxModel, is_onnx_path, open_onnx
     from quantrack.evaluate.process_state import preserved_process_state
-    from quantrack.search.split import split_rows
+    from quantrack.recipe_search.split import split_rows
 
     started = time.perf_counter()
     progress = progress or _Silent()
@@ -154,7 +154,7 @@ def check_options(*, methods: str | Sequence[str] = "all", objective: str = "lat
 def choose_methods(methods: str | Sequence[str]) -> list[str]:
     """The registered methods to search (the baseline is always measured, never searched)."""
     from quantrack.methods import BASELINE, METHOD_NAMES
-    from quantrack.search.strategies import MIXED, searchable_methods
+    from quantrack.recipe_search.strategies import MIXED, searchable_methods
 
     chosen = [methods] if isinstance(methods, str) else list(methods)
     if not chosen or not all(isinstance(m, str) for m in chosen):
@@ -194,13 +194,13 @@ def _run(model, graph, names, selection, judged_rows, calib, split, budget: Budg
          time_budget_s, max_trials, workers, cache, tracking, out, ray_address, seed, threads, eval_batch_size,
          latency_budget_s, experiment, fine_tune, finalists, say, progress, started, env, evaluation_rows,
          held_out) -> Report:
-    from quantrack.search.cache import CacheIdentity, TrialCache
-    from quantrack.search.digest import arrays_digest, metric_identity, model_digest, settings_digest
-    from quantrack.search.engine import INTERRUPTED, run_search
-    from quantrack.search.planner import Planner
-    from quantrack.search.select import judge, pareto_ids
-    from quantrack.search.strategies import config_classes, fallback_methods
-    from quantrack.search.trial import Setup, time_alone
+    from quantrack.recipe_search.cache import CacheIdentity, TrialCache
+    from quantrack.recipe_search.digest import arrays_digest, metric_identity, model_digest, settings_digest
+    from quantrack.recipe_search.engine import INTERRUPTED, run_search
+    from quantrack.recipe_search.planner import Planner
+    from quantrack.recipe_search.select import judge, pareto_ids
+    from quantrack.recipe_search.strategies import config_classes, fallback_methods
+    from quantrack.recipe_search.trial import Setup, time_alone
 
     setup = Setup(model=model, selection=selection, calibration=None if calib is None else calib.inputs,
                   calibration_labels=None if calib is None else calib.labels, metric=metric, model_kind=model_kind,
@@ -216,7 +216,7 @@ def _run(model, graph, names, selection, judged_rows, calib, split, budget: Budg
         store = TrialCache(cache, CacheIdentity(model=model_digest(model), data=data), say=say)
     tracked = None
     if tracking:
-        from quantrack.search.track import SearchTracking
+        from quantrack.recipe_search.track import SearchTracking
 
         progress.stage("connecting to MLflow")
         tracked = SearchTracking(tracking, experiment, say)
@@ -240,11 +240,11 @@ def _run(model, graph, names, selection, judged_rows, calib, split, budget: Budg
         planner = Planner(names, config_classes(names), budget,
                           fallback_methods=fallback_methods(names) if graph is None else ())
         if ray_address is not None or workers > 1:
-            from quantrack.search.executor import RayExecutor
+            from quantrack.recipe_search.executor import RayExecutor
 
             executor = RayExecutor(setup, ray_address, workers, say)
         else:
-            from quantrack.search.executor import LocalExecutor
+            from quantrack.recipe_search.executor import LocalExecutor
 
             executor = LocalExecutor(setup)
         progress.stage("searching")

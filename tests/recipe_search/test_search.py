@@ -12,7 +12,7 @@ import pytest
 import fake_methods as fm
 import quantrack
 from quantrack.errors import QuantrackError
-from quantrack.search.split import split_rows
+from quantrack.recipe_search.split import split_rows
 
 FAST = dict(latency_budget_s=0.05, model_kind="mlp")  # a test needs no settled latency
 
@@ -201,6 +201,6 @@ def test_bad_options_are_one_line(data, kw, match):
 
 
 def test_top_level_name_is_the_search():
-    import quantrack.search.recipe  # noqa: F401  (the package is imported: quantrack.search still calls the search)
+    import quantrack.recipe_search.recipe  # noqa: F401  (the package is imported: quantrack.search still calls the search)
 
     assert callable(quantrack.search) and "search" in quantrack.__all__

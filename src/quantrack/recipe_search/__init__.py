@@ -6,22 +6,6 @@ split.py (selection vs held-out rows), trial.py (one trial), probe.py (per-layer
 executor.py (local or Ray), cache.py + digest.py (resuming), engine.py (the loop and its stops),
 select.py (finalists, held-out judging, Pareto), track.py (MLflow), api.py (the public call).
 
-The package is callable, so ``quantrack.search(...)`` is the search whether or not this package
-has been imported (importing it would otherwise put the module where the function is expected).
+The public call is ``quantrack.search`` (api.py); the package is named ``recipe_search`` so that
+importing it never hides that function.
 """
-
-from __future__ import annotations
-
-import sys
-import types
-from typing import Any
-
-
-class _CallableModule(types.ModuleType):
-    def __call__(self, *args: Any, **kwargs: Any):
-        from quantrack.search.api import search
-
-        return search(*args, **kwargs)
-
-
-sys.modules[__name__].__class__ = _CallableModule

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from quantrack.errors import QuantrackError
-from quantrack.search.cache import CacheIdentity, TrialCache
-from quantrack.search.recipe import Recipe
+from quantrack.recipe_search.cache import CacheIdentity, TrialCache
+from quantrack.recipe_search.recipe import Recipe
 
 ID = CacheIdentity(model="m" * 64, data="d" * 64, version="1.0")
 KEY = Recipe.of("onnx-int8-static", {"per_channel": False}).key()
@@ -52,7 +52,7 @@ def test_foreign_entry_is_ignored_with_a_line(tmp_path):
     assert cache.path(KEY).exists()  # never deleted: it may be someone else's
 
 
-@pytest.mark.parametrize("text", ["{not json", "", "[1, 2]", '{"format": "quantrack.search.trial/1"}',
+@pytest.mark.parametrize("text", ["{not json", "", "[1, 2]", '{"format": "quantrack.recipe_search.trial/1"}',
                                   '{"format": "something else", "trial": {}}'])
 def test_corrupt_entry_is_ignored_with_a_line(tmp_path, text):
     lines = []

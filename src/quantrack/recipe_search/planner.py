@@ -24,9 +24,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from quantrack.core.budget import Budget
-from quantrack.search.recipe import FALLBACK, KNOBS, Recipe
-from quantrack.search.space import group_candidates, knob_recipes, next_single_count
-from quantrack.search.trial import OK, UNAVAILABLE, TrialResult
+from quantrack.recipe_search.recipe import FALLBACK, KNOBS, Recipe
+from quantrack.recipe_search.space import group_candidates, knob_recipes, next_single_count
+from quantrack.recipe_search.trial import OK, UNAVAILABLE, TrialResult
 
 # Methods that train the model again (QAT): tens of seconds where the others take one, so last.
 # Known by name, or by a config with an ``epochs`` knob (pt2e-qat-int8 on the issue-20 branch has one).

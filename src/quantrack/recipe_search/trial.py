@@ -22,7 +22,7 @@ import numpy as np
 
 from quantrack.errors import QuantrackError, first_line
 from quantrack.core.evalset import EvalSet
-from quantrack.search.recipe import Recipe
+from quantrack.recipe_search.recipe import Recipe
 
 OK, FAILED, UNAVAILABLE = "ok", "failed", "unavailable"
 TIMING_BATCH = 1  # latency is judged at batch 1: what an online service sees, and what the issue asks

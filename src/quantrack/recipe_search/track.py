@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from quantrack.search.trial import OK, TrialResult
+from quantrack.recipe_search.trial import OK, TrialResult
 
 SEARCH_KIND = "search"
 TRIAL_TAG = "quantrack.trial"
