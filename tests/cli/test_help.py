@@ -17,7 +17,7 @@ def _help(run_cli, capsys, *command: str) -> str:
 def test_run_help_shows_every_default_and_lists_the_methods(run_cli, capsys):
     text = _help(run_cli, capsys, "run")
     options = re.findall(r"(--[a-z-]+)(?: <\w+>)? ", text)
-    for option in set(options) - {"--help", "--config", "--no-register"}:
+    for option in set(options) - {"--help", "--config", "--no-register", "--verbose"}:
         described = text.split(option, 1)[1].split(" --", 1)[0]
         assert "[default: " in described, option
     for fragment in ("--dataset <str> digits, iris, wine, breast_cancer, mnist, or a .csv/.parquet path. [default: digits]",

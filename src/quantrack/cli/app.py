@@ -23,6 +23,8 @@ app = typer.Typer(
 )
 
 Opt = typer.Option
+_VERBOSE_HELP = ("Also print the split, the statistics and latency rules, the CPU's flags and each variant's "
+                 "full why-not-faster (the report always has them).")
 
 
 def _show_version(value: bool) -> None:
@@ -87,6 +89,7 @@ def run(
     promote: Annotated[Optional[bool], Opt("--promote", help="Move @champion to this run's pick even if it does not "
                                                              "beat the current one. [default: only if it beats it]")] = None,
     sensitivity_rows: Annotated[Optional[int], Opt(help=f"mixed-int8/onnx-mixed-int8: score each layer alone on this many test rows (0: all). {_default('sensitivity_rows')}")] = None,
+    verbose: Annotated[bool, Opt("--verbose", help=_VERBOSE_HELP)] = False,
 ) -> None:
     """Train, track, quantize with every method, measure, and name the champion."""
     from quantrack.config import build_config, load_toml
@@ -104,7 +107,7 @@ def run(
 
     with RichProgress() as progress:
         report = pipeline.run(cfg, progress)
-    print_report(report)
+    print_report(report, verbose=verbose)
 
 
 Values = Optional[list[str]]
@@ -174,9 +177,14 @@ def compare(
     out: Annotated[str, Opt(help="Directory that receives a new folder per comparison.")] = "runs",
     tracking_uri: Annotated[Optional[str], Opt(help="MLflow tracking URI (else MLFLOW_TRACKING_URI, else ./mlflow.db).")] = None,
     experiment: Annotated[str, Opt(help="MLflow experiment name.")] = "quantrack",
+    verbose: Annotated[bool, Opt("--verbose", help=_VERBOSE_HELP)] = False,
 ) -> None:
     """Measure an ONNX model and its ONNX Runtime int8 variants on your labelled rows; name the champion."""
     from quantrack import compare_onnx
+
+    # A typo is refused before the console's and the measuring's imports (numpy, onnx, torch, MLflow).
+    compare_onnx.check_options(model_file, dataset, methods, max_accuracy_drop / 100, prefer, threads,
+                               calibration_rows, calibration)
     from quantrack.cli.console import RichProgress, print_report
 
     names = [c.strip() for c in class_names.split(",")] if class_names else None
@@ -185,7 +193,7 @@ def compare(
                                   n_calibration=calibration_rows, methods=methods,
                                   max_drop=max_accuracy_drop / 100, prefer=prefer, threads=threads, out=out,
                                   tracking_uri=tracking_uri, experiment=experiment, seed=seed, progress=progress)
-    print_report(report)
+    print_report(report, verbose=verbose)
     typer.echo(f"calibration: {report.config['calibration_source']}")
 
 

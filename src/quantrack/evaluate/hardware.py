@@ -135,5 +135,31 @@ def explain(method: str, latency: Iterable[Latency], cpu: dict[str, Any], params
     return f"{verdicts}: " + "; ".join(reasons)
 
 
+def short_reasons(why: str) -> list[str]:
+    """The reasons of an :func:`explain` line, each in a few words and without the variant's own figures, so
+    the variants one reason applies to can share one terminal line (the full line stays in the report)."""
+    import re
+
+    _, _, reasons = why.partition(": ")
+    out = []
+    for reason in reasons.split("; "):
+        if reason.startswith("no VNNI here"):
+            base = "AVX-512" if "plain AVX-512" in reason else "AVX2"
+            text = f"no VNNI here: int8 matmuls run on plain {base}"
+        elif " weight-only turns the weights back into float" in reason:
+            text = "weight-only: weights are turned back into float on every call (saves memory, not compute)"
+        elif "has no native CPU kernel here" in reason:
+            text = "no native fp16/bf16 kernel here: values are converted to fp32 around each op"
+        elif reason.startswith("too small a model"):
+            params = re.search(r"([\d,]+) parameters", reason)
+            text = ("too small a model" + (f" ({params.group(1)} parameters)" if params else "")
+                    + f" for per-call overhead to pay off: fp32 takes under {SMALL_CALL_US:.0f} µs a call")
+        else:
+            text = reason
+        if text not in out:
+            out.append(text)
+    return out
+
+
 def mlflow_tags(cpu: dict[str, Any]) -> dict[str, str]:
     return {f"cpu.{k}": ",".join(v) if isinstance(v, list) else str(v) for k, v in cpu.items() if v is not None}

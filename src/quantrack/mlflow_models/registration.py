@@ -61,6 +61,7 @@ def metadata(config, data, method: str) -> dict[str, Any]:
         "hidden": list(config.hidden),
         "image_shape": list(data.image_shape) if data.image_shape else None,
         "class_names": list(data.class_names),
+        "label_kind": getattr(data, "label_kind", "name"),  # "integer": predictions are ints, as the labels were
         "feature_names": list(data.feature_names),
         "scaler_mean": [float(v) for v in data.scaler_mean],
         "scaler_scale": [float(v) for v in data.scaler_scale],
@@ -83,7 +84,8 @@ def build_models(config, data, variants, models_dir: Path, dest: Path, champion:
     signature = ModelSignature(
         # float64 so that JSON numbers and float64 arrays (what data usually is) pass as they are.
         inputs=Schema([TensorSpec(np.dtype("float64"), (-1, int(data.n_features)))]),
-        outputs=Schema([ColSpec("string")]),
+        # The label type that went in: integers stay integers (digits: 4, not "4"), names stay names.
+        outputs=Schema([ColSpec("long" if getattr(data, "label_kind", "name") == "integer" else "string")]),
     )
     example = np.asarray(data.X_test_raw[:2], dtype=np.float64)
     reqs = pip_requirements([v.name for v in available])
@@ -91,14 +93,17 @@ def build_models(config, data, variants, models_dir: Path, dest: Path, champion:
     entries = []
     scratch = Path(tempfile.mkdtemp(prefix="quantrack-meta-"))
     meta_file = scratch / "meta.json"
+    from quantrack.tracking.connection import NO_PROGRESS_BARS, env_override
+
     for v in available:
         target = dest / v.name
         meta_file.write_text(json.dumps(metadata(config, data, v.name)), encoding="utf-8")
-        mlflow.pyfunc.save_model(
-            path=str(target), python_model=str(_CODE),
-            artifacts={"variant": str(models_dir / v.artifact), "meta": str(meta_file)},
-            pip_requirements=reqs, signature=signature, input_example=example,
-        )
+        with env_override(NO_PROGRESS_BARS):  # it copies the artifacts in: no tqdm bar on the user's stderr
+            mlflow.pyfunc.save_model(
+                path=str(target), python_model=str(_CODE),
+                artifacts={"variant": str(models_dir / v.artifact), "meta": str(meta_file)},
+                pip_requirements=reqs, signature=signature, input_example=example,
+            )
         entries.append(_version_entry(v, data))
     shutil.rmtree(scratch, ignore_errors=True)
     registered = [e["variant"] for e in entries]

@@ -147,6 +147,15 @@ def table_rows(report: ReportData) -> list[list[str]]:
     return rows
 
 
+def unavailable_groups(report: ReportData) -> list[tuple[list[str], str]]:
+    """The variants that did not run, grouped by their reason: ([names], reason), in the report's order."""
+    groups: dict[str, list[str]] = {}
+    for v in report.variants:
+        if not v.available:
+            groups.setdefault(v.reason or "no reason given", []).append(v.name)
+    return [(names, reason) for reason, names in groups.items()]
+
+
 def write_json(report: ReportData, path: Path) -> Path:
     path.write_text(json.dumps(report.to_dict(), indent=2) + "\n", encoding="utf-8")
     return path

@@ -24,7 +24,8 @@ from pathlib import Path
 from typing import Any
 
 from quantrack.errors import TrackingError, first_line
-from quantrack.tracking.connection import (CHECK_LIMITS, bound_http, check_database, env_override, explain,
+from quantrack.tracking.connection import (CHECK_LIMITS, NO_PROGRESS_BARS, bound_http, check_database, env_override,
+                                           explain,
                                            is_unreachable, redact, resolve_tracking_uri, short_reason)
 from quantrack.tracking.dataset_input import dataset_input
 from quantrack.tracking.mlflow_ui import ensure_experiment_kind, run_link, ui_tags
@@ -304,7 +305,8 @@ class Tracker:
             return {}
         self._registry_before = (intent["name"], before)
         try:
-            self.versions = self._send(register, self.client, self.run_id, self.artifact_uri, intent) or {}
+            with env_override(NO_PROGRESS_BARS):  # a version's files are copied: no tqdm bar on stderr
+                self.versions = self._send(register, self.client, self.run_id, self.artifact_uri, intent) or {}
             if self.versions:
                 decision = self._send(update_aliases, self.client, intent, self.versions)
                 self.aliases = decision.to_dict() if decision else None
