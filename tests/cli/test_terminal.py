@@ -37,3 +37,29 @@ def test_no_progress_bar_or_warning_reaches_the_terminal(first_run):
     history = "\n".join(first_run.history)
     assert "Downloading artifacts" not in history and "it/s]" not in history
     assert "Warning" not in history and "warn(" not in history
+
+
+def test_piped_output_is_at_most_100_columns_without_padding(tmp_path):
+    """`quantrack run | cat`: a pipe is no terminal, so lines are cut for a log viewer and carry no padding."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    src = Path(__file__).resolve().parents[2] / "src"
+    env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES")}
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(src), os.environ.get("PYTHONPATH")]))
+    # Every method (the longest names and reasons), few epochs; stdout a pipe as in `| cat`.
+    proc = subprocess.run([sys.executable, "-m", "quantrack", "run", "--epochs", "3", "--no-register"],
+                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    lines = proc.stdout.splitlines()
+    assert len(lines) > 15
+    assert all(len(line) <= 100 for line in lines), max(lines, key=len)
+    assert not [line for line in lines if line != line.rstrip()], "trailing spaces"
+    assert any(line.startswith("champion: ") for line in lines)
+    assert proc.stderr == "", proc.stderr  # a normal run says nothing on a piped stderr
+    env["COLUMNS"] = "72"
+    narrow = subprocess.run([sys.executable, "-c", "from quantrack.cli.console import _out; print(_out.width)"],
+                            env=env, capture_output=True, text=True, timeout=60)
+    assert narrow.stdout.strip() == "72"

@@ -145,9 +145,10 @@ def compare(
                         sensitivity_cost={m: t.cost() for m, t in search["sensitivity"].items()})
         if out is not None:
             report.out_dir = str(Path(out))
-            report.save(out)
-        if tracking:
+        if tracking:  # the run first, so the saved report names it (report.json's "mlflow", the md/html links)
             _track(report, tracking, experiment, out)
+        elif out is not None:
+            report.save(out)
     return report
 
 
@@ -229,7 +230,7 @@ def measure_variants(model, names: Sequence[str], evaluation: EvalSet, calib: Ev
         if reason:
             results.append(VariantResult(name, available=False, reason=reason))
             continue
-        started = time.perf_counter()
+        started, started_ms = time.perf_counter(), int(time.time() * 1000)
         path = None
         try:
             with quiet_warnings():
@@ -250,7 +251,8 @@ def measure_variants(model, names: Sequence[str], evaluation: EvalSet, calib: Ev
             if path is not None:
                 path.unlink(missing_ok=True)  # no artifact for a variant the report calls unavailable
             # One method's bug or missing kernel must not cost the user every other variant's figures.
-            results.append(VariantResult(name, available=False, reason=_reason(e, MethodUnavailable)))
+            results.append(VariantResult(name, available=False, reason=_reason(e, MethodUnavailable),
+                                         started_ms=started_ms, ended_ms=int(time.time() * 1000)))
             continue
         if baseline is None:
             baseline, base_out = variant, outputs
@@ -267,6 +269,7 @@ def measure_variants(model, names: Sequence[str], evaluation: EvalSet, calib: Ev
             result.stats = paired_stats(base_rows, None if baseline is variant else rows,
                                         confidence=confidence or 0.95, seed=seed)
         result.why = explain(name, latencies, (env or {}).get("cpu", {}), baseline.params)
+        result.started_ms, result.ended_ms = started_ms, int(time.time() * 1000)
         results.append(result)
     base = results[0]
     for r in results:
@@ -396,6 +399,7 @@ def _track(report: Report, tracking: bool | str, experiment: str, out) -> None:
     tracker = Tracker(None if tracking is True else tracking, experiment)
     tracker.check()
     tracker.start(None, report.config, tags={"quantrack.kind": "compare"})
+    report.mlflow = tracker.info  # before the report is saved: report.json links its run
     try:
         from quantrack.evaluate.hardware import mlflow_tags
         from quantrack.tracking.variant_runs import note
@@ -408,16 +412,12 @@ def _track(report: Report, tracking: bool | str, experiment: str, out) -> None:
         with contextlib.ExitStack() as stack:
             folder = Path(out) if out is not None else Path(stack.enter_context(
                 tempfile.TemporaryDirectory(prefix="quantrack-report-")))
-            files = report.save(folder) if out is None else [folder / n for n in ("report.json", "report.md",
-                                                                                  "report.html")]
-            for f in files:
-                if f.exists():
-                    tracker.log_artifact(f, str(Path("report", f.relative_to(folder).parent)))
+            for f in report.save(folder):
+                tracker.log_artifact(f, str(Path("report", f.relative_to(folder).parent)))
         tracker.end("FINISHED")
     except BaseException:
         tracker.fail()
         raise
-    report.mlflow = tracker.info
 
 
 def track_sensitivity(tracker, report: Report) -> None:

@@ -33,6 +33,9 @@ class VariantResult:
     # Accuracy's interval and, against fp32 on the same rows, the paired drop and test (stats.paired_stats).
     stats: PairedStats | None = None
     why: str | None = None  # when a verdict is not "faster": the measured facts that explain it (hardware.py)
+    # When this variant was quantized, saved, scored and timed (ms since the epoch): its MLflow child run's times.
+    started_ms: int | None = None
+    ended_ms: int | None = None
 
     @property
     def accuracy_ci(self) -> tuple[float, float] | None:

@@ -117,8 +117,32 @@ def build_models(config, data, variants, models_dir: Path, dest: Path, champion:
 def _version_entry(v, data) -> dict[str, Any]:
     """What a model version records of its variant (whole-test-split latency: the champion rule's batch)."""
     lat = v.latency_at(len(data.X_test))
+    ci = v.accuracy_ci
     return {"variant": v.name, "artifact_path": f"{PYFUNC_DIR}/{v.name}", "accuracy": v.accuracy,
-            "file_bytes": v.file_bytes, "file_ratio": v.file_ratio, "p50_us": lat.p50_us if lat else None}
+            "accuracy_ci": list(ci) if ci else None,
+            "file_bytes": v.file_bytes, "file_ratio": v.file_ratio, "p50_us": lat.p50_us if lat else None,
+            "speedup": lat.speedup if lat else None, "speedup_ci": list(lat.speedup_ci) if lat and lat.speedup_ci
+            else None, "verdict": lat.verdict if lat else None, "batch_size": lat.batch_size if lat else None}
+
+
+def _accuracy_text(entry: dict[str, Any]) -> str:
+    """"95.56% (95% CI 92.90–97.25)"."""
+    ci = entry.get("accuracy_ci")
+    return f"{100 * entry['accuracy']:.2f}%" + (f" (95% CI {100 * ci[0]:.2f}–{100 * ci[1]:.2f})" if ci else "")
+
+
+def _speedup_text(entry: dict[str, Any]) -> str | None:
+    """"1.38x [1.30–1.45] vs fp32 at batch 360 (faster)", None when the variant was not timed against fp32."""
+    if entry.get("speedup") is None:
+        return None
+    ci = entry.get("speedup_ci")
+    return (f"{entry['speedup']:.2f}x" + (f" [{ci[0]:.2f}–{ci[1]:.2f}]" if ci else "")
+            + f" vs fp32 at batch {entry.get('batch_size')}" + (f" ({entry['verdict']})" if entry.get("verdict") else ""))
+
+
+def _rule_text(intent: dict[str, Any]) -> str:
+    rule = intent.get("rule") or {}
+    return f"prefer {rule.get('prefer')} within {rule.get('max_accuracy_drop')} accuracy points of fp32"
 
 
 def version_tags(entry: dict[str, Any], intent: dict[str, Any], run_id: str) -> dict[str, str]:
@@ -129,6 +153,16 @@ def version_tags(entry: dict[str, Any], intent: dict[str, Any], run_id: str) -> 
             "quantrack.accuracy": "" if entry["accuracy"] is None else f"{entry['accuracy']:.6f}",
             "quantrack.champion": str(entry["variant"] == intent["champion"]).lower(),
             **candidate_tags(entry, intent)}
+    # What the registry's version page lists (the quantrack.* tags above are what promotion reads).
+    if entry.get("accuracy") is not None:
+        tags["accuracy"] = _accuracy_text(entry)
+    if entry.get("file_bytes") is not None:
+        tags["size"] = f"{entry['file_bytes']:,} B" + (f" ({entry['file_ratio']:.2f}x of fp32)"
+                                                       if entry.get("file_ratio") is not None else "")
+    if _speedup_text(entry):
+        tags["speed-up"] = _speedup_text(entry)
+    tags["variant"] = entry["variant"]
+    tags["rule"] = _rule_text(intent)
     if intent.get("run_link"):
         tags["quantrack.run_link"] = intent["run_link"]
     return tags
@@ -138,16 +172,17 @@ def version_description(entry: dict[str, Any], intent: dict[str, Any], run_id: s
     rule = intent.get("rule") or {}
     parts = [f"{entry['variant']} from run {run_id}"]
     if entry.get("accuracy") is not None:
-        parts.append(f"accuracy {100 * entry['accuracy']:.2f}%")
+        parts.append(f"accuracy {_accuracy_text(entry)}")
     if entry.get("file_bytes") is not None:
         ratio = f" ({entry['file_ratio']:.2f}x of fp32)" if entry.get("file_ratio") is not None else ""
         parts.append(f"file {entry['file_bytes']:,} B{ratio}")
+    if _speedup_text(entry):
+        parts.append(f"speed-up {_speedup_text(entry)}")
     if intent.get("fingerprint"):
         parts.append(f"data {intent.get('data_source') or ''} sha256 {intent['fingerprint'][:16]}…".replace("  ", " "))
     text = ", ".join(parts) + "."
     if entry["variant"] == intent["champion"] and rule:
-        text += (f" The run's champion: prefer {rule.get('prefer')}, at most {rule.get('max_accuracy_drop')} "
-                 "accuracy points below fp32.")
+        text += f" The run's champion ({_rule_text(intent)})."
     return text
 
 

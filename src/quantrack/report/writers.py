@@ -193,6 +193,15 @@ def _model_line(report: ReportData) -> str:
             f"seed {cfg.get('seed')}")
 
 
+def run_url(report: ReportData) -> str | None:
+    """The run's page in MLflow's UI when the tracking URI is a server (report.json keeps it without
+    credentials); None for a local store (its UI's address is whatever `mlflow ui` is started on)."""
+    uri, eid, rid = (report.mlflow.get(k) for k in ("tracking_uri", "experiment_id", "run_id"))
+    if not (uri and eid and rid and str(uri).startswith(("http://", "https://"))):
+        return None
+    return f"{str(uri).rstrip('/')}/#/experiments/{eid}/runs/{rid}"
+
+
 def report_subject(report: ReportData) -> str:
     """What the report is about: the dataset and model kind of a run, or the user's model class."""
     if report.dataset or "model" in report.config:
@@ -218,7 +227,9 @@ def to_markdown(report: ReportData, plots: Sequence[tuple[str, str]] = ()) -> st
     lines += [f"- CPU: {_md(_cpu_line(report))}",
               f"- champion: **{_md(report.champion)}** ({_md(rule_text(report))}) — {_md(report.champion_reason)}"]
     if report.mlflow.get("run_id"):
-        lines.append(f"- MLflow run `{report.mlflow['run_id']}` in experiment {report.mlflow.get('experiment_id')} "
+        url = run_url(report)
+        run = f"[`{report.mlflow['run_id']}`]({url})" if url else f"`{report.mlflow['run_id']}`"
+        lines.append(f"- MLflow run {run} in experiment {report.mlflow.get('experiment_id')} "
                      f"at {_md(report.mlflow.get('tracking_uri'))}")
     lines += ["", "## Variants", "", "| " + " | ".join(table_headers(report)) + " |",
               "|" + "---|" * len(table_headers(report))]
@@ -355,7 +366,9 @@ def _html_summary(report: ReportData) -> list[str]:
                                         else ", on point estimates")))
     items.append(("CPU", _e(_cpu_line(report))))
     if report.mlflow.get("run_id"):
-        items.append(("MLflow run", f"<code>{_e(report.mlflow['run_id'])}</code> in experiment "
+        url = run_url(report)
+        code = f"<code>{_e(report.mlflow['run_id'])}</code>"
+        items.append(("MLflow run", (f'<a href="{_e(url)}">{code}</a>' if url else code) + " in experiment "
                                     f"{_e(report.mlflow.get('experiment_id'))} at "
                                     f"<code>{_e(report.mlflow.get('tracking_uri'))}</code>"))
     if report.registered_model:
