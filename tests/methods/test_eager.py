@@ -38,3 +38,49 @@ def test_missing_torch_ao_quantization_is_reported_as_unavailable(monkeypatch):
     monkeypatch.setitem(sys.modules, "torch.ao.quantization", None)  # as if a future PyTorch removed it
     with pytest.raises(MethodUnavailable, match="torch.ao.quantization is not available"):
         _eager.ao()
+
+
+def _unavailable_reason(model) -> str:
+    import numpy as np
+
+    model.eval()
+    X = np.random.default_rng(0).standard_normal((32, 8)).astype(np.float32)
+    prepared = _eager.prepare(model, qat=False)
+    _eager.calibrate(prepared, X)
+    with pytest.raises(MethodUnavailable) as e:
+        _eager.variant("static-int8", model, _eager.convert(prepared), X)
+    return str(e.value)
+
+
+def test_a_module_without_an_int8_version_is_named_as_a_module_not_a_functional_op():
+    import torch
+    from torch import nn
+
+    class WithBatchNorm(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc, self.norm, self.out = nn.Linear(8, 16), nn.BatchNorm1d(16), nn.Linear(16, 3)
+
+        def forward(self, x):
+            return self.out(torch.relu(self.norm(self.fc(x))))
+
+    reason = _unavailable_reason(WithBatchNorm())
+    assert "the BatchNorm1d module norm has no int8 version in eager mode" in reason
+    assert "functional ops such as a residual" not in reason  # what it said before: BatchNorm1d is a module
+    assert "pt2e-int8-static quantizes the exported graph" in reason  # what would make it work
+
+
+def test_a_functional_op_is_named_with_the_forward_it_is_in():
+    from torch import nn
+
+    class Residual(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc, self.out = nn.Linear(8, 8), nn.Linear(8, 3)
+
+        def forward(self, x):
+            return self.out(self.fc(x) + x)
+
+    reason = _unavailable_reason(Residual())
+    assert "a functional op in Residual.forward got int8 tensors (aten::add" in reason
+    assert "pt2e-int8-static" in reason
