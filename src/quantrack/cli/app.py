@@ -9,10 +9,51 @@ import threading
 from pathlib import Path
 from typing import Annotated, Optional
 
+import click
 import typer
+from typer.core import TyperCommand, TyperGroup
 from typer.exceptions import TyperException
 
+
+class _HelpFormatter(click.HelpFormatter):
+    """Click's help layout, with option and command texts wrapped at spaces only: click breaks at
+    hyphens too, cutting method names in two ("onnx-" / "fp32") where a reader copies them."""
+
+    def write_dl(self, rows, col_max: int = 30, col_spacing: int = 2) -> None:
+        import textwrap
+
+        rows = list(rows)
+        first_col = min(max((click.formatting.term_len(r[0]) for r in rows), default=0), col_max) + col_spacing
+        for first, second in rows:
+            self.write(f"{'':>{self.current_indent}}{first}")
+            if not second:
+                self.write("\n")
+                continue
+            if click.formatting.term_len(first) <= first_col - col_spacing:
+                self.write(" " * (first_col - click.formatting.term_len(first)))
+            else:
+                self.write("\n" + " " * (first_col + self.current_indent))
+            width = max(self.width - first_col - 2, 10)
+            lines = textwrap.wrap(second, width, break_on_hyphens=False, break_long_words=False) or [""]
+            self.write(lines[0] + "\n")
+            for line in lines[1:]:
+                self.write(f"{'':>{first_col + self.current_indent}}{line}\n")
+
+
+class _Context(click.Context):
+    formatter_class = _HelpFormatter
+
+
+class _Group(TyperGroup):
+    context_class = _Context
+
+
+class _Command(TyperCommand):
+    context_class = _Context
+
+
 app = typer.Typer(
+    cls=_Group,
     name="quantrack",
     help="Train a model, track it in MLflow, quantize it every way, measure each variant honestly, "
          "and pick the one to ship.",
@@ -238,6 +279,14 @@ def promote(
     typer.echo(move_champion(tracker.client, name, str(version)))
 
 
+# `quantrack --help` lists each command with its whole first sentence (click would cut it at ~45
+# characters with "..."), and every command's help wraps at spaces only (_HelpFormatter).
+for _info in app.registered_commands:
+    _info.cls = _Command
+    if _info.short_help is None and _info.callback is not None and _info.callback.__doc__:
+        _info.short_help = " ".join(_info.callback.__doc__.strip().split("\n\n")[0].split())
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: user errors become one line on stderr and exit code 2, never a traceback."""
     from quantrack.errors import QuantrackError
@@ -256,7 +305,7 @@ def main(argv: list[str] | None = None) -> None:
         _fail(e.format_message())
     except (typer.Abort, KeyboardInterrupt):
         _fail("interrupted; the MLflow run, if one had started, is marked FAILED", code=130)
-    except typer.Exit as e:
+    except (typer.Exit, click.exceptions.Exit) as e:
         sys.exit(e.exit_code)
     except Exception as e:  # a bug, or a library failing in a way we did not foresee
         if os.environ.get("QUANTRACK_DEBUG"):
