@@ -11,7 +11,7 @@ from rich.table import Table
 
 from quantrack.evaluate.hardware import FLAGS
 from quantrack.evaluate.results import ReportData
-from quantrack.evaluate.timing import MIN_EFFECT_TEXT
+from quantrack.evaluate.timing import FASTER, MIN_EFFECT_TEXT
 from quantrack.report.writers import (METRIC_STATS_RULE, STATS_RULE, report_subject, rule_text, split_text,
                                       table_headers, table_rows, unavailable_groups)
 
@@ -202,8 +202,11 @@ def _print_why_not_faster(report: ReportData, say) -> None:
     groups: dict[str, list[str]] = {}
     for v in report.variants:
         if v.why:
+            # "onnx-int8-dynamic (b=1)": not faster at batch 1 only, though faster in the table's column
+            slow = [lat.batch_size for lat in v.latency if lat.verdict not in (None, FASTER)]
+            name = v.name if len(slow) == len(v.latency) else f"{v.name} (b={','.join(map(str, slow))})"
             for reason in short_reasons(v.why):
-                groups.setdefault(reason, []).append(v.name)
+                groups.setdefault(reason, []).append(name)
     for reason, names in groups.items():
         say(f"not faster: {', '.join(names)} — {reason}")
     cpu = report.environment.get("cpu")

@@ -152,8 +152,8 @@ def short_reasons(why: str) -> list[str]:
             text = "no native fp16/bf16 kernel here: values are converted to fp32 around each op"
         elif reason.startswith("too small a model"):
             params = re.search(r"([\d,]+) parameters", reason)
-            text = ("too small a model" + (f" ({params.group(1)} parameters)" if params else "")
-                    + f" for per-call overhead to pay off: fp32 takes under {SMALL_CALL_US:.0f} µs a call")
+            text = ("too small a model (" + (f"{params.group(1)} parameters, " if params else "")
+                    + f"fp32 under {SMALL_CALL_US:.0f} µs a call) for fixed per-call costs to pay off")
         else:
             text = reason
         if text not in out:
