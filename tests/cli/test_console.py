@@ -63,3 +63,44 @@ def test_log_lines_carry_no_source_location(capsys, monkeypatch):
     progress = console.RichProgress()
     progress.stage("training")
     assert "training" in buf.getvalue() and ".py:" not in buf.getvalue()
+
+
+def test_lines_wrap_at_spaces_never_inside_a_number_a_name_or_a_figure_and_its_unit():
+    from quantrack.cli.console import wrap
+
+    text = ("champion: onnx-int8-dynamic ★ — smallest file shown within 1 point of fp32 at 95 % confidence: "
+            "1,670 B (0.38x of fp32), fp32 takes 13.3 µs a call on int4-weight-only and onnx-mixed-int8")
+    for width in range(24, 90, 3):
+        lines = wrap(text, width)
+        assert all(len(line) <= width for line in lines)
+        assert " ".join(lines) == text  # nothing lost, every break at a space
+        assert not any(line.endswith(("1,670", "13.3", "95")) for line in lines), lines  # unit kept with its number
+
+
+def test_why_not_faster_is_one_line_per_distinct_reason_naming_its_variants(synthetic_report):
+    from quantrack.evaluate.hardware import explain
+
+    report = _every_method_report(synthetic_report)
+    cpu = {"flags": ["avx2"], "missing": ["avx512f", "avx512_vnni", "avx_vnni", "amx_int8"], "model": "AMD EPYC",
+           "threads": 1}
+    report.environment["cpu"] = cpu
+    for v in report.variants:
+        if v.available and v.name != "fp32":
+            v.why = explain(v.name, v.latency, cpu, 650)
+    text = _render(report, 80)
+    flat = " ".join(text.split())
+    lines = [line for line in text.splitlines() if line.startswith("not faster: ")]
+    assert lines and len(lines) == len(set(lines))
+    assert "why not faster —" not in text  # the per-variant paragraphs: report.md and --verbose
+    assert "no VNNI here: int8 matmuls run on plain AVX2" in flat
+    assert flat.count("too small a model") == 1
+    verbose = Console(width=80, file=io.StringIO(), color_system=None, legacy_windows=False)
+    print_report(report, verbose, verbose=True)
+    assert verbose.file.getvalue().count("why not faster —") == sum(1 for v in report.variants if v.why)
+
+
+def test_piped_output_has_no_padding(synthetic_report):
+    report = _every_method_report(synthetic_report)
+    lines = _render(report, 100).splitlines()
+    assert all(line == line.rstrip() for line in lines)
+    assert all(len(line) <= 100 for line in lines)
