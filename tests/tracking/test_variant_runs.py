@@ -56,7 +56,9 @@ def test_a_half_uploaded_set_of_children_is_completed_exactly_once(synthetic_rep
 def test_run_links_never_carry_credentials():
     from quantrack.tracking.mlflow_ui import run_link
 
+    # ?workflowType=machine_learning: MLflow 3's UI opens the run as model training, not in GenAI mode
     assert run_link("https://user:secret@dagshub.com/u/r.mlflow", "3", "abc") == \
-        "https://dagshub.com/u/r.mlflow/#/experiments/3/runs/abc"
-    assert run_link("http://127.0.0.1:5000/", "1", "abc") == "http://127.0.0.1:5000/#/experiments/1/runs/abc"
+        "https://dagshub.com/u/r.mlflow/#/experiments/3/runs/abc?workflowType=machine_learning"
+    assert run_link("http://127.0.0.1:5000/", "1", "abc") == \
+        "http://127.0.0.1:5000/#/experiments/1/runs/abc?workflowType=machine_learning"
     assert run_link("sqlite:///mlflow.db", "1", "abc") == "runs:/abc"

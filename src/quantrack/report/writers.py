@@ -200,7 +200,8 @@ def run_url(report: ReportData) -> str | None:
     uri, eid, rid = (report.mlflow.get(k) for k in ("tracking_uri", "experiment_id", "run_id"))
     if not (uri and eid and rid and str(uri).startswith(("http://", "https://"))):
         return None
-    return f"{str(uri).rstrip('/')}/#/experiments/{eid}/runs/{rid}"
+    # ?workflowType=machine_learning: MLflow 3's UI would otherwise open the run in its GenAI mode
+    return f"{str(uri).rstrip('/')}/#/experiments/{eid}/runs/{rid}?workflowType=machine_learning"
 
 
 def report_subject(report: ReportData) -> str:

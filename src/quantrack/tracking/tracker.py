@@ -335,9 +335,10 @@ class Tracker:
                 continue
             record = next((c for c in self.journal.get("children", []) if c["variant"] == variant), None)
             note = (record or {}).get("tags", {}).get("mlflow.note.content", "")
-            line = f"Registered as **models:/{name}/{version}** (the registry's *{name}*, version {version})."
+            line = (f"Registered as **models:/{name}/{version}** (the registry's *{name}*, version {version}; "
+                    "the version's run is the parent, which holds the packaged model).")
             try:
-                self._send(self.client.log_batch, child, tags=[RunTag("mlflow.note.content", f"{note}\n\n{line}"),
+                self._send(self.client.log_batch, child, tags=[RunTag("mlflow.note.content", f"{line}\n\n{note}"),
                                                                RunTag("quantrack.model_version", f"{name}/{version}")])
             except Exception:  # noqa: BLE001 - the registration itself succeeded
                 pass
