@@ -63,7 +63,7 @@ def calibration_rows(features: np.ndarray, calibration: str | None, target: str 
                             "flatters static int8 a little; pass --calibration FILE to avoid it)")
 
 
-def check_options(model_path: str, dataset: str, methods: str, max_drop: float, prefer: str, threads: int,
+def check_options(model_path: str, dataset: str, methods: str, max_drop: float | None, prefer: str | None, threads: int,
                   n_calibration: int, calibration: str | None) -> list[str]:
     """Every option a user types, checked before onnx, torch or MLflow is imported: a typo is refused
     in well under a second (the imports take several). Returns the chosen method names."""
@@ -79,9 +79,9 @@ def check_options(model_path: str, dataset: str, methods: str, max_drop: float, 
     if unknown:
         raise QuantrackError(f"--methods: unknown method {', '.join(map(repr, unknown))}; choose from all, "
                              f"{', '.join(METHOD_NAMES)}")
-    if not (math.isfinite(max_drop) and 0 <= max_drop < 1):
+    if max_drop is not None and not (math.isfinite(max_drop) and 0 <= max_drop < 1):  # None: a Budget is given
         raise QuantrackError(f"--max-accuracy-drop must be in [0, 100) points, got {100 * max_drop:g}")
-    if prefer not in ("size", "latency"):
+    if prefer is not None and prefer not in ("size", "latency"):
         raise QuantrackError(f"--prefer must be size or latency, got {prefer!r}")
     if threads < 1:
         raise QuantrackError(f"--threads must be at least 1, got {threads}")
@@ -95,8 +95,8 @@ def check_options(model_path: str, dataset: str, methods: str, max_drop: float, 
 
 
 def run(model_path: str, dataset: str, *, target: str | None = None, class_names: list[str] | None = None,
-        calibration: str | None = None, n_calibration: int = 256, methods: str = "all", max_drop: float = 0.01,
-        prefer: str = "size", threads: int = 1, out: str = "runs", tracking_uri: str | None = None,
+        calibration: str | None = None, n_calibration: int = 256, methods: str = "all", max_drop: float | None = None,
+        prefer: str | None = None, budget=None, threads: int = 1, out: str = "runs", tracking_uri: str | None = None,
         experiment: str = "quantrack", seed: int = 0, latency_budget_s: float = 0.3, progress=None) -> Report:
     chosen = check_options(model_path, dataset, methods, max_drop, prefer, threads, n_calibration, calibration)
     from quantrack.data.files import load_file
@@ -115,7 +115,7 @@ def run(model_path: str, dataset: str, *, target: str | None = None, class_names
     calib, calib_source = calibration_rows(table.features, calibration, target, n_calibration, seed)
     folder = Path(out) / f"{time.strftime('%Y%m%d-%H%M%S')}-{Path(model_path).stem}-compare"
     return compare(graph, calibration=calib, eval_data=(table.features, y), methods=chosen,
-                   max_drop=max_drop, prefer=prefer, threads=threads, out=folder,
+                   max_drop=max_drop, prefer=prefer, budget=budget, threads=threads, out=folder,
                    tracking=tracking_uri or True, experiment=experiment, seed=seed,
                    latency_budget_s=latency_budget_s, progress=progress,
                    notes={"onnx_model": str(Path(model_path).resolve()), "dataset": str(Path(dataset).resolve()),

@@ -9,9 +9,8 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from quantrack.evaluate.hardware import FLAGS
-from quantrack.evaluate.results import ReportData
-from quantrack.evaluate.timing import FASTER, MIN_EFFECT_TEXT
+from quantrack.core.cpu import FLAGS
+from quantrack.core.results import FASTER, MIN_EFFECT_TEXT, ReportData
 from quantrack.report.writers import (METRIC_STATS_RULE, STATS_RULE, report_subject, rule_text, split_text,
                                       table_headers, table_rows, unavailable_groups)
 
@@ -240,7 +239,7 @@ def _print_details(report: ReportData, say) -> None:
         f"p25–p75 of its speed-ups beyond {MIN_EFFECT_TEXT}.")
     cpu = report.environment.get("cpu")
     if cpu:
-        from quantrack.evaluate.hardware import cpu_line
+        from quantrack.core.cpu import cpu_line
 
         say(f"CPU: {cpu_line(cpu)}")
     for v in report.variants:

@@ -1,5 +1,6 @@
-"""The only module that talks to MLflow's tracking API (registry.py, spool.py and
-pyfunc_model.py use it for their own jobs: packaging, replaying and serving).
+"""The MLflow implementation of :class:`quantrack.core.tracking.RunTracker`: the one class that
+talks to MLflow's tracking API for a run (spool.py replays a journal, mlflow_models/ packages,
+registers and serves; nothing outside tracking/ and mlflow_models/ imports MLflow).
 
 Metrics are buffered and sent with ``MlflowClient.log_batch`` (measured: one call per
 metric costs 0.7 s per 100 epochs on SQLite and ~40 s against an authenticating server;
@@ -24,9 +25,9 @@ from pathlib import Path
 from typing import Any
 
 from quantrack.errors import TrackingError, first_line
-from quantrack.tracking.connection import (CHECK_LIMITS, NO_PROGRESS_BARS, bound_http, check_database, env_override,
-                                           explain,
-                                           is_unreachable, redact, resolve_tracking_uri, short_reason)
+from quantrack.mlflow_models.connection import (CHECK_LIMITS, NO_PROGRESS_BARS, bound_http, check_database,
+                                                env_override, explain,
+                                                is_unreachable, redact, resolve_tracking_uri, short_reason)
 from quantrack.tracking.dataset_input import dataset_input
 from quantrack.tracking.mlflow_ui import ensure_experiment_kind, run_link, ui_tags
 from quantrack.tracking.experiments import experiment_id
@@ -296,6 +297,12 @@ class Tracker:
             self.set_tags({"mlflow.runName": run_name(report)})
         self.log_metrics(parent_metrics(report))
         self.flush()
+
+    def mark_dead_runs(self, spool_root: Path) -> list[str]:
+        """Runs a killed quantrack left RUNNING in this experiment, marked KILLED (see leftovers.py)."""
+        from quantrack.tracking.leftovers import mark_dead_runs_killed
+
+        return mark_dead_runs_killed(self.client, self.experiment_id, spool_root)
 
     def register(self, intent: dict[str, Any]) -> dict[str, str]:
         """Register the run's pick (or every variant) and update the aliases; recorded for replay when offline.
