@@ -169,7 +169,7 @@ def print_report(report: ReportData, console: Console | None = None, *, verbose:
     for names, reason in unavailable_groups(report):
         say(f"not run: {', '.join(names)} — {reason}")
     if hidden:
-        say(f"(not shown at {width} columns: {', '.join(_SHORT.get(h, h) for h in hidden)})")
+        say(f"(not shown at {width} columns: {', '.join(_SHORT.get(h, h) for h in hidden)}; see the report)")
     if verbose:
         _print_details(report, say)
     else:
@@ -210,7 +210,7 @@ def _print_why_not_faster(report: ReportData, say) -> None:
         say(f"not faster: {', '.join(names)} — {reason}")
     cpu = report.environment.get("cpu")
     if cpu:
-        say(f"CPU: {_cpu_short(cpu)}; the rules and every reason in full: the report, or --verbose")
+        say(f"CPU: {_cpu_short(cpu)}")
 
 
 def _cpu_short(cpu: dict) -> str:
@@ -225,7 +225,8 @@ def _cpu_short(cpu: dict) -> str:
     text = f"{cpu.get('model') or 'unknown'}; has {families(cpu.get('flags') or []) or 'none of ' + ', '.join(FLAGS)}"
     if cpu.get("missing"):
         text += f"; lacks {families(cpu['missing'])}"
-    return f"{text}; {cpu.get('threads')} thread(s)"
+    threads = cpu.get("threads")
+    return f"{text}; {threads} thread{'' if threads == 1 else 's'}"
 
 
 def _print_details(report: ReportData, say) -> None:

@@ -202,6 +202,7 @@ def _publish(report: Report, out, models_dir: Path | None, tracker: RunTracker |
             plot_worker.submit(report, folder / PLOTS_DIR)  # drawn in a child while the results are logged
         if own is not None:
             own.start(None, report.config, tags={"quantrack.kind": "compare"})
+            report.mlflow = own.info  # before the save: report.json, .md and .html name their run
         try:
             if target is not None:
                 log_results(target, report)
@@ -214,8 +215,6 @@ def _publish(report: Report, out, models_dir: Path | None, tracker: RunTracker |
             if own is not None:
                 own.fail()
             raise
-        if own is not None:
-            report.mlflow = own.info
 
 
 def _budget(budget: Budget | None, max_drop, confidence, prefer, score_name: str) -> Budget:

@@ -135,7 +135,7 @@ def short_reasons(why: str) -> list[str]:
         elif reason.startswith("too small a model"):
             params = re.search(r"([\d,]+) parameters", reason)
             text = ("too small a model (" + (f"{params.group(1)} parameters, " if params else "")
-                    + f"fp32 under {SMALL_CALL_US:.0f} µs a call) for fixed per-call costs to pay off")
+                    + f"fp32 under {SMALL_CALL_US:.0f} µs a call) for fixed costs to pay off")
         else:
             text = reason
         if text not in out:
