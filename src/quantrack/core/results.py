@@ -85,6 +85,9 @@ class VariantResult:
     float_layers: list[str] | None = None  # mixed precision: the layers left in float
     # Accuracy's interval and, against fp32 on the same rows, the paired drop and test (stats.paired_stats).
     stats: PairedStats | None = None
+    # What ran it, where the backend can tell (ORT's execution provider, OpenVINO's inference precision).
+    runtime: str | None = None
+    recipe: dict[str, Any] | None = None  # the method's config with every per-graph default decided (report.json)
     why: str | None = None  # when a verdict is not "faster": the measured facts that explain it (hardware.py)
     config: dict[str, Any] = field(default_factory=dict)  # the method's knobs it was made with (MethodConfig.to_dict)
     # When this variant was quantized, saved, scored and timed (ms since the epoch): its MLflow child run's times.
@@ -161,6 +164,8 @@ class ReportData:
     # The Budget the champion was decided with (Budget.to_dict: max_drop in the score's units, confidence, prefer,
     # score_name); max_drop and prefer above repeat it for readers of older reports.
     budget: dict[str, Any] = field(default_factory=dict)
+    # quantrack.search: trials, selection/held-out rows, Pareto front, why it stopped (empty for compare)
+    search: dict[str, Any] = field(default_factory=dict)
 
     def variant(self, name: str) -> VariantResult | None:
         return next((v for v in self.variants if v.name == name), None)

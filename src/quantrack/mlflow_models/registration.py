@@ -48,6 +48,10 @@ def pip_requirements(methods: list[str]) -> list[str]:
         import onnxruntime
 
         reqs.append(f"onnxruntime=={onnxruntime.__version__}")
+    if any(m.startswith("openvino") for m in methods):  # serving runs the IR; NNCF is only needed to make it
+        from importlib.metadata import version
+
+        reqs.append(f"openvino=={version('openvino')}")
     return reqs
 
 

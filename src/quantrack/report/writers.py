@@ -250,11 +250,16 @@ def to_markdown(report: ReportData, plots: Sequence[tuple[str, str]] = ()) -> st
               "|---|---|---|---|---|---|---|---|---|---|---|"]
     for v in report.variants:
         lines += _latency_lines(v)
+    ran = [v for v in report.variants if v.available and v.runtime]
+    if ran:  # what each backend ran with, where it can tell (ORT's provider, OpenVINO's precision)
+        lines += ["", "## What ran each variant", ""] + [f"- **{_md(v.name)}**: {_md(v.runtime)}" for v in ran]
     whys = [v for v in report.variants if v.why]
     if whys:
         lines += ["", "## Why not faster", ""] + [f"- **{_md(v.name)}**: {_md(v.why)}" for v in whys]
+    from quantrack.report.search import markdown_lines as search_lines
     from quantrack.report.sensitivity import markdown_lines
 
+    lines += search_lines(report)
     lines += markdown_lines(report)
     groups = unavailable_groups(report)
     if groups:
