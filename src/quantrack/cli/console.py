@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -156,24 +157,38 @@ def print_report(report: ReportData, console: Console | None = None, *, verbose:
     out = console or _out
     width = out.width
 
-    def say(text: str, style: str | None = None) -> None:
-        for line in wrap(text, width):
-            out.print(line, style=style, highlight=False, markup=False, soft_wrap=True)
-
     table, hidden = variant_table(report, width)
+    table_lines = _render(table, width)
+    items = _after_table(report, hidden, width, verbose, condensed=False)
+    height = getattr(out, "height", None) if out.is_terminal else None
+    if height and not verbose and len(table_lines) + sum(len(wrap(t, width)) for t, _ in items) > height - 1:
+        items = _after_table(report, hidden, width, verbose, condensed=True)  # keep the table on the last screen
     if out.is_terminal:
         out.print(table)
     else:  # a pipe or a file: the same table without rich's padding to the table's width
-        for line in _render(table, width):
+        for line in table_lines:
             out.print(line, highlight=False, markup=False, soft_wrap=True)
+    for text, style in items:
+        for line in wrap(text, width):
+            out.print(line, style=style, highlight=False, markup=False, soft_wrap=True)
+
+
+def _after_table(report: ReportData, hidden: list[str], width: int, verbose: bool,
+                 condensed: bool) -> list[tuple[str, str | None]]:
+    """The lines below the table, as (text, style); ``condensed``: the reasons in one line, for a short screen."""
+    items: list[tuple[str, str | None]] = []
+
+    def say(text: str, style: str | None = None) -> None:
+        items.append((text, style))
+
     for names, reason in unavailable_groups(report):
         say(f"not run: {', '.join(names)} — {reason}")
-    if hidden:
+    if hidden and not condensed:
         say(f"(not shown at {width} columns: {', '.join(_SHORT.get(h, h) for h in hidden)}; see the report)")
     if verbose:
         _print_details(report, say)
     else:
-        _print_why_not_faster(report, say)
+        _print_why_not_faster(report, say, condensed=condensed)
     from quantrack.report.sensitivity import console_lines
 
     for line in console_lines(report):
@@ -192,9 +207,10 @@ def print_report(report: ReportData, console: Console | None = None, *, verbose:
         registered = (f"{report.champion} is models:/{report.registered_model}@challenger, version "
                       f"{aliases['challenger']}; " if aliases.get("challenger") else "")
         say(f"registry: {registered}{aliases['why']}")
+    return items
 
 
-def _print_why_not_faster(report: ReportData, say) -> None:
+def _print_why_not_faster(report: ReportData, say, condensed: bool = False) -> None:
     """One line per distinct reason, naming the variants it applies to (each in full: report.md, --verbose)."""
     from quantrack.evaluate.hardware import short_reasons
 
@@ -206,7 +222,11 @@ def _print_why_not_faster(report: ReportData, say) -> None:
             name = v.name if len(slow) == len(v.latency) else f"{v.name} (b={','.join(map(str, slow))})"
             for reason in short_reasons(v.why):
                 groups.setdefault(reason, []).append(name)
-    for reason, names in groups.items():
+    if condensed and groups:  # a screen too short for a line per reason: their gist, the variants in the report
+        gists = [re.split(r":| \(", reason, maxsplit=1)[0] for reason in groups]
+        slow = {n.split(" ")[0] for names in groups.values() for n in names}
+        say(f"not faster ({len(slow)} variants; which and why: the report, --verbose): {'; '.join(gists)}")
+    for reason, names in ({} if condensed else groups).items():
         say(f"not faster: {', '.join(names)} — {reason}")
     cpu = report.environment.get("cpu")
     if cpu:
