@@ -348,7 +348,13 @@ def _result(name, variant, path: Path, outputs, base_out, base_pred, evaluation:
     return VariantResult(name=name, score=score, accuracy=accuracy, agreement=agreement, params=variant.params,
                          payload_bytes=variant.payload_bytes, file_bytes=path.stat().st_size, artifact=path.name,
                          latency=latencies, seconds_to_quantize=round(quantize_s, 4), confusion=confusion,
-                         float_layers=getattr(variant, "float_layers", None))
+                         float_layers=getattr(variant, "float_layers", None),
+                         runtime=getattr(variant, "runtime", None),
+                         compile_seconds=_rounded(getattr(variant, "compile_seconds", None)))
+
+
+def _rounded(seconds: float | None) -> float | None:
+    return None if seconds is None else round(seconds, 3)
 
 
 def _latency(variant, baseline, x, batch_size: int, threads: int, budget_s: float, gate):

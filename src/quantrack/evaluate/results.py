@@ -33,6 +33,11 @@ class VariantResult:
     # Accuracy's interval and, against fp32 on the same rows, the paired drop and test (stats.paired_stats).
     stats: PairedStats | None = None
     why: str | None = None  # when a verdict is not "faster": the measured facts that explain it (hardware.py)
+    # How the variant ran, where the method can tell: "eager", "inductor (torch.compile, freezing)", ...
+    runtime: str | None = None
+    # Seconds torch.compile took (inside seconds_to_quantize, which also counts quantizing): a cost of the
+    # variant paid once per process, never inside its latency (compiled graphs are warmed up first).
+    compile_seconds: float | None = None
 
     @property
     def accuracy_ci(self) -> tuple[float, float] | None:
