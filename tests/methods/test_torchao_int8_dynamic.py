@@ -1,0 +1,73 @@
+"""torchao-int8-dynamic and its compiled twin: the recipe's knobs, no process-wide Inductor settings
+left behind, and (slow) one compile per shape class that later batch sizes reuse."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from quantrack.errors import QuantrackError
+from quantrack.methods import get_method
+from quantrack.methods._pt2e import should_reduce_range
+from quantrack.methods.base import QuantContext
+from quantrack.methods.torchao_int8_dynamic import TorchaoInt8DynamicConfig
+from quantrack.methods.torchao_int8_dynamic_compiled import TorchaoInt8DynamicCompiledConfig
+
+
+def _model() -> nn.Module:
+    torch.manual_seed(0)
+    return nn.Sequential(nn.Linear(32, 64), nn.GELU(), nn.Linear(64, 10)).eval()
+
+
+@pytest.fixture(scope="module")
+def x():
+    return np.random.default_rng(0).standard_normal((96, 32)).astype(np.float32)
+
+
+def _inductor_settings() -> dict:
+    import torch._inductor.config as c
+
+    return {k: getattr(c, k) for k in ("freezing", "coordinate_descent_tuning", "force_fuse_int_mm_with_mul",
+                                       "fx_graph_cache")}
+
+
+def test_defaults_follow_torchao_and_leave_inductor_settings_alone(x, tmp_path):
+    before = _inductor_settings()
+    variant = get_method("torchao-int8-dynamic").apply(QuantContext(model=_model(), example=(x[:2],)))
+    assert _inductor_settings() == before  # set_inductor_config=False: quantize_ changes nothing process-wide
+    assert variant.runtime == "eager" and variant.compile_seconds is None
+    assert variant.recipe == {"symmetric_activations": True, "reduce_range": should_reduce_range()}
+    assert variant.outputs(x).shape == (len(x), 10)
+    reloaded = get_method("torchao-int8-dynamic").load(variant.save(tmp_path), _model())
+    np.testing.assert_array_equal(reloaded.outputs(x), variant.outputs(x))
+
+
+def test_knobs_reach_torchao_and_are_validated(x):
+    config = TorchaoInt8DynamicConfig(symmetric_activations=False, reduce_range=False)
+    variant = get_method("torchao-int8-dynamic").apply(QuantContext(model=_model(), example=(x[:2],), config=config))
+    assert variant.recipe == {"symmetric_activations": False, "reduce_range": False}
+    assert TorchaoInt8DynamicCompiledConfig().compile is True and TorchaoInt8DynamicConfig().compile is False
+    assert all(why for _, _, why in TorchaoInt8DynamicConfig.knobs())
+    with pytest.raises(QuantrackError, match="symmetric_activations"):
+        TorchaoInt8DynamicConfig(symmetric_activations="yes")
+
+
+@pytest.mark.slow
+def test_compiled_is_warm_does_not_recompile_and_restores_freezing(x, tmp_path):
+    import torch._dynamo.config as dynamo_config
+    import torch._inductor.config as inductor_config
+
+    before = _inductor_settings()
+    eager = get_method("torchao-int8-dynamic").apply(QuantContext(model=_model(), example=(x[:2],)))
+    compiled = get_method("torchao-int8-dynamic-compiled").apply(QuantContext(model=_model(), example=(x[:2],)))
+    assert compiled.runtime.startswith("inductor") and compiled.compile_seconds > 0
+    assert _inductor_settings() == before and inductor_config.freezing is before["freezing"]
+    with dynamo_config.patch(error_on_recompile=True):  # compiled at batch 2 and 1 in apply: nothing new here
+        shapes = [tuple(compiled.runner(x[:bs])().shape) for bs in (1, 5, 64)]
+        whole = compiled.outputs(x)
+    assert shapes == [(1, 10), (5, 10), (64, 10)]
+    np.testing.assert_allclose(whole, eager.outputs(x), atol=0.05)
+    reloaded = get_method("torchao-int8-dynamic-compiled").load(compiled.save(tmp_path), _model())
+    np.testing.assert_allclose(reloaded.outputs(x), whole, atol=1e-5)
