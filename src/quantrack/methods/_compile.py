@@ -30,7 +30,8 @@ RUNTIME_EAGER = "eager"
 
 
 class Compiled(nn.Module):
-    """The module under torch.compile; every call runs with Inductor's freezing on (see the module doc)."""
+    """The module under torch.compile; every call runs with Inductor's freezing on (see the module doc), in
+    inference mode."""
 
     def __init__(self, module: nn.Module, compiled: Any) -> None:
         super().__init__()
@@ -40,7 +41,13 @@ class Compiled(nn.Module):
     def forward(self, *args: Any) -> Any:
         import torch._inductor.config as inductor_config
 
-        with inductor_config.patch(freezing=True):
+        # The graphs were compiled on ordinary tensors, in inference mode: a call with grad enabled, or with
+        # inference tensors (made inside inference mode: other dispatch keys), would fail dynamo's guards and
+        # recompile. So such inputs are copied to ordinary ones (small: token ids, feature rows).
+        if any(isinstance(a, torch.Tensor) and a.is_inference() for a in args):
+            with torch.inference_mode(False):
+                args = tuple(a.clone() if isinstance(a, torch.Tensor) and a.is_inference() else a for a in args)
+        with inductor_config.patch(freezing=True), torch.inference_mode():
             return self._compiled(*args)
 
 
@@ -63,13 +70,13 @@ def compile_module(module: nn.Module, example: Inputs, *, dynamic_batch: bool = 
     started = time.perf_counter()
     try:
         # Inductor's lowerings warn (tensor copy style, etc.) and log at compile: not the user's concern.
-        with torch.inference_mode(), quiet_libraries(("torch._inductor", "torch._dynamo", "torchao")):
-            two = _tensors(example, 2)
-            if dynamic_batch:
-                for t in two:
-                    torch._dynamo.mark_dynamic(t, 0)
+        two, one = _tensors(example, 2), _tensors(example, 1)  # ordinary tensors, as callers pass them
+        if dynamic_batch:
+            for t in two:
+                torch._dynamo.mark_dynamic(t, 0)
+        with quiet_libraries(("torch._inductor", "torch._dynamo", "torchao")):
             compiled(*two)
-            compiled(*_tensors(example, 1))
+            compiled(*one)
     except Exception as e:
         raise MethodUnavailable(f"Inductor could not compile this model: {_compile_error(e)}") from None
     return compiled, time.perf_counter() - started
