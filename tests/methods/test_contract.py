@@ -204,7 +204,7 @@ LOGREG_PAYLOAD = {
     "int8-weight-only": 680,
     "int4-weight-only": 680,  # int4 values held one per int8 byte by torchao's CPU layout
     "onnx-fp32": 2600, "onnx-int8-dynamic": 680, "onnx-int8-static": 680,
-    "torchao-int8-dynamic": 680, "pt2e-int8-static": 680,  # the compiled twins: tests/methods/test_pt2e.py
+    "torchao-int8-dynamic": 680, "pt2e-int8-static": 680, "pt2e-qat-int8": 680,  # the compiled twins: tests/methods/test_pt2e.py
     # one Linear: nothing to keep in float, so they say they do not apply (the test skips them)
     "mixed-int8": None, "onnx-mixed-int8": None,
 }

@@ -214,3 +214,22 @@ def test_compare_reports_how_it_ran_and_what_producing_it_cost(rows):
     assert report.variant("fp32").runtime is None  # methods that do not say are not guessed
     text = to_markdown(report)
     assert "## How each variant ran" in text and "**pt2e-int8-static**: eager;" in text
+
+
+@MODELS
+def test_pt2e_qat_fine_tunes_these_models_and_reloads_exactly(cls, rows, tmp_path):
+    from quantrack.methods.pt2e_qat_int8 import Pt2eQatConfig
+
+    model = _model(cls)
+    calibration, evaluation = rows
+    labels = _fp32(model, calibration).argmax(1)
+    ctx = QuantContext(model=model, example=(evaluation[:2],), calibration=(calibration,), labels=labels, lr=0.01,
+                       config=Pt2eQatConfig(epochs=1))
+    variant = get_method("pt2e-qat-int8").apply(ctx)
+    assert variant.recipe["qat"] is True and variant.runtime == "eager"
+    out = variant.outputs(evaluation)
+    assert out.shape == (len(evaluation), 10) and tuple(variant.runner(evaluation[:1])().shape) == (1, 10)
+    reloaded = get_method("pt2e-qat-int8").load(variant.save(tmp_path), cls())
+    np.testing.assert_array_equal(reloaded.outputs(evaluation), out)
+    with pytest.raises(MethodUnavailable, match="needs labels"):
+        get_method("pt2e-qat-int8").apply(_ctx(model, rows))

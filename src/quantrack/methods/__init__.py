@@ -28,6 +28,7 @@ _MODULES: dict[str, str] = {
     "torchao-int8-dynamic-compiled": "quantrack.methods.torchao_int8_dynamic_compiled",
     "pt2e-int8-static": "quantrack.methods.pt2e_int8_static",
     "pt2e-int8-static-compiled": "quantrack.methods.pt2e_int8_static_compiled",
+    "pt2e-qat-int8": "quantrack.methods.pt2e_qat_int8",
     "onnx-fp32": "quantrack.methods.onnx_fp32",
     "onnx-int8-dynamic": "quantrack.methods.onnx_int8_dynamic",
     "onnx-int8-static": "quantrack.methods.onnx_int8_static",
