@@ -32,6 +32,7 @@ def use_quick_timer() -> None:
 def machine_line(threads: int = 1) -> str:
     """The report header's CPU line (evaluate/hardware.py): model, the int8/bf16 instruction sets it
     has and lacks, torch's kernels, ONNX Runtime, threads."""
-    from quantrack.evaluate.hardware import cpu_facts, cpu_line
+    from quantrack.core.cpu import cpu_line
+    from quantrack.evaluate.hardware import cpu_facts
 
     return cpu_line(cpu_facts(threads))

@@ -54,9 +54,9 @@ def _synthetic_report():
 
     Names and reasons hold HTML metacharacters on purpose, so the writers' escaping is exercised.
     """
-    from quantrack.evaluate.results import VariantResult
-    from quantrack.evaluate.stats import PairedStats
-    from quantrack.evaluate.timing import SLOWER, Latency
+    from quantrack.core.results import VariantResult
+    from quantrack.core.stats import PairedStats
+    from quantrack.core.results import SLOWER, Latency
     from quantrack.report.document import Report
 
     def lat(bs: int, p50: float) -> Latency:

@@ -30,6 +30,7 @@ def test_defaults_reproduce_the_report():
     ("threads", 100_000, "--threads must be between 1 and"),
     ("lr", 1e39, "--lr must be a positive number"),
     ("max_accuracy_drop", 101.0, "--max-accuracy-drop must be between 0 and 100"),
+    ("max_accuracy_drop", 100.0, "--max-accuracy-drop must be between 0 and 100"),  # a drop of everything
     ("dataset", "", "--dataset must not be empty"),
     ("val_size", 0.0, "--val-size must be between 0 and 1"),
     ("checkpoint_on", "train", "--checkpoint-on must be one of val, test"),
@@ -129,3 +130,13 @@ def test_hidden_parsing():
         build_config(hidden="0")
     with pytest.raises(QuantrackError, match="--hidden"):
         build_config(hidden="32,,16")
+
+
+def test_points_become_a_budget_once():
+    from quantrack.core.budget import Budget
+
+    cfg = RunConfig(max_accuracy_drop=2, prefer="latency")
+    assert cfg.max_accuracy_drop == 2.0  # the CLI's and TOML's unit stays points
+    assert cfg.budget == Budget(0.02, confidence=0.95, prefer="latency")
+    assert RunConfig(confidence=0).budget.confidence is None  # --confidence 0: point estimates
+    assert cfg.budget.text() == "2 points"

@@ -73,7 +73,7 @@ def test_the_plots_are_drawn_by_the_child_and_in_process_when_it_fails(tmp_path,
 @pytest.mark.slow
 def test_a_failure_while_the_child_draws_leaves_no_folder_behind(tmp_path, sqlite_uri, monkeypatch):
     from quantrack.report import plot_worker
-    from quantrack.mlflow_models import registration as registry
+    from quantrack.tracking.tracker import Tracker
     from quantrack.errors import QuantrackError
 
     # A child that never stops drawing: it rewrites its PNG until it is killed.
@@ -81,10 +81,10 @@ def test_a_failure_while_the_child_draws_leaves_no_folder_behind(tmp_path, sqlit
             "    d.mkdir(parents=True, exist_ok=True)\n    (d / 'loss.png').write_bytes(b'x')")
     monkeypatch.setattr(plot_worker, "_command", lambda: [sys.executable, "-c", busy])
 
-    def broken_registration(*args, **kwargs):
-        raise QuantrackError("simulated failure while registering")
+    def broken_logging(*args, **kwargs):  # the child runs are logged while the plots are drawn
+        raise QuantrackError("simulated failure while logging the variants")
 
-    monkeypatch.setattr(registry, "build_models", broken_registration)
+    monkeypatch.setattr(Tracker, "log_children", broken_logging)
     out = tmp_path / "runs"
     cfg = build_config(epochs=2, methods="dynamic-int8", tracking_uri=sqlite_uri, out=str(out),
                        latency_budget_s=0.05)
@@ -92,16 +92,6 @@ def test_a_failure_while_the_child_draws_leaves_no_folder_behind(tmp_path, sqlit
         pipeline.run(cfg)
     time.sleep(0.5)  # a child left running would write again meanwhile
     assert [p.name for p in out.iterdir()] == []
-
-
-@pytest.mark.parametrize("imported, cores, helps", [
-    ({"numpy", "quantrack"}, 2, True),
-    ({"numpy", "quantrack"}, 1, False),  # the child's imports would only compete with ours
-    ({"numpy", "torch"}, 2, False),  # warm: creating the store here is quicker
-    ({"mlflow.store.tracking.sqlalchemy_store"}, 8, False),
-])
-def test_the_store_child_runs_only_where_it_can_help(imported, cores, helps):
-    assert pipeline._store_child_helps(imported, cores) is helps
 
 
 @pytest.mark.slow
@@ -143,3 +133,28 @@ def test_a_child_run_and_its_timing_gate(tmp_path, sqlite_uri):
     assert held == ["in", "out"] * 4  # 2 variants x 2 batch sizes
     assert timing_calls == [True] * 4  # every measurement happened inside the gate
     assert client.get_run(report.mlflow["run_id"]).data.tags["mlflow.parentRunId"] == parent
+
+
+def test_one_path_without_a_store_the_report_compare_returns_is_the_one_saved_and_logged(tmp_path):
+    """pipeline.run against the in-memory tracker: training facts added to compare's Report, logged once."""
+    import json
+
+    from quantrack.tracking.memory import MemoryTracker
+
+    tracker = MemoryTracker()
+    cfg = build_config(dataset="iris", epochs=3, methods="fp16", out=str(tmp_path / "runs"), register=False,
+                       latency_budget_s=0.02, max_accuracy_drop=2)
+    report = pipeline.run(cfg, tracker=tracker)
+    saved = json.loads(Path(report.out_dir, "report.json").read_text())
+    assert saved == json.loads(json.dumps(report.to_dict()))  # the returned Report is the one written
+    assert saved["best_epoch"] == report.best_epoch and len(saved["val_loss"]) == 3 and saved["split"]["test"] == 30
+    assert saved["budget"]["max_drop"] == 0.02 and saved["config"]["max_accuracy_drop"] == 2.0
+    assert report.mlflow["run_id"] == tracker.run_id and tracker.status == "FINISHED"
+    assert [s for s, _ in tracker.metrics["train_loss"]] == [1, 2, 3] and "best_epoch" in tracker.metrics
+    assert sorted(tracker.children) == ["fp16", "fp32"] and tracker.tags["champion"] == report.champion
+    assert tracker.params["epochs"] == "3" and tracker.datasets[0][0] == "iris"
+    paths = [str(Path(where or "", Path(local).name)) for local, where in tracker.artifacts]
+    assert len(paths) == len(set(paths))  # nothing logged twice
+    assert {"report/report.json", "models/fp32.pt", "models/fp16.pt"} <= set(paths)
+    # artifacts point into the run's final folder, not the staging one it was renamed from
+    assert all(Path(local).exists() for local, _ in tracker.artifacts)

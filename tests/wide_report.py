@@ -10,7 +10,7 @@ import copy
 
 def every_method_report(report):
     """``report``: the synthetic Report (conftest), changed in place and returned."""
-    from quantrack.evaluate.timing import FASTER, SAME
+    from quantrack.core.results import FASTER, SAME
     from quantrack.methods import METHOD_NAMES
 
     template = report.variant("dynamic-int8")

@@ -21,7 +21,7 @@ from quantrack._version import __version__
 if TYPE_CHECKING:
     from quantrack.config import RunConfig
     from quantrack.evaluate.compare import compare
-    from quantrack.evaluate.results import VariantResult
+    from quantrack.core.results import VariantResult
     from quantrack.report.document import Report
     from quantrack.methods.one import quantize
     from quantrack.evaluate.sensitivity import sensitivity
@@ -31,7 +31,7 @@ _PUBLIC = {
     "compare": "quantrack.evaluate.compare",
     "quantize": "quantrack.methods.one",
     "Report": "quantrack.report.document",
-    "VariantResult": "quantrack.evaluate.results",
+    "VariantResult": "quantrack.core.results",
     "RunConfig": "quantrack.config",
     "sensitivity": "quantrack.evaluate.sensitivity",
 }

@@ -58,8 +58,8 @@ def calibration_rows(features: np.ndarray, calibration: str | None, target: str 
 
 
 def run(model_path: str, dataset: str, *, target: str | None = None, class_names: list[str] | None = None,
-        calibration: str | None = None, n_calibration: int = 256, methods: str = "all", max_drop: float = 0.01,
-        prefer: str = "size", threads: int = 1, out: str = "runs", tracking_uri: str | None = None,
+        calibration: str | None = None, n_calibration: int = 256, methods: str = "all", max_drop: float | None = None,
+        prefer: str | None = None, budget=None, threads: int = 1, out: str = "runs", tracking_uri: str | None = None,
         experiment: str = "quantrack", seed: int = 0, latency_budget_s: float = 0.3, progress=None) -> Report:
     from quantrack.data.files import load_file
     from quantrack.evaluate.compare import compare
@@ -80,7 +80,7 @@ def run(model_path: str, dataset: str, *, target: str | None = None, class_names
     chosen = [m.strip() for m in methods.split(",") if m.strip()] or ["all"]
     folder = Path(out) / f"{time.strftime('%Y%m%d-%H%M%S')}-{Path(model_path).stem}-compare"
     return compare(graph, calibration=calib, eval_data=(table.features, y), methods=chosen,
-                   max_drop=max_drop, prefer=prefer, threads=threads, out=folder,
+                   max_drop=max_drop, prefer=prefer, budget=budget, threads=threads, out=folder,
                    tracking=tracking_uri or True, experiment=experiment, seed=seed,
                    latency_budget_s=latency_budget_s, progress=progress,
                    notes={"onnx_model": str(Path(model_path).resolve()), "dataset": str(Path(dataset).resolve()),

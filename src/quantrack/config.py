@@ -10,11 +10,11 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
+from quantrack.core.budget import PREFER_CHOICES, Budget
 from quantrack.errors import QuantrackError
 
 MODEL_NAMES = ("logreg", "mlp", "cnn")
 _FLOAT32_MAX = 3.4028234663852886e38
-PREFER_CHOICES = ("size", "latency")
 IMPUTE_CHOICES = ("none", "mean")
 CHECKPOINT_CHOICES = ("val", "test")
 # champion: one version per run (MLflow's habit: a challenger, promoted on purpose); all: every variant.
@@ -40,7 +40,7 @@ class RunConfig:
     checkpoint_on: str = "val"  # "test" reproduces the assignment (and flatters every accuracy a little)
     seed: int = 42
     methods: tuple[str, ...] = ("all",)
-    max_accuracy_drop: float = 1.0  # percentage points below fp32
+    max_accuracy_drop: float = 1.0  # percentage points below fp32 (the CLI's unit; .budget is the typed value)
     # A variant is within budget when the upper end of its paired drop interval at this level is;
     # 0 judges on the point estimate alone.
     confidence: float = 0.95
@@ -80,7 +80,7 @@ class RunConfig:
                f"--hidden must be positive layer sizes like 1024,1024, got {','.join(map(str, self.hidden))}")
         _check(self.prefer in PREFER_CHOICES, "prefer", f"--prefer must be one of {', '.join(PREFER_CHOICES)}, got {self.prefer!r}")
         _check(self.impute in IMPUTE_CHOICES, "impute", f"--impute must be one of {', '.join(IMPUTE_CHOICES)}, got {self.impute!r}")
-        _check(math.isfinite(self.max_accuracy_drop) and 0 <= self.max_accuracy_drop <= 100, "max_accuracy_drop",
+        _check(math.isfinite(self.max_accuracy_drop) and 0 <= self.max_accuracy_drop < 100, "max_accuracy_drop",
                f"--max-accuracy-drop must be between 0 and 100 points, got {self.max_accuracy_drop}")
         _check(bool(self.dataset.strip()), "dataset", "--dataset must not be empty")
         _check(bool(self.out.strip()), "out", "--out must not be empty")
@@ -92,10 +92,17 @@ class RunConfig:
         _check(self.sensitivity_rows >= 0, "sensitivity_rows",
                f"--sensitivity-rows must be 0 (all) or a positive integer, got {self.sensitivity_rows}")
         _check(len(self.methods) >= 1, "methods", "--methods must name at least one method, or 'all'")
-        from quantrack.methods import METHOD_NAMES  # light: names only, no torch
+        from quantrack.methods import check_method_names  # light: names only, no torch
 
-        unknown = [m for m in self.methods if m != "all" and m not in METHOD_NAMES]
-        _check(not unknown, "methods", f"unknown method {', '.join(map(repr, unknown))}; choose from all, {', '.join(METHOD_NAMES)}")
+        try:
+            check_method_names(self.methods)
+        except QuantrackError as e:
+            raise ConfigValueError("methods", str(e)) from None
+
+    @property
+    def budget(self) -> Budget:
+        """The champion budget: points converted to a fraction here, once (``--confidence 0``: point estimates)."""
+        return Budget.from_points(self.max_accuracy_drop, confidence=self.confidence or None, prefer=self.prefer)
 
     @property
     def method_list(self) -> list[str]:

@@ -1,8 +1,13 @@
-"""run(config) -> Report: data -> model -> train -> every variant -> measure -> choose -> report.
+"""run(config) -> Report: data -> model -> train -> ``compare(..., tracker=...)`` -> registry.
 
-Everything that can be checked is checked before the MLflow run starts, so bad input
-leaves nothing behind; after it starts, any error marks the run FAILED and removes the
-half-written output directory.
+One orchestration path: the Report ``compare`` returns (with this run's training facts added
+before it is saved) is the one written and logged, by compare, through tracking/report_run.py;
+this module adds what belongs to training (params, the dataset, the losses per epoch) and the
+registry. It talks to a :class:`quantrack.core.tracking.RunTracker` (MLflow's Tracker by default,
+``tracking.memory.MemoryTracker`` in tests), never to MLflow itself.
+
+Everything that can be checked is checked before the run starts, so bad input leaves nothing
+behind; after it starts, any error marks the run FAILED and removes the half-written output directory.
 """
 
 from __future__ import annotations
@@ -10,11 +15,11 @@ from __future__ import annotations
 import contextlib
 import shutil
 import time
-from collections.abc import Collection
 from pathlib import Path
 from typing import Any, Protocol
 
 from quantrack.config import RunConfig
+from quantrack.core.tracking import RunTracker
 from quantrack.errors import QuantrackError
 from quantrack.report.document import Report
 
@@ -43,9 +48,10 @@ class NoProgress:
 
 
 def run(config: RunConfig, progress: Progress | None = None, *, parent_run_id: str | None = None,
-        timing_gate: TimingGate | None = None) -> Report:
+        timing_gate: TimingGate | None = None, tracker: RunTracker | None = None) -> Report:
     """``parent_run_id`` makes the run a child run (a sweep's trial); ``timing_gate`` is entered around
-    each latency measurement, so concurrent runs on one machine never time inference at once."""
+    each latency measurement, so concurrent runs on one machine never time inference at once.
+    ``tracker``: where the run is logged (None: MLflow at ``config.tracking_uri``)."""
     progress = progress or NoProgress()
     if config.registers:
         from quantrack.mlflow_models.registration import check_model_name
@@ -55,12 +61,14 @@ def run(config: RunConfig, progress: Progress | None = None, *, parent_run_id: s
     # fit is refused in well under a second instead of after ~3 s of imports.
     progress.stage(f"loading {config.dataset}")
     data = load_data(config)
-    from quantrack.tracking.tracker import Tracker
+    if tracker is None:
+        from quantrack.tracking.sqlite_store import warm_up_while_importing
+        from quantrack.tracking.tracker import Tracker
 
-    progress.stage("connecting to MLflow")
-    _open_sqlite_store_while_importing(config.tracking_uri)
+        progress.stage("connecting to MLflow")
+        warm_up_while_importing(config.tracking_uri)
+        tracker = Tracker(config.tracking_uri, config.experiment)
     # Before any data or training: a missing server or a wrong password fails in seconds.
-    tracker = Tracker(config.tracking_uri, config.experiment)
     tracker.check()
     from quantrack.report.plot_worker import PlotWorker
 
@@ -70,35 +78,6 @@ def run(config: RunConfig, progress: Progress | None = None, *, parent_run_id: s
                             timing_gate=timing_gate)
     finally:
         plotter.close()
-
-
-def _open_sqlite_store_while_importing(tracking_uri: str | None) -> None:
-    """In a fresh process, a child opens (creates) a SQLite store while we import torch and MLflow."""
-    import os
-    import sys
-
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    if not _store_child_helps(sys.modules.keys(), cores):
-        return
-    from quantrack.tracking.sqlite_store import StoreWarmup
-
-    store = StoreWarmup(tracking_uri)
-    try:
-        if store.started:
-            import mlflow.store.tracking.sqlalchemy_store  # noqa: F401
-            import torch  # noqa: F401
-
-            store.wait()
-    finally:
-        store.close()
-
-
-def _store_child_helps(imported: Collection[str], cores: int) -> bool:
-    """Only a cold process with a second core gains: it has ~3 s of imports to overlap with the
-    child's ~3 s. A warm one (a test suite, a notebook calling run() again) creates the store
-    itself in ~1.2 s, and on one core the child's own ~1.6 s of imports would be pure cost.
-    """
-    return cores >= 2 and not {"torch", "mlflow.store.tracking.sqlalchemy_store"} & set(imported)
 
 
 def load_data(config: RunConfig):
@@ -175,10 +154,10 @@ def _run_checked(config: RunConfig, data, tracker, plotter, progress: Progress, 
 
 def _clean_leftovers(tracker, out_root: Path, spool_root: Path, progress: Progress) -> None:
     """Runs and unfinished folders a killed quantrack left in this store and --out (see leftovers.py)."""
-    from quantrack.tracking.leftovers import describe, mark_dead_runs_killed, remove_dead_folders
+    from quantrack.tracking.leftovers import describe, remove_dead_folders
 
     try:
-        killed = mark_dead_runs_killed(tracker.client, tracker.experiment_id, spool_root)
+        killed = tracker.mark_dead_runs(spool_root)
     except Exception:  # a server that refuses the search must not stop this run
         killed = []
     line = describe(killed, remove_dead_folders(out_root, spool_root))
@@ -187,7 +166,7 @@ def _clean_leftovers(tracker, out_root: Path, spool_root: Path, progress: Progre
 
 
 def _params(config: RunConfig) -> dict[str, Any]:
-    from quantrack.tracking.connection import redact
+    from quantrack.mlflow_models.connection import redact
 
     params = config.to_dict()
     params["tracking_uri"] = redact(params["tracking_uri"])  # a URI may embed user:password
@@ -230,57 +209,41 @@ def _run_tracked(config: RunConfig, data, model, tracker, plotter, out_dir: Path
 
     from quantrack.evaluate.compare import compare
 
-    # The same function a library user calls: no second path to measure variants.
-    compared = compare(model, calibration=(data.X_train, data.y_train), eval_data=(data.X_test, data.y_test),
-                       methods=config.method_list, max_drop=config.max_accuracy_drop / 100, prefer=config.prefer,
-                       batch_sizes=(1, len(data.X_test)), threads=config.threads,
-                       # One call over the test split, as a served model gets it: dynamic int8 scales its
-                       # activations per call, so its predictions depend on how rows are batched.
-                       eval_batch_size=len(data.X_test),
-                       latency_budget_s=config.latency_budget_s, artifacts=out_dir / "models",
-                       fine_tune={"lr": config.lr, "batch_size": config.batch_size}, seed=config.seed,
-                       confidence=config.confidence or None, progress=progress, model_kind=config.model,
-                       timing_gate=timing_gate, sensitivity_rows=config.sensitivity_rows or None)
-    variants, champion = compared.variants, compared.champion
-    report = Report(
-        variants=variants, champion=champion, champion_reason=compared.champion_reason,
-        score_name=compared.score_name, max_drop=compared.max_drop, prefer=compared.prefer,
-        config=_params(config), dataset={"name": data.name, **data.fingerprint}, best_epoch=result.best_epoch,
-        train_seconds=round(result.seconds, 4), train_loss=result.train_losses,
-        test_loss=result.test_losses if on == "test" else [], val_loss=result.test_losses if on == "val" else [],
-        split=data.split, champion_rule=compared.champion_rule,
-        class_names=data.class_names, batch_sizes=compared.batch_sizes, mlflow=tracker.info,
-        environment=compared.environment, out_dir=str(final_dir), model_summary=compared.model_summary,
-        registered_model=config.registered_model_name if config.registers else None,
-        sensitivity=compared.sensitivity, sensitivity_cost=compared.sensitivity_cost,
-    )
-    from quantrack.report.writers import PLOTS_DIR, write_all
-
-    plotter.submit(report, out_dir / PLOTS_DIR)  # the figures need no registry facts: drawn meanwhile
+    # The same function a library user calls, and the one that saves and logs the report.
+    facts = {"config": _params(config), "dataset": {"name": data.name, **data.fingerprint},
+             "best_epoch": result.best_epoch, "train_seconds": round(result.seconds, 4),
+             "train_loss": result.train_losses, "test_loss": result.test_losses if on == "test" else [],
+             "val_loss": result.test_losses if on == "val" else [], "split": data.split,
+             "class_names": data.class_names, "out_dir": str(final_dir),
+             "registered_model": config.registered_model_name if config.registers else None}
+    report = compare(model, calibration=(data.X_train, data.y_train), eval_data=(data.X_test, data.y_test),
+                     methods=config.method_list, budget=config.budget, batch_sizes=(1, len(data.X_test)),
+                     threads=config.threads,
+                     # One call over the test split, as a served model gets it: dynamic int8 scales its
+                     # activations per call, so its predictions depend on how rows are batched.
+                     eval_batch_size=len(data.X_test), latency_budget_s=config.latency_budget_s,
+                     out=out_dir, artifacts=out_dir / "models", configs=_method_configs(config), seed=config.seed,
+                     progress=progress, model_kind=config.model, timing_gate=timing_gate,
+                     sensitivity_rows=config.sensitivity_rows or None, tracker=tracker, facts=facts,
+                     plot_worker=plotter)
     intent = None
     if config.registers:  # packaged and uploaded now; registered by the caller, after everything else
         progress.stage("packaging the variants for the registry")
         from quantrack.mlflow_models.registration import PYFUNC_DIR, build_models
 
-        intent = build_models(config, data, variants, out_dir / "models", out_dir / PYFUNC_DIR, champion,
-                              config.max_accuracy_drop)
+        intent = build_models(config, data, report.variants, out_dir / "models", out_dir / PYFUNC_DIR,
+                              report.champion, config.budget)
         tracker.log_artifacts(out_dir / PYFUNC_DIR, PYFUNC_DIR)
-    progress.stage("writing the report")
-    files = write_all(report, out_dir, plots=plotter.result())
-    from quantrack.evaluate.compare import track_sensitivity
-
-    track_sensitivity(tracker, report)
-    from quantrack.evaluate.hardware import mlflow_tags
-    from quantrack.tracking.variant_runs import note
-
-    tracker.log_children(report)  # one child run per variant, with the same metric names
-    tracker.set_tags({"champion": champion, "champion_reason": compared.champion_reason,
-                      "champion_rule": compared.champion_rule, "mlflow.note.content": note(report),
-                      **mlflow_tags(compared.environment["cpu"])})
-    for f in files:  # keep report.md's relative links (plots/*.png) valid among the artifacts
-        tracker.log_artifact(f, str(Path("report", f.relative_to(out_dir).parent)))
-    tracker.log_artifacts(out_dir / "models", "models")
     return report, intent
+
+
+def _method_configs(config: RunConfig) -> dict[str, Any]:
+    """QAT fine-tunes with the run's --lr and --batch-size, as training does."""
+    if "qat-int8" not in config.method_list:
+        return {}
+    from quantrack.methods.qat_int8 import QatConfig
+
+    return {"qat-int8": QatConfig(lr=config.lr, batch_size=config.batch_size)}
 
 
 def _register(config: RunConfig, tracker, report: Report, intent: dict[str, Any], run_dir: Path,
@@ -296,9 +259,9 @@ def _register(config: RunConfig, tracker, report: Report, intent: dict[str, Any]
                    f"{config.registered_model_name}")
     versions = tracker.register(intent)
     report.mlflow.update(model_versions=versions, aliases=tracker.aliases)
-    from quantrack.tracking.variant_runs import note
+    from quantrack.tracking.report_run import REPORT_ARTIFACTS, champion_tags
 
-    tracker.set_tags({"mlflow.note.content": note(report)})  # now with what happened to the aliases
+    tracker.set_tags({k: v for k, v in champion_tags(report).items() if k == "mlflow.note.content"})  # the aliases
     tmp = write_json(report, run_dir / ".report.json.tmp")
     os.replace(tmp, run_dir / "report.json")
-    tracker.log_artifact(run_dir / "report.json", "report")
+    tracker.log_artifact(run_dir / "report.json", REPORT_ARTIFACTS)

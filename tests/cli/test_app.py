@@ -119,6 +119,7 @@ def test_default_run_reproduces_the_report(workdir, sqlite_uri, capsys):
     (["--config", "missing.toml"], "config file not found"),
     (["--epochs", "abc"], "--epochs"),
     (["--no-such-flag"], "no-such-flag"),
+    (["--max-accuracy-drop", "100"], "--max-accuracy-drop must be between 0 and 100 points"),
 ])
 def test_bad_input_is_one_line_and_exit_2(workdir, sqlite_uri, capsys, args, fragment):
     code = run_main("run", "--tracking-uri", sqlite_uri, *args)
@@ -246,6 +247,19 @@ def test_a_set_too_small_to_tell_says_so_and_ships_fp32(workdir, sqlite_uri, cap
     assert "too small to tell" in " ".join(out.split())
     html = (run_dir / "report.html").read_text()
     assert "too small to tell" in html and "rule: baseline" in html
+
+
+@pytest.mark.slow
+def test_the_budget_in_points_is_recorded_as_the_fraction_compare_decides_with(workdir, sqlite_uri):
+    (workdir / "fast.toml").write_text("latency_budget_s = 0.05  # timing is not under test here\n")
+    code = run_main("run", "--dataset", "iris", "--epochs", "5", "--methods", "fp16", "--max-accuracy-drop", "2",
+                    "--config", "fast.toml", "--no-register", "--tracking-uri", sqlite_uri, "--out", "out")
+    assert code == 0
+    (run_dir,) = (workdir / "out").iterdir()
+    report = json.loads((run_dir / "report.json").read_text())
+    # the same dict compare(max_drop=0.02) records (tests/evaluate/test_compare.py)
+    assert report["budget"] == {"max_drop": 0.02, "confidence": 0.95, "prefer": "size", "score_name": "accuracy"}
+    assert report["max_drop"] == 0.02 and report["config"]["max_accuracy_drop"] == 2.0
 
 
 @pytest.mark.slow

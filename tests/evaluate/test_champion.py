@@ -6,8 +6,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from quantrack.evaluate.timing import FASTER, SAME, SLOWER, Latency
-from quantrack.evaluate.results import VariantResult
+from quantrack.core.results import FASTER, SAME, SLOWER, Latency, VariantResult
+from quantrack.core.budget import Budget
+from quantrack.errors import QuantrackError
 from quantrack.evaluate.champion import choose_champion
 
 N = 360  # test rows: accuracies are k / N, as in the digits split
@@ -30,8 +31,8 @@ FP32 = variant("fp32", 346, 4453, verdict=None)  # 96.11%
 
 def choose(variants, drop=1.0, prefer="size", batch_size=ALL):
     """The point-estimate rule (confidence=None); the confidence rule has its own tests below."""
-    name, why, rule = choose_champion(variants, max_drop=drop / 100, prefer=prefer, batch_size=batch_size,
-                                      confidence=None)
+    name, why, rule = choose_champion(variants, budget=Budget(drop / 100, confidence=None, prefer=prefer),
+                                      batch_size=batch_size)
     assert rule == ("baseline" if name == "fp32" else "point-estimate")
     return name, why
 
@@ -145,10 +146,10 @@ def test_latency_reason_survives_a_missing_speedup():
 
 # --- misuse --------------------------------------------------------------------------------------------------
 
-def test_a_missing_baseline_or_an_unknown_preference_is_a_programming_error():
+def test_a_missing_baseline_is_a_programming_error_and_an_unknown_preference_a_bad_budget():
     with pytest.raises(ValueError, match="fp32 baseline"):
         choose([variant("a", 346, 10)])
-    with pytest.raises(ValueError, match="prefer"):
+    with pytest.raises(QuantrackError, match="prefer must be one of size, latency"):
         choose([FP32, variant("a", 346, 10)], prefer="accuracy")
 
 
@@ -191,7 +192,7 @@ def paired(name: str, n: int, only_base: int, only_var: int, file_bytes: int, ve
     """A variant measured on n rows against an fp32 that got ``base_right`` right (default: 96 %)."""
     import numpy as np
 
-    from quantrack.evaluate.stats import paired_stats
+    from quantrack.core.stats import paired_stats
 
     base_right = round(0.96 * n) if base_right is None else base_right
     base = np.zeros(n, dtype=bool)
@@ -205,7 +206,7 @@ def paired(name: str, n: int, only_base: int, only_var: int, file_bytes: int, ve
 
 
 def choose_confident(variants, drop=1.0, prefer="size"):
-    return choose_champion(variants, max_drop=drop / 100, prefer=prefer, batch_size=ALL, confidence=0.95)
+    return choose_champion(variants, budget=Budget(drop / 100, confidence=0.95, prefer=prefer), batch_size=ALL)
 
 
 def test_confident_rule_takes_a_variant_whose_whole_drop_interval_is_within_budget():
@@ -244,8 +245,8 @@ def test_point_estimate_over_budget_everywhere_is_not_called_too_small():
 def test_the_same_measurements_under_both_rules():
     n = 360
     variants = [paired("fp32", n, 0, 0, 4453, verdict=None), paired("a", n, 1, 0, 1000)]
-    assert choose_champion(variants, max_drop=0.01, prefer="size", batch_size=ALL,
-                           confidence=None)[::2] == ("a", "point-estimate")
+    assert choose_champion(variants, budget=Budget(0.01, confidence=None), batch_size=ALL)[::2] == \
+        ("a", "point-estimate")
     assert choose_confident(variants)[::2] == ("fp32", "baseline")
 
 
@@ -254,8 +255,7 @@ def test_confident_rule_refuses_missing_or_mismatched_stats():
         choose_confident([FP32, variant("a", 346, 10)])
     base = paired("fp32", 100, 0, 0, 4453, verdict=None)
     with pytest.raises(ValueError, match="another confidence"):
-        choose_champion([base, paired("a", 100, 0, 0, 10)], max_drop=0.01, prefer="size", batch_size=ALL,
-                        confidence=0.9)
+        choose_champion([base, paired("a", 100, 0, 0, 10)], budget=Budget(0.01, confidence=0.9), batch_size=ALL)
 
 
 @settings(max_examples=60, deadline=None)

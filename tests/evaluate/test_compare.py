@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 import os
 import warnings
 
@@ -12,6 +13,7 @@ import torch
 from torch import nn
 
 import quantrack
+from quantrack.core.budget import Budget
 from quantrack.errors import QuantrackError
 
 FAST = {"batch_sizes": (1, 32), "latency_budget_s": 0.02}
@@ -147,9 +149,45 @@ def test_tracking_logs_one_run_with_every_variant(user_model, digits, sqlite_uri
     assert "p50_us" in children["dynamic-int8"].data.metrics
 
 
+def test_a_tracker_given_receives_the_report_once_and_stays_open(user_model, digits, tmp_path):
+    """No store needed: the caller's run (here in memory) gets the children, tags and files, each once."""
+    from quantrack.tracking.memory import MemoryTracker
+
+    _, _, Xt, yt = digits
+    tracker = MemoryTracker()
+    tracker.start("mine", {"who": "caller"})
+    report = quantrack.compare(user_model, eval_data=(Xt, yt), methods=["dynamic-int8"], tracker=tracker,
+                               out=tmp_path / "out", facts={"best_epoch": 7, "train_seconds": 0.5}, **FAST)
+    assert report.mlflow == tracker.info and tracker.status == "RUNNING"  # the caller ends its run
+    assert report.best_epoch == 7 and json.loads((tmp_path / "out" / "report.json").read_text())["best_epoch"] == 7
+    assert sorted(tracker.children) == ["dynamic-int8", "fp32"]
+    assert tracker.children["fp32"]["metrics"]["accuracy"] == report.variant("fp32").accuracy
+    assert tracker.tags["champion"] == report.champion and tracker.params == {"who": "caller"}
+    paths = [str(Path(where or "", Path(local).name)) for local, where in tracker.artifacts]
+    assert len(paths) == len(set(paths))  # nothing logged twice
+    assert {"report/report.json", "report/report.html", "models/fp32.pt", "models/dynamic-int8.pt"} <= set(paths)
+
+
+def test_a_tracker_and_tracking_together_are_refused(user_model):
+    from quantrack.tracking.memory import MemoryTracker
+
+    with pytest.raises(QuantrackError, match="either tracker= .* or tracking="):
+        quantrack.compare(user_model, eval_data=(np.zeros((5, 64), np.float32), np.zeros(5, np.int64)),
+                          tracker=MemoryTracker(), tracking=True, **FAST)
+    with pytest.raises(QuantrackError, match="facts: 'champion_mood' is not a Report field"):
+        quantrack.compare(user_model, eval_data=(np.zeros((5, 64), np.float32), np.zeros(5, np.int64)),
+                          facts={"champion_mood": 1}, **FAST)
+
+
 @pytest.mark.parametrize("kwargs, message", [
     ({"methods": ["int3"]}, "unknown method 'int3'"),
     ({"max_drop": -1}, "max_drop must be"),
+    ({"max_drop": 1}, r"accuracy is a fraction, so max_drop is too \(0.01 = 1 point\); for 1 points pass max_drop=0.01"),
+    ({"max_drop": 150}, "cannot be a drop of accuracy"),
+    ({"confidence": 1.5}, "confidence must be between 0.5 and 1"),
+    ({"budget": {"max_drop": 0.01}}, "budget must be a quantrack.core.budget.Budget"),
+    ({"budget": Budget(0.01), "max_drop": 0.02}, "pass either budget= or max_drop=, not both"),
+    ({"budget": Budget(0.01), "confidence": None}, "pass either budget= or confidence=, not both"),
     ({"prefer": "speed"}, "prefer must be one of"),
     ({"batch_sizes": (0,)}, "batch_sizes must be"),
     ({"eval_data": (np.zeros((5, 64), np.float32), np.zeros(4, np.int64))}, "5 rows of inputs but 4 labels"),
@@ -223,3 +261,59 @@ def test_quantize_gives_the_variant_compare_scored(tmp_path):
         assert variant.save(tmp_path).stat().st_size == report.variant(name).file_bytes
     with pytest.raises(QuantrackError, match="static-int8 is unavailable"):
         quantrack.quantize(model, "static-int8", calibration=(ids, mask))
+
+
+def test_the_budget_is_built_once_and_recorded_as_decided(user_model, digits):
+    """max_drop/confidence/prefer and budget=Budget(...) are one value; report.json records it."""
+    _, _, X, y = digits
+    args = dict(eval_data=(X[:120], y[:120]), methods=["fp16"], **FAST)
+    by_words = quantrack.compare(user_model, max_drop=0.02, prefer="latency", **args)
+    by_value = quantrack.compare(user_model, budget=Budget(0.02, prefer="latency"), **args)
+    expected = {"max_drop": 0.02, "confidence": 0.95, "prefer": "latency", "score_name": "accuracy"}
+    for report in (by_words, by_value):
+        assert report.budget == expected and report.max_drop == 0.02 and report.prefer == "latency"
+        assert report.to_dict()["budget"] == expected
+    assert by_words.champion_rule == by_value.champion_rule
+    on_points = quantrack.compare(user_model, max_drop=0.02, confidence=None, **args)
+    assert on_points.budget["confidence"] is None and on_points.champion_rule in ("point-estimate", "baseline")
+
+
+def test_configs_reach_their_method_and_report_json_records_every_variants_config(user_model, digits, tmp_path):
+    from quantrack.methods.onnx_int8_dynamic import OnnxDynamicConfig
+    from quantrack.methods.qat_int8 import QatConfig
+
+    X, y, Xt, yt = digits
+    report = quantrack.compare(user_model, calibration=(X[:200], y[:200]), eval_data=(Xt[:100], yt[:100]),
+                               methods=["qat-int8", "onnx-int8-dynamic", "fp16"], out=tmp_path,
+                               configs={"onnx-int8-dynamic": OnnxDynamicConfig(per_channel=True)}, **FAST)
+    saved = {v["name"]: v["config"] for v in json.loads((tmp_path / "report.json").read_text())["variants"]}
+    assert saved["onnx-int8-dynamic"] == {"per_channel": True, "weight_type": "QInt8"}
+    assert saved["qat-int8"] == QatConfig().to_dict() == {"epochs": 3, "lr": 0.01, "batch_size": 32}
+    assert saved["fp16"] == {} and saved["fp32"] == {}
+    assert report.variant("onnx-int8-dynamic").config == {"per_channel": True, "weight_type": "QInt8"}
+
+
+@pytest.mark.parametrize("configs, message", [
+    ({"qat-int8": {"epochs": 1}}, "qat-int8 takes a quantrack.methods.qat_int8.QatConfig, got dict"),
+    ({"int3": None}, "unknown method 'int3'"),
+    ({"fp16": None}, "configs names 'fp16', which is not among the methods compared"),
+    ("qat-int8", "configs must be a dict"),
+])
+def test_a_config_of_the_wrong_kind_is_one_clear_error(user_model, configs, message):
+    with pytest.raises(QuantrackError, match=message):
+        quantrack.compare(user_model, methods=["qat-int8"], configs=configs,
+                          eval_data=(np.zeros((5, 64), np.float32), np.zeros(5, np.int64)), **FAST)
+
+
+def test_quantize_takes_the_methods_config_and_refuses_another(user_model, digits):
+    from quantrack.methods.onnx_int8_dynamic import OnnxDynamicConfig
+    from quantrack.methods.qat_int8 import QatConfig
+    from quantrack.methods.static_int8 import StaticInt8Config
+
+    X, y, _, _ = digits
+    with pytest.raises(QuantrackError, match="qat-int8 takes a quantrack.methods.qat_int8.QatConfig, got StaticInt8Config"):
+        quantrack.quantize(user_model, "qat-int8", (X[:64], y[:64]), config=StaticInt8Config())
+    with pytest.raises(QuantrackError, match="QatConfig.epochs must be a positive integer"):
+        QatConfig(epochs=0)
+    variant = quantrack.quantize(UserNet(), "onnx-int8-dynamic", X[:64], config=OnnxDynamicConfig(per_channel=True))
+    assert variant.name == "onnx-int8-dynamic" and variant.outputs(X[:3]).shape == (3, 10)

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from quantrack.evaluate.hardware import FLAGS, cpu_facts, cpu_line, explain, mlflow_tags, parse_cpuinfo
-from quantrack.evaluate.timing import FASTER, SAME, SLOWER, Latency
+from quantrack.core.cpu import FLAGS, cpu_line
+from quantrack.evaluate.hardware import cpu_facts, explain, parse_cpuinfo
+from quantrack.tracking.report_run import cpu_tags
+from quantrack.core.results import FASTER, SAME, SLOWER, Latency
 
 EPYC_AVX2 = """processor\t: 0
 vendor_id\t: AuthenticAMD
@@ -46,7 +48,7 @@ def test_cpu_facts_name_present_and_missing_sets(tmp_path):
                              "avx512_fp16"]
     line = cpu_line(facts)
     assert line.startswith("AMD EPYC,") and "has avx2" in line and "lacks avx512f" in line
-    assert mlflow_tags(facts)["cpu.flags"] == "avx2"
+    assert cpu_tags(facts)["cpu.flags"] == "avx2"
 
 
 def test_cpu_facts_of_this_machine_agree_with_proc_cpuinfo():

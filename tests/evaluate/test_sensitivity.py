@@ -109,14 +109,15 @@ def test_compare_keeps_the_fragile_layer_in_float(problem, name, tmp_path):
     assert "## Per-layer sensitivity" in (tmp_path / "report.md").read_text()
     assert 'id="sensitivity"' in (tmp_path / "report.html").read_text()
     assert (tmp_path / "plots" / "sensitivity.png").stat().st_size > 0
-    from quantrack.report.sensitivity import console_lines, sensitivity_metrics
+    from quantrack.report.sensitivity import console_lines
+    from quantrack.tracking.report_run import sensitivity_metrics
 
     (line,) = console_lines(report)
     assert line.count(" pt") == min(5, len(rows)) and f"{FRAGILE} " in line and "(float)" in line
     assert sensitivity_metrics(report)[f"sensitivity.{plain}.{FRAGILE}.drop"] == rows[0]["drop"]
     # saved and reloaded without pickle: the same layers float, the same outputs
     fresh = Tower()
-    reloaded = get_method(name).load(tmp_path / "models" / v.artifact, fresh)
+    reloaded = get_method(name).restore(tmp_path / "models" / v.artifact, fresh)
     assert reloaded.float_layers == v.float_layers
     np.testing.assert_allclose(reloaded.outputs(x[:20]), report_variant_outputs(name, model, x[:20], tmp_path),
                                rtol=1e-4, atol=1e-4)
@@ -131,19 +132,28 @@ def report_variant_outputs(name, model, x, tmp_path):
     from quantrack.methods import get_method as gm
 
     artifact = next((tmp_path / "models").glob(f"{name}.*"))
-    return gm(name).load(artifact, Tower()).outputs(x)
+    return gm(name).restore(artifact, Tower()).outputs(x)
 
 
 def test_budget_out_of_reach_says_so(problem):
-    """A budget below zero cannot be met even with all layers but one in float: one-line reason."""
+    """A zero budget on a metric any int8 layer moves cannot be met even with all layers but one in
+    float: one-line reason."""
+    from quantrack.core.budget import Budget
+    from quantrack.methods.base import SearchContext
+
     model, x, y = problem
-    ctx = QuantContext(model=model, example=(x[:2],), extra={"eval": _evalset(x, y), "max_drop": -1.0})
+
+    def closeness(outputs, reference):  # 0 for fp32 itself, below 0 as soon as one output moves
+        return -float(np.abs(outputs - reference).max())
+
+    ctx = QuantContext(model=model, example=(x[:2],), method="mixed-int8", budget=Budget(0.0, score_name="closeness"),
+                       search=SearchContext(_evalset(x, y), closeness))
     with pytest.raises(MethodUnavailable, match=r"even with 3 of 4 dynamic-int8 layers kept in float"):
         get_method("mixed-int8").apply(ctx)
 
 
 def _evalset(x, y):
-    from quantrack.evaluate.data import EvalSet
+    from quantrack.core.evalset import EvalSet
 
     return EvalSet((x,), y)
 

@@ -10,7 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from quantrack.evaluate.timing import FASTER, MIN_EFFECT, SAME, SLOWER, latency_from_samples, time_against, time_calls, verdict_from_ratios
+from quantrack.core.results import FASTER, MIN_EFFECT, SAME, SLOWER
+from quantrack.evaluate.timing import latency_from_samples, time_against, time_calls, verdict_from_ratios
 
 
 # --- latency_from_samples ------------------------------------------------------------------------------------

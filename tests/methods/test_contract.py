@@ -2,7 +2,9 @@
 
 One parametrized test per promise, over every registered method (fp32 included) x (logreg, mlp,
 cnn, and ``residual``: a model quantrack did not define, written here, with residual blocks,
-LayerNorm and GELU). A new method is covered by registering it. Models are small and briefly
+LayerNorm and GELU). Each method runs with its default config (``Method.config()``), which is
+checked too: frozen, every knob with a why, round-tripped through to_dict/from_dict. A new method
+is covered by registering it. Models are small and briefly
 trained once per module; each method is applied once per model and the Variant reused.
 
 On quantrack's own models every method must work. On a foreign model a method may refuse:
@@ -94,8 +96,8 @@ def applied(trained, data, tmp_path_factory):
             model, _ = trained[kind]
             before = {k: v.clone() for k, v in model.state_dict().items()}
             ctx = QuantContext(model=model, example=(data.X_test[:2],), calibration=(data.X_train,),
-                               labels=data.y_train, model_kind=kind if kind in OWN_KINDS else None, lr=0.05,
-                               batch_size=32, seed=0, threads=1, extra={"qat_epochs": 2})
+                               labels=data.y_train, model_kind=kind if kind in OWN_KINDS else None, seed=0,
+                               threads=1, method=name, config=method.config())
             try:
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")
@@ -177,11 +179,39 @@ def test_save_then_load_reproduces_predictions(applied, data, tmp_path, name, ki
     assert method.load is not None, f"{name} has no load()"
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # loading must be quiet: no warning may escape it
-        reloaded = method.load(path, _fresh(kind, data))
+        reloaded = method.restore(path, _fresh(kind, data), method.config())
+    assert reloaded.name == variant.name == name  # named by the registry key, applied and reloaded
     assert reloaded.payload_bytes == variant.payload_bytes and reloaded.params == variant.params
     a, b = variant.outputs(data.X_test), reloaded.outputs(data.X_test)
     np.testing.assert_allclose(np.asarray(a, dtype=np.float32), np.asarray(b, dtype=np.float32), rtol=1e-3, atol=1e-3)
     assert np.array_equal(variant.predict(data.X_test), reloaded.predict(data.X_test))
+
+
+@methods
+def test_the_default_config_is_typed_explained_and_round_trips(name):
+    import dataclasses
+    import json
+
+    from quantrack.core.method_config import MethodConfig
+    from quantrack.errors import QuantrackError
+
+    method = get_method(name)
+    assert issubclass(method.config, MethodConfig) and method.config.__dataclass_params__.frozen
+    default = method.config()
+    for f in dataclasses.fields(default):
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            setattr(default, f.name, getattr(default, f.name))
+    for knob_name, _, why in method.config.knobs():
+        assert why, f"{name}: knob {knob_name} has no why"
+    plain = default.to_dict()
+    assert json.loads(json.dumps(plain)) == plain  # report.json records it as it is
+    assert method.config.from_dict(plain) == default
+    assert method.check_config(None) == default and method.check_config(default) is default
+    other = next(get_method(n).config() for n in ALL_METHODS if get_method(n).config is not method.config)
+    with pytest.raises(QuantrackError, match=f"{name} takes a"):
+        method.check_config(other)
+    with pytest.raises(QuantrackError, match="unknown config key 'no_such_knob'"):
+        method.config.from_dict({"no_such_knob": 1}, method=name)
 
 
 @methods

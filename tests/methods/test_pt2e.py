@@ -19,6 +19,12 @@ from quantrack.methods.pt2e_int8_static import Pt2eStaticConfig
 from quantrack.methods.pt2e_int8_static_compiled import Pt2eStaticCompiledConfig
 
 
+
+def _apply(name: str, ctx: QuantContext):
+    """apply() as compare calls it: the context names the method."""
+    ctx.method = name
+    return get_method(name).apply(ctx)
+
 class ResidualGelu(nn.Module):
     """A user's block: x + GELU(Linear(LayerNorm(x))), the shape of a transformer's feed-forward."""
 
@@ -79,7 +85,7 @@ MODELS = pytest.mark.parametrize("cls", [ResidualGelu, BatchNormMlp], ids=["resi
 @MODELS
 def test_eager_static_int8_refuses_and_names_the_cause_and_pt2e(cls, rows):
     with pytest.raises(MethodUnavailable) as e:
-        get_method("static-int8").apply(_ctx(_model(cls), rows))
+        _apply("static-int8", _ctx(_model(cls), rows))
     reason = str(e.value)
     assert "\n" not in reason and "use pt2e-int8-static" in reason
     if cls is BatchNormMlp:
@@ -92,7 +98,7 @@ def test_eager_static_int8_refuses_and_names_the_cause_and_pt2e(cls, rows):
 def test_pt2e_static_is_available_close_to_fp32_and_reloads_exactly(cls, rows, tmp_path):
     model = _model(cls)
     before = {k: v.clone() for k, v in model.state_dict().items()}
-    variant = get_method("pt2e-int8-static").apply(_ctx(model, rows))
+    variant = _apply("pt2e-int8-static", _ctx(model, rows))
     for k, v in model.state_dict().items():
         assert torch.equal(v, before[k]), f"the float model's {k} changed"
     assert variant.runtime == "eager" and variant.compile_seconds is None
@@ -114,20 +120,20 @@ def test_pt2e_static_is_available_close_to_fp32_and_reloads_exactly(cls, rows, t
     path = variant.save(tmp_path)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        reloaded = get_method("pt2e-int8-static").load(path, cls())  # a fresh, untrained model
+        reloaded = get_method("pt2e-int8-static").restore(path, cls())  # a fresh, untrained model
     np.testing.assert_array_equal(reloaded.outputs(x), out)
     assert reloaded.payload_bytes == variant.payload_bytes
 
 
 def test_reduce_range_and_calibration_rows_reach_the_recipe(rows, tmp_path):
     model = _model(BatchNormMlp)
-    seven_bit = get_method("pt2e-int8-static").apply(_ctx(model, rows, Pt2eStaticConfig(reduce_range=True,
+    seven_bit = _apply("pt2e-int8-static", _ctx(model, rows, Pt2eStaticConfig(reduce_range=True,
                                                                                           calibration_rows=64)))
     assert seven_bit.recipe == {"qat": False, "reduce_range": True}
     # 7-bit activations: every quantize node's range is 0..127, not 0..255
     qnodes = [n for n in seven_bit.graph.graph.nodes if "quantize_per_tensor" in str(n.target)]
     assert qnodes and all(n.args[4] == 127 for n in qnodes)
-    reloaded = get_method("pt2e-int8-static").load(seven_bit.save(tmp_path), BatchNormMlp())
+    reloaded = get_method("pt2e-int8-static").restore(seven_bit.save(tmp_path), BatchNormMlp())
     np.testing.assert_array_equal(reloaded.outputs(rows[1]), seven_bit.outputs(rows[1]))
 
 
@@ -146,7 +152,7 @@ def test_config_is_validated_and_documented():
 def test_calibration_is_required(rows):
     ctx = QuantContext(model=_model(BatchNormMlp), example=(rows[1][:2],))
     with pytest.raises(MethodUnavailable, match="calibration"):
-        get_method("pt2e-int8-static").apply(ctx)
+        _apply("pt2e-int8-static", ctx)
 
 
 class _Boom:
@@ -158,20 +164,20 @@ def test_a_crafted_file_is_refused_without_running_code(tmp_path):
     path = tmp_path / "pt2e-int8-static.pt"
     path.write_bytes(pickle.dumps({"format": "quantrack-pt2e/1", "graph": _Boom()}))
     with pytest.raises(Exception) as e:
-        get_method("pt2e-int8-static").load(path, BatchNormMlp())
+        get_method("pt2e-int8-static").restore(path, BatchNormMlp())
     assert "weights_only" in str(e.value) or "Unsupported" in str(e.value) or isinstance(e.value, pickle.UnpicklingError)
     other = tmp_path / "other.pt"
     torch.save({"weight": torch.zeros(2)}, other)
     with pytest.raises(QuantrackError, match="not a quantrack PT2E file"):
-        get_method("pt2e-int8-static").load(other, BatchNormMlp())
+        get_method("pt2e-int8-static").restore(other, BatchNormMlp())
 
 
 @pytest.mark.slow
 def test_compiled_runs_inductor_once_per_shape_class_and_matches_eager(rows, tmp_path):
     """Compiled up front (batch 2, then 1): later batch sizes reuse the dynamic graph, no recompile."""
     model = _model(BatchNormMlp)
-    eager = get_method("pt2e-int8-static").apply(_ctx(model, rows))
-    compiled = get_method("pt2e-int8-static-compiled").apply(_ctx(model, rows))
+    eager = _apply("pt2e-int8-static", _ctx(model, rows))
+    compiled = _apply("pt2e-int8-static-compiled", _ctx(model, rows))
     assert compiled.runtime.startswith("inductor") and "freezing" in compiled.runtime
     assert compiled.compile_seconds > 0 and compiled.payload_bytes == eager.payload_bytes
     import torch._dynamo.config as dynamo_config
@@ -183,7 +189,7 @@ def test_compiled_runs_inductor_once_per_shape_class_and_matches_eager(rows, tmp
     assert all(tuple(o.shape) == (bs, 10) for bs, o in outs.items())
     # Inductor's fused int8 kernels round differently from the reference graph, within a quantization step.
     np.testing.assert_allclose(whole, eager.outputs(x), atol=0.05)
-    reloaded = get_method("pt2e-int8-static-compiled").load(compiled.save(tmp_path), BatchNormMlp())
+    reloaded = get_method("pt2e-int8-static-compiled").restore(compiled.save(tmp_path), BatchNormMlp())
     assert reloaded.runtime == compiled.runtime
     np.testing.assert_allclose(reloaded.outputs(x), whole, atol=1e-5)
 
@@ -192,7 +198,7 @@ def test_compiled_runs_inductor_once_per_shape_class_and_matches_eager(rows, tmp
 def test_compiled_on_a_graph_inductor_cannot_fuse_is_unavailable_in_one_line(rows):
     """torchao 0.18's x86 fusion asserts on Linear -> GELU -> residual add; the eager method still takes it."""
     try:
-        variant = get_method("pt2e-int8-static-compiled").apply(_ctx(_model(ResidualGelu), rows))
+        variant = _apply("pt2e-int8-static-compiled", _ctx(_model(ResidualGelu), rows))
     except MethodUnavailable as e:
         assert "\n" not in str(e) and str(e).startswith("Inductor could not compile this model")
     else:  # a torchao that fixed it: then it must run
@@ -223,13 +229,13 @@ def test_pt2e_qat_fine_tunes_these_models_and_reloads_exactly(cls, rows, tmp_pat
     model = _model(cls)
     calibration, evaluation = rows
     labels = _fp32(model, calibration).argmax(1)
-    ctx = QuantContext(model=model, example=(evaluation[:2],), calibration=(calibration,), labels=labels, lr=0.01,
+    ctx = QuantContext(model=model, example=(evaluation[:2],), calibration=(calibration,), labels=labels,
                        config=Pt2eQatConfig(epochs=1))
-    variant = get_method("pt2e-qat-int8").apply(ctx)
+    variant = _apply("pt2e-qat-int8", ctx)
     assert variant.recipe["qat"] is True and variant.runtime == "eager"
     out = variant.outputs(evaluation)
     assert out.shape == (len(evaluation), 10) and tuple(variant.runner(evaluation[:1])().shape) == (1, 10)
-    reloaded = get_method("pt2e-qat-int8").load(variant.save(tmp_path), cls())
+    reloaded = get_method("pt2e-qat-int8").restore(variant.save(tmp_path), cls())
     np.testing.assert_array_equal(reloaded.outputs(evaluation), out)
     with pytest.raises(MethodUnavailable, match="needs labels"):
-        get_method("pt2e-qat-int8").apply(_ctx(model, rows))
+        _apply("pt2e-qat-int8", _ctx(model, rows))

@@ -16,6 +16,12 @@ from quantrack.methods.torchao_int8_dynamic import TorchaoInt8DynamicConfig
 from quantrack.methods.torchao_int8_dynamic_compiled import TorchaoInt8DynamicCompiledConfig
 
 
+
+def _apply(name: str, ctx: QuantContext):
+    """apply() as compare calls it: the context names the method."""
+    ctx.method = name
+    return get_method(name).apply(ctx)
+
 def _model() -> nn.Module:
     torch.manual_seed(0)
     return nn.Sequential(nn.Linear(32, 64), nn.GELU(), nn.Linear(64, 10)).eval()
@@ -35,18 +41,18 @@ def _inductor_settings() -> dict:
 
 def test_defaults_follow_torchao_and_leave_inductor_settings_alone(x, tmp_path):
     before = _inductor_settings()
-    variant = get_method("torchao-int8-dynamic").apply(QuantContext(model=_model(), example=(x[:2],)))
+    variant = _apply("torchao-int8-dynamic", QuantContext(model=_model(), example=(x[:2],)))
     assert _inductor_settings() == before  # set_inductor_config=False: quantize_ changes nothing process-wide
     assert variant.runtime == "eager" and variant.compile_seconds is None
     assert variant.recipe == {"symmetric_activations": True, "reduce_range": should_reduce_range()}
     assert variant.outputs(x).shape == (len(x), 10)
-    reloaded = get_method("torchao-int8-dynamic").load(variant.save(tmp_path), _model())
+    reloaded = get_method("torchao-int8-dynamic").restore(variant.save(tmp_path), _model())
     np.testing.assert_array_equal(reloaded.outputs(x), variant.outputs(x))
 
 
 def test_knobs_reach_torchao_and_are_validated(x):
     config = TorchaoInt8DynamicConfig(symmetric_activations=False, reduce_range=False)
-    variant = get_method("torchao-int8-dynamic").apply(QuantContext(model=_model(), example=(x[:2],), config=config))
+    variant = _apply("torchao-int8-dynamic", QuantContext(model=_model(), example=(x[:2],), config=config))
     assert variant.recipe == {"symmetric_activations": False, "reduce_range": False}
     assert TorchaoInt8DynamicCompiledConfig().compile is True and TorchaoInt8DynamicConfig().compile is False
     assert all(why for _, _, why in TorchaoInt8DynamicConfig.knobs())
@@ -60,8 +66,8 @@ def test_compiled_is_warm_does_not_recompile_and_restores_freezing(x, tmp_path):
     import torch._inductor.config as inductor_config
 
     before = _inductor_settings()
-    eager = get_method("torchao-int8-dynamic").apply(QuantContext(model=_model(), example=(x[:2],)))
-    compiled = get_method("torchao-int8-dynamic-compiled").apply(QuantContext(model=_model(), example=(x[:2],)))
+    eager = _apply("torchao-int8-dynamic", QuantContext(model=_model(), example=(x[:2],)))
+    compiled = _apply("torchao-int8-dynamic-compiled", QuantContext(model=_model(), example=(x[:2],)))
     assert compiled.runtime.startswith("inductor") and compiled.compile_seconds > 0
     assert _inductor_settings() == before and inductor_config.freezing is before["freezing"]
     with dynamo_config.patch(error_on_recompile=True):  # compiled at batch 2 and 1 in apply: nothing new here
@@ -69,5 +75,5 @@ def test_compiled_is_warm_does_not_recompile_and_restores_freezing(x, tmp_path):
         whole = compiled.outputs(x)
     assert shapes == [(1, 10), (5, 10), (64, 10)]
     np.testing.assert_allclose(whole, eager.outputs(x), atol=0.05)
-    reloaded = get_method("torchao-int8-dynamic-compiled").load(compiled.save(tmp_path), _model())
+    reloaded = get_method("torchao-int8-dynamic-compiled").restore(compiled.save(tmp_path), _model())
     np.testing.assert_allclose(reloaded.outputs(x), whole, atol=1e-5)

@@ -123,15 +123,16 @@ def test_registering_again_reuses_the_versions(registered):
 
 
 def test_alias_only_for_a_champion_within_budget():
+    from quantrack.core.budget import Budget
     from quantrack.mlflow_models.registration import alias_for
-    from quantrack.evaluate.results import VariantResult
+    from quantrack.core.results import VariantResult
 
     variants = [VariantResult("fp32", accuracy=0.96), VariantResult("a", accuracy=0.955),
                 VariantResult("b", accuracy=0.90)]
-    assert alias_for(variants, "a", 1.0, ["fp32", "a", "b"]) == "champion"
-    assert alias_for(variants, "fp32", 1.0, ["fp32", "a", "b"]) == "champion"  # nothing fits: ship fp32
-    assert alias_for(variants, "b", 1.0, ["fp32", "a", "b"]) is None
-    assert alias_for(variants, "a", 1.0, ["fp32"]) is None  # not registered
+    assert alias_for(variants, "a", Budget(0.01), ["fp32", "a", "b"]) == "champion"
+    assert alias_for(variants, "fp32", Budget(0.01), ["fp32", "a", "b"]) == "champion"  # nothing fits: ship fp32
+    assert alias_for(variants, "b", Budget(0.01), ["fp32", "a", "b"]) is None
+    assert alias_for(variants, "a", Budget(0.01), ["fp32"]) is None  # not registered
 
 
 def test_no_register_leaves_the_registry_alone(tmp_path):

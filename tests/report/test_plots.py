@@ -10,8 +10,7 @@ import numpy as np
 import pytest
 
 from quantrack.report import plots
-from quantrack.evaluate.timing import FASTER, SAME, SLOWER, Latency
-from quantrack.evaluate.results import VariantResult
+from quantrack.core.results import FASTER, SAME, SLOWER, Latency, VariantResult
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 

@@ -10,7 +10,7 @@ from html.parser import HTMLParser
 import pytest
 
 from quantrack.report.writers import TABLE_HEADERS, table_rows, to_html, to_markdown, write_all
-from quantrack.evaluate.results import VariantResult
+from quantrack.core.results import VariantResult
 
 
 class _Page(HTMLParser):

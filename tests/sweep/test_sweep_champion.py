@@ -1,5 +1,6 @@
 """Across trials: budget from the best fp32, ranking, the sweep's champion."""
 
+from quantrack.core.budget import Budget
 from quantrack.sweep.champion import choose, front
 from quantrack.sweep.results import FAILED, Candidate, TrialResult
 
@@ -19,25 +20,31 @@ TRIALS = [
 
 
 def test_budget_counts_from_the_best_fp32_of_the_sweep():
-    champ, why, ranking = choose(TRIALS, max_accuracy_drop=1.0, prefer="size")
+    champ, why, ranking = choose(TRIALS, budget=Budget.from_points(1.0, prefer="size"))
     assert champ.key == "t0/onnx"  # t1's 1000 B int8 is 16 points below t2's fp32
     assert ranking == ["t0", "t2", "t1"]  # t1 has nothing within budget: last
-    assert "96.00%" in why and "3,000 B" in why
+    assert "96.00%" in why and "3,000 B" in why and "within 1 point of the best fp32" in why
+
+
+def test_a_variant_exactly_at_the_budget_is_within_it():
+    # 0.95 - 0.94 is 0.010000000000000009 in floats: Budget.within's one tolerance admits it
+    champ, _, _ = choose([trial("t", 0.95, ("int8", 0.94, 1000, 10.0))], budget=Budget.from_points(1.0))
+    assert champ.key == "t/int8"
 
 
 def test_prefer_latency_takes_the_lowest_p50():
-    champ, _, ranking = choose(TRIALS, max_accuracy_drop=1.0, prefer="latency")
+    champ, _, ranking = choose(TRIALS, budget=Budget.from_points(1.0, prefer="latency"))
     assert champ.key == "t0/onnx" and ranking[0] == "t0"
-    champ, _, _ = choose(TRIALS, max_accuracy_drop=20.0, prefer="latency")
+    champ, _, _ = choose(TRIALS, budget=Budget.from_points(20.0, prefer="latency"))
     assert champ.key == "t1/int8"
 
 
 def test_failed_trials_do_not_count_and_no_finished_trial_means_no_champion():
     failed = [trial("t3", 0.99, ("int8", 0.99, 10, 1.0), status=FAILED)]
-    champ, _, ranking = choose(TRIALS + failed, max_accuracy_drop=1.0, prefer="size")
+    champ, _, ranking = choose(TRIALS + failed, budget=Budget.from_points(1.0, prefer="size"))
     assert champ.trial != "t3" and "t3" not in ranking
     assert all(c.trial != "t3" for c in front(TRIALS + failed))
-    assert choose(failed, max_accuracy_drop=1.0, prefer="size")[0] is None
+    assert choose(failed, budget=Budget.from_points(1.0, prefer="size"))[0] is None
 
 
 def test_front_of_the_sweep():

@@ -56,3 +56,13 @@ def test_a_child_that_hangs_is_killed(tmp_path, monkeypatch):
     warmup = sqlite_store.StoreWarmup(f"sqlite:///{tmp_path / 'mlflow.db'}")
     assert not warmup.wait(timeout_s=0.5)
     assert warmup._proc.poll() is not None
+
+
+@pytest.mark.parametrize("imported, cores, helps", [
+    ({"numpy", "quantrack"}, 2, True),
+    ({"numpy", "quantrack"}, 1, False),  # the child's imports would only compete with ours
+    ({"numpy", "torch"}, 2, False),  # warm: creating the store here is quicker
+    ({"mlflow.store.tracking.sqlalchemy_store"}, 8, False),
+])
+def test_the_store_child_runs_only_where_it_can_help(imported, cores, helps):
+    assert sqlite_store.store_child_helps(imported, cores) is helps

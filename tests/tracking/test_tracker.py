@@ -124,6 +124,6 @@ def test_credentials_from_netrc(auth_server, tmp_path, monkeypatch, run_cli, cap
     (None, None),
 ])
 def test_redact_hides_every_form_of_user_info(text, expected):
-    from quantrack.tracking.connection import redact
+    from quantrack.mlflow_models.connection import redact
 
     assert redact(text) == expected

@@ -177,13 +177,14 @@ def compare(
 ) -> None:
     """Measure an ONNX model and its ONNX Runtime int8 variants on your labelled rows; name the champion."""
     from quantrack import compare_onnx
+    from quantrack.core.budget import Budget
     from quantrack.cli.console import RichProgress, print_report
 
     names = [c.strip() for c in class_names.split(",")] if class_names else None
     with RichProgress() as progress:
         report = compare_onnx.run(model_file, dataset, target=target, class_names=names, calibration=calibration,
                                   n_calibration=calibration_rows, methods=methods,
-                                  max_drop=max_accuracy_drop / 100, prefer=prefer, threads=threads, out=out,
+                                  budget=Budget.from_points(max_accuracy_drop, prefer=prefer), threads=threads, out=out,
                                   tracking_uri=tracking_uri, experiment=experiment, seed=seed, progress=progress)
     print_report(report)
     typer.echo(f"calibration: {report.config['calibration_source']}")
@@ -254,7 +255,7 @@ def main(argv: list[str] | None = None) -> None:
         if os.environ.get("QUANTRACK_DEBUG"):
             raise
         from quantrack.errors import first_line
-        from quantrack.tracking.connection import redact
+        from quantrack.mlflow_models.connection import redact
 
         _fail(f"unexpected {type(e).__name__}: {redact(first_line(e))} (set QUANTRACK_DEBUG=1 for the traceback)",
               code=1)

@@ -10,8 +10,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from quantrack.evaluate.results import ReportData
-from quantrack.evaluate.timing import MIN_EFFECT_TEXT
+from quantrack.core.results import MIN_EFFECT_TEXT, ReportData
 from quantrack.report.writers import (METRIC_STATS_RULE, STATS_RULE, report_subject, rule_text, split_text,
                                       table_headers, table_rows)
 
@@ -136,7 +135,7 @@ def print_report(report: ReportData, console: Console | None = None) -> None:
               f"p25–p75 of its speed-ups beyond {MIN_EFFECT_TEXT}.", highlight=False)
     cpu = report.environment.get("cpu")
     if cpu:
-        from quantrack.evaluate.hardware import cpu_line
+        from quantrack.core.cpu import cpu_line
 
         out.print(f"CPU: {cpu_line(cpu)}", highlight=False, markup=False)
     for v in report.variants:

@@ -8,7 +8,7 @@ with :meth:`Budget.from_points`.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from quantrack.errors import QuantrackError
@@ -73,14 +73,22 @@ class Budget:
     def text(self) -> str:
         """The budget as people say it: '1 point' of accuracy, '0.01 of cosine' for a metric."""
         if self.score_name == ACCURACY:
-            points = round(100 * self.max_drop, 10)
+            points = self.points
             return f"{points:g} point" + ("" if points == 1 else "s")
         return f"{self.max_drop:g} of {self.score_name}"
 
     def with_score(self, score_name: str) -> Budget:
-        from dataclasses import replace
-
         return replace(self, score_name=score_name)
+
+    def judged_with(self, confidence: float | None) -> Budget:
+        """The same budget judged at another confidence (None: on point estimates, when a metric
+        gives no intervals)."""
+        return replace(self, confidence=confidence)
+
+    @property
+    def points(self) -> float:
+        """An accuracy budget in points (what the CLI and the registry's tags speak)."""
+        return round(100 * self.max_drop, 10)
 
     def to_dict(self) -> dict[str, Any]:
         return {"max_drop": self.max_drop, "confidence": self.confidence, "prefer": self.prefer,
@@ -90,7 +98,3 @@ class Budget:
     def from_dict(cls, d: dict[str, Any]) -> Budget:
         return cls(**{k: d[k] for k in ("max_drop", "confidence", "prefer", "score_name") if k in d})
 
-
-def within_budget(drop: float, max_drop: float) -> bool:
-    """:meth:`Budget.within` for a caller holding only the number (a stored rule read back from MLflow)."""
-    return drop <= max_drop + _EPS

@@ -50,6 +50,19 @@ class MethodConfig:
         except TypeError as e:
             raise QuantrackError(f"{who}{e}") from None
 
+    def _positive_ints(self, *names: str) -> None:
+        """For ``__post_init__``: each named field a positive integer (bools refused), else one clear error."""
+        for name in names:
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise QuantrackError(f"{type(self).__name__}.{name} must be a positive integer, got {value!r}")
+
+    def _one_of(self, name: str, choices: tuple[Any, ...]) -> None:
+        value = getattr(self, name)
+        if value not in choices:
+            raise QuantrackError(f"{type(self).__name__}.{name} must be one of {', '.join(map(repr, choices))}, "
+                                 f"got {value!r}")
+
     @classmethod
     def knobs(cls) -> list[tuple[str, Any, str]]:
         """(name, default, why) for every field: what ``--help`` and the README list."""

@@ -22,26 +22,15 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from quantrack.evaluate.results import CONFIDENT, POINT_ESTIMATE, SHIPPED_BASELINE, VariantResult
-from quantrack.evaluate.timing import Verdict
+from quantrack.core.budget import Budget
+
+from quantrack.core.results import CONFIDENT, POINT_ESTIMATE, SHIPPED_BASELINE, VariantResult, Verdict
 from quantrack.methods import BASELINE
-
-PREFER_CHOICES = ("size", "latency")
-_EPS = 1e-12  # float noise: 343/360 vs 346/360 with a 1-point budget is within it
-
 
 class Champion(NamedTuple):
     name: str
     reason: str  # one sentence
     rule: str  # CONFIDENT, POINT_ESTIMATE, or SHIPPED_BASELINE when fp32 is shipped because nothing qualified
-
-
-def budget_text(max_drop: float, score_name: str = "accuracy") -> str:
-    """The budget as people say it: '1 point' of accuracy, '0.01 of cosine' for a metric."""
-    if score_name == "accuracy":
-        points = round(100 * max_drop, 10)
-        return f"{points:g} point" + ("" if points == 1 else "s")
-    return f"{max_drop:g} of {score_name}"
 
 
 def score_text(value: float, score_name: str = "accuracy") -> str:
@@ -52,23 +41,21 @@ def drop_text(value: float, score_name: str = "accuracy") -> str:
     return f"{100 * value:.2f} points" if score_name == "accuracy" else f"{value:.4f}"
 
 
-def choose_champion(variants: list[VariantResult], *, max_drop: float, prefer: str, batch_size: int,
-                    confidence: float | None = None, score_name: str = "accuracy") -> Champion:
-    """``max_drop`` is in the score's units (accuracy: 0.01 = 1 point). ``confidence``: the level every
-    variant's ``stats`` were computed at, or None to judge on point estimates alone."""
-    if prefer not in PREFER_CHOICES:
-        raise ValueError(f"prefer must be one of {PREFER_CHOICES}, got {prefer!r}")
+def choose_champion(variants: list[VariantResult], *, budget: Budget, batch_size: int) -> Champion:
+    """The champion under ``budget`` (its max_drop in the score's units; its confidence the level every
+    variant's ``stats`` were computed at, or None to judge on point estimates alone)."""
+    confidence, prefer, score_name = budget.confidence, budget.prefer, budget.score_name
     base = next((v for v in variants if v.name == BASELINE), None)
     if base is None or not base.available or base.score is None:
         raise ValueError("choosing a champion needs a measured fp32 baseline")
-    budget = budget_text(max_drop, score_name)
+    allowed = budget.text()
     others = [v for v in variants if v.name != BASELINE]
     usable = [v for v in others if v.available and v.score is not None]
     if not others:
         return Champion(BASELINE, "only fp32 was measured, so fp32 is shipped", SHIPPED_BASELINE)
     if not usable:
         return Champion(BASELINE, "no quantized variant could run, so fp32 is shipped", SHIPPED_BASELINE)
-    on_point = [v for v in usable if base.score - v.score <= max_drop + _EPS]
+    on_point = [v for v in usable if budget.within(base.score - v.score)]
     if confidence is None:
         within, rule = on_point, POINT_ESTIMATE
     else:
@@ -78,17 +65,17 @@ def choose_champion(variants: list[VariantResult], *, max_drop: float, prefer: s
         wrong = [v.name for v in usable if abs(v.stats.confidence - confidence) > 1e-9]
         if wrong:
             raise ValueError(f"stats of {wrong} were computed at another confidence than {confidence}")
-        within, rule = [v for v in usable if v.stats.drop_ci[1] <= max_drop + _EPS], CONFIDENT
+        within, rule = [v for v in usable if budget.within(v.stats.drop_ci[1])], CONFIDENT
     if not within:
         if rule == CONFIDENT and on_point:
-            return Champion(BASELINE, _too_small_to_tell(on_point, max_drop, confidence, score_name),
+            return Champion(BASELINE, _too_small_to_tell(on_point, budget),
                             SHIPPED_BASELINE)
         best = max(usable, key=lambda v: (v.score, v.name))
-        return Champion(BASELINE, f"no variant stays within {budget} of fp32's {score_name} "
+        return Champion(BASELINE, f"no variant stays within {allowed} of fp32's {score_name} "
                                   f"(best: {best.name} at {score_text(best.score, score_name)} vs "
                                   f"{score_text(base.score, score_name)})", SHIPPED_BASELINE)
-    shown = f"shown within {budget} of fp32 at {_pct(confidence)} confidence" if rule == CONFIDENT \
-        else f"within {budget} of fp32"
+    shown = f"shown within {allowed} of fp32 at {_pct(confidence)} confidence" if rule == CONFIDENT \
+        else f"within {allowed} of fp32"
 
     def p50(v: VariantResult) -> float:
         lat = v.latency_at(batch_size)
@@ -127,17 +114,18 @@ def _pct(confidence: float | None) -> str:
     return f"{100 * confidence:g}%" if confidence is not None else ""
 
 
-def _too_small_to_tell(candidates: list[VariantResult], max_drop: float, confidence: float, score_name: str) -> str:
+def _too_small_to_tell(candidates: list[VariantResult], budget: Budget) -> str:
+    confidence, score_name = budget.confidence, budget.score_name
     rows = candidates[0].stats.rows
     groups: dict[str, list[str]] = {}  # variants with the same figures (often identical predictions) share a line
     for v in sorted(candidates, key=lambda v: (v.stats.drop, v.name)):
         lo, hi = v.stats.drop_ci
-        need = v.stats.rows_to_settle(max_drop)
+        need = v.stats.rows_to_settle(budget.max_drop)
         settle = f"about {need:,} rows would settle it" if need else "no number of rows settles a drop this close"
         figures = (f"drop {drop_text(v.stats.drop, score_name)}, interval {drop_text(lo, score_name)} to "
                    f"{drop_text(hi, score_name)}; {settle}")
         groups.setdefault(figures, []).append(v.name)
     named = [f"{', '.join(names)} ({'each: ' if len(names) > 1 else ''}{figures})" for figures, names in groups.items()]
     return (f"the evaluation set is too small to tell: no variant can be shown within "
-            f"{budget_text(max_drop, score_name)} of fp32 at {_pct(confidence)} confidence on {rows:,} rows, so "
+            f"{budget.text()} of fp32 at {_pct(confidence)} confidence on {rows:,} rows, so "
             f"fp32 is shipped; within budget on the point estimate alone: " + "; ".join(named))

@@ -12,22 +12,34 @@ setting changed on the way is restored before returning (see process_state.py).
 from __future__ import annotations
 
 import contextlib
-import math
+import dataclasses
 import tempfile
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from quantrack.core.budget import DEFAULT_CONFIDENCE, DEFAULT_MAX_DROP, Budget
+from quantrack.core.method_config import MethodConfig
+from quantrack.core.tracking import RunTracker
 from quantrack.errors import QuantrackError, first_line
-from quantrack.evaluate.data import EvalSet, parse, required_inputs
-from quantrack.evaluate.results import VariantResult
+from quantrack.core.evalset import EvalSet, parse, required_inputs
+from quantrack.core.results import VariantResult
 from quantrack.report.document import Report
 
 Metric = Callable[[np.ndarray, np.ndarray], float]
-PREFER_CHOICES = ("size", "latency")
+
+
+class _Unset:
+    """compare's ``confidence`` when not given: told apart from None (judge on point estimates)."""
+
+    def __repr__(self) -> str:
+        return "0.95"
+
+
+UNSET = _Unset()
 
 
 class _Silent:
@@ -44,26 +56,30 @@ def compare(
     eval_data: Any = None,
     *,
     methods: str | Sequence[str] = "all",
-    max_drop: float = 0.01,
-    prefer: str = "size",
+    max_drop: float | None = None,
+    prefer: str | None = None,
     batch_sizes: Sequence[int] = (1, 64),
     threads: int = 1,
     tracking: bool | str | None = None,
     out: str | Path | None = None,
     metric: Metric | None = None,
     metric_name: str | None = None,
-    confidence: float | None = 0.95,
+    confidence: float | None | _Unset = UNSET,
+    budget: Budget | None = None,
     eval_batch_size: int = 256,
     latency_budget_s: float = 0.3,
     experiment: str = "quantrack",
     artifacts: str | Path | None = None,
-    fine_tune: dict[str, Any] | None = None,
+    configs: Mapping[str, MethodConfig] | None = None,
     seed: int = 0,
     progress: Any = None,
     timing_gate: Callable[[], contextlib.AbstractContextManager] | None = None,
     model_kind: str | None = None,
     sensitivity_rows: int | None = None,
     notes: dict[str, Any] | None = None,
+    tracker: RunTracker | None = None,
+    facts: dict[str, Any] | None = None,
+    plot_worker: Any = None,
 ) -> Report:
     """Quantize ``model`` every way asked, measure each variant against fp32, choose the one to ship.
 
@@ -73,18 +89,25 @@ def compare(
     ``(inputs, labels)`` scored by accuracy, or inputs alone with ``metric``. A model with several
     inputs takes a tuple of arrays, in ``forward``'s order (labels last, when given).
     methods: "all" or a list of method names. max_drop: the champion budget in the score's units
-    (accuracy: 0.01 = 1 point). prefer: "size" or "latency". batch_sizes: latency is measured at
+    (accuracy: 0.01 = 1 point; 1 or more is refused), default 0.01. prefer: "size" (default) or
+    "latency". budget: a :class:`quantrack.core.budget.Budget` instead of max_drop, confidence and
+    prefer (not both). batch_sizes: latency is measured at
     these. threads: torch and ONNX Runtime intra-op threads. tracking: None (no MLflow), True (the
     default store) or a tracking URI. out: a folder for report.json/.md/.html, plots and the saved
     variants (None: nothing written). metric: ``metric(outputs, fp32_outputs) -> float``, higher is
     better, over the whole evaluation set. confidence: the level of every interval, and of the
     champion rule (a variant is within budget when its whole paired drop interval is); None judges
     on point estimates alone. artifacts: a folder for the variants' files without a
-    report. fine_tune: QAT options (lr, batch_size, epochs). timing_gate: a callable returning a
+    report. configs: ``{method name: its config}`` (e.g. ``{"qat-int8": QatConfig(epochs=5)}``); each
+    must be an instance of that method's ``Method.config`` class; unnamed methods use their defaults.
+    report.json records the config of every variant. timing_gate: a callable returning a
     context manager entered around each latency measurement (a sweep holds other trials off the
     cores meanwhile). notes: extra entries for the report's config and the MLflow run's params.
     sensitivity_rows: the mixed-precision methods score each layer alone on this many evaluation
-    rows (None: all).
+    rows (None: all). tracker: a :class:`quantrack.core.tracking.RunTracker` whose run the caller has
+    started (and ends): the report is logged into it, instead of into a run of its own (``tracking``).
+    facts: Report fields the caller adds before the report is saved and logged (``quantrack run``: its
+    config, dataset, training losses...). plot_worker: draws the plots elsewhere (report.plot_worker).
     """
     from quantrack.evaluate.onnx_model import OnnxModel, is_onnx_path, open_onnx
 
@@ -92,8 +115,13 @@ def compare(
     if is_onnx_path(model):
         model = open_onnx(model)
     graph = model if isinstance(model, OnnxModel) else None
-    names = _check_options(model, methods, max_drop, prefer, batch_sizes, threads, eval_batch_size, latency_budget_s,
-                           tracking, out, metric)
+    names = _check_options(model, methods, batch_sizes, threads, eval_batch_size, latency_budget_s, tracking, out,
+                           metric, tracker, facts)
+    chosen_configs = _check_configs(configs, names)
+    own_tracker = _own_tracker(tracking, experiment) if tracking else None  # a wrong URI fails now, in seconds
+    score_name = metric_name or (getattr(metric, "__name__", "metric") if metric is not None else "accuracy")
+    budget = _budget(budget, max_drop, confidence, prefer, score_name)
+    confidence = budget.confidence
     if eval_data is None:
         raise QuantrackError("eval_data is required: the rows every variant is scored and timed on")
     n_required = graph.n_inputs if graph is not None else required_inputs(model)
@@ -112,63 +140,122 @@ def compare(
         for what, given in (("eval_data", evaluation), ("calibration", calib)):
             if given is not None:
                 graph.check_width(given.inputs, what)
-    score_name = metric_name or (getattr(metric, "__name__", "metric") if metric is not None else "accuracy")
     from quantrack.evaluate.process_state import preserved_process_state
 
-    # What the mixed-precision methods search with; they leave their per-layer tables in "sensitivity".
-    search = {"max_drop": max_drop, "metric": metric, "eval": evaluation, "eval_batch_size": eval_batch_size,
-              "sensitivity_rows": sensitivity_rows, "sensitivity": {}}
+    from quantrack.methods.base import SearchContext
+
+    # What the mixed-precision methods search with; they leave their per-layer tables in search.sink.
+    search = SearchContext(evaluation=evaluation, metric=metric, eval_batch_size=eval_batch_size,
+                           sensitivity_rows=sensitivity_rows)
     with preserved_process_state(threads):
         env = environment(threads)
         with _variant_folder(artifacts, out) as models_dir:
             variants, batches = measure_variants(
                 model, names, evaluation, calib, models_dir=models_dir, metric=metric, batch_sizes=batch_sizes,
                 threads=threads, eval_batch_size=eval_batch_size, latency_budget_s=latency_budget_s,
-                fine_tune=fine_tune or {}, seed=seed, progress=progress, timing_gate=timing_gate,
-                model_kind=model_kind, confidence=confidence, env=env, extra=search)
+                configs=chosen_configs, seed=seed, progress=progress, timing_gate=timing_gate,
+                model_kind=model_kind, confidence=confidence, env=env, search=search, budget=budget)
         from quantrack.evaluate.champion import choose_champion
 
         # Intervals exist for every variant unless a metric is not a mean over rows (see _row_scores).
         judged = confidence if all(v.stats is not None for v in variants if v.available) else None
-        champion = choose_champion(variants, max_drop=max_drop, prefer=prefer, batch_size=batches[-1],
-                                   confidence=judged, score_name=score_name)
+        decided = budget.judged_with(judged)
+        champion = choose_champion(variants, budget=decided, batch_size=batches[-1])
         report = Report(variants=variants, champion=champion.name, champion_reason=champion.reason,
                         champion_rule=champion.rule, batch_sizes=batches,
-                        score_name=score_name, max_drop=max_drop, prefer=prefer, environment=env,
-                        config={"methods": ",".join(names), "max_drop": max_drop, "prefer": prefer,
+                        score_name=score_name, max_drop=decided.max_drop, prefer=decided.prefer,
+                        budget=decided.to_dict(), environment=env,
+                        config={"methods": ",".join(names), "max_drop": decided.max_drop, "prefer": decided.prefer,
                                 "confidence": judged,
                                 "batch_sizes": list(batches), "threads": threads, "metric": score_name,
                                 "eval_rows": evaluation.rows,
                                 "calibration_rows": None if calib is None else calib.rows, **(notes or {})},
                         model_summary=graph.summary() if graph is not None else _model_summary(model, evaluation),
-                        sensitivity={m: list(t) for m, t in search["sensitivity"].items()},
-                        sensitivity_cost={m: t.cost() for m, t in search["sensitivity"].items()})
+                        sensitivity={m: list(t) for m, t in search.sink.items()},
+                        sensitivity_cost={m: t.cost() for m, t in search.sink.items()})
         if out is not None:
             report.out_dir = str(Path(out))
-            report.save(out)
-        if tracking:
-            _track(report, tracking, experiment, out)
+        for key, value in (facts or {}).items():  # the caller's own findings (checked in _check_options)
+            setattr(report, key, value)
+        if tracker is not None:
+            report.mlflow = tracker.info
+        _publish(report, out, models_dir if (artifacts is not None or out is not None) else None, tracker,
+                 own_tracker, progress, plot_worker)
     return report
 
 
-def _check_options(model, methods, max_drop, prefer, batch_sizes, threads, eval_batch_size, latency_budget_s,
-                   tracking, out, metric) -> list[str]:
+def _publish(report: Report, out, models_dir: Path | None, tracker: RunTracker | None, own: RunTracker | None,
+             progress, plot_worker) -> None:
+    """Save the report (into ``out``, or a scratch folder when only a tracker wants the files) and log
+    it, once, through tracking/report_run.py: into the caller's open run, or into a run of its own."""
+    if out is None and tracker is None and own is None:
+        return
+    from quantrack.report.writers import PLOTS_DIR
+    from quantrack.tracking.report_run import log_files, log_results
+
+    target = tracker if tracker is not None else own  # own: a run of compare's own, started and ended here
+    with contextlib.ExitStack() as stack:
+        folder = Path(out) if out is not None else Path(stack.enter_context(
+            tempfile.TemporaryDirectory(prefix="quantrack-report-")))
+        progress.stage("writing the report")
+        if plot_worker is not None:
+            plot_worker.submit(report, folder / PLOTS_DIR)  # drawn in a child while the results are logged
+        if own is not None:
+            own.start(None, report.config, tags={"quantrack.kind": "compare"})
+        try:
+            if target is not None:
+                log_results(target, report)
+            files = report.save(folder, plots=plot_worker.result() if plot_worker is not None else None)
+            if target is not None:
+                log_files(target, folder, files, models_dir)
+            if own is not None:
+                own.end("FINISHED")
+        except BaseException:
+            if own is not None:
+                own.fail()
+            raise
+        if own is not None:
+            report.mlflow = own.info
+
+
+def _budget(budget: Budget | None, max_drop, confidence, prefer, score_name: str) -> Budget:
+    """The one Budget compare decides with: ``budget=``, else built from max_drop/confidence/prefer
+    (validated there, in the score's units)."""
+    if budget is not None:
+        if not isinstance(budget, Budget):
+            raise QuantrackError(f"budget must be a quantrack.core.budget.Budget, got {type(budget).__name__}")
+        given = [k for k, v in (("max_drop", max_drop), ("prefer", prefer)) if v is not None]
+        given += ["confidence"] if not isinstance(confidence, _Unset) else []
+        if given:
+            raise QuantrackError(f"pass either budget= or {', '.join(given)}=, not both")
+        return budget if budget.score_name == score_name else budget.with_score(score_name)
+    return Budget(max_drop=DEFAULT_MAX_DROP if max_drop is None else max_drop,
+                  confidence=DEFAULT_CONFIDENCE if isinstance(confidence, _Unset) else confidence,
+                  prefer="size" if prefer is None else prefer, score_name=score_name)
+
+
+def _own_tracker(tracking: bool | str, experiment: str) -> RunTracker:
+    """compare's own MLflow run (``tracking=True`` or a URI), checked before anything is measured."""
+    import os
+
+    from quantrack.tracking.tracker import Tracker
+
+    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")  # restored when compare returns
+    own = Tracker(None if tracking is True else tracking, experiment)
+    own.check()
+    return own
+
+
+def _check_options(model, methods, batch_sizes, threads, eval_batch_size, latency_budget_s, tracking, out,
+                   metric, tracker=None, facts=None) -> list[str]:
     """Every argument checked before anything heavy runs: a mistake is one clear error, nothing half done."""
     from quantrack.evaluate.onnx_model import OnnxModel
-    from quantrack.methods import BASELINE, METHOD_NAMES
+    from quantrack.methods import BASELINE, METHOD_NAMES, check_method_names
 
     if not isinstance(model, OnnxModel) and not (hasattr(model, "forward") and hasattr(model, "state_dict") and hasattr(model, "parameters")):
         raise QuantrackError(f"model must be a torch.nn.Module or the path of an .onnx file, got {type(model).__name__}")
-    chosen = [methods] if isinstance(methods, str) else list(methods)
-    unknown = [m for m in chosen if m != "all" and m != BASELINE and m not in METHOD_NAMES]
-    if unknown:
-        raise QuantrackError(f"unknown method {', '.join(map(repr, unknown))}; choose from all, "
-                             f"{', '.join(METHOD_NAMES)}")
+    chosen = check_method_names([methods] if isinstance(methods, str) else methods)
     names = [BASELINE] + [m for m in METHOD_NAMES if "all" in chosen or m in chosen]
-    if not (isinstance(max_drop, (int, float)) and math.isfinite(max_drop) and max_drop >= 0):
-        raise QuantrackError(f"max_drop must be a number >= 0 in the score's units, got {max_drop!r}")
-    if prefer not in PREFER_CHOICES:
-        raise QuantrackError(f"prefer must be one of {', '.join(PREFER_CHOICES)}, got {prefer!r}")
     if not batch_sizes or not all(isinstance(b, int) and b >= 1 for b in batch_sizes):
         raise QuantrackError(f"batch_sizes must be positive integers, got {batch_sizes!r}")
     for label, value in (("threads", threads), ("eval_batch_size", eval_batch_size)):
@@ -182,7 +269,43 @@ def _check_options(model, methods, max_drop, prefer, batch_sizes, threads, eval_
         raise QuantrackError("tracking must be None, True or a tracking URI")
     if out is not None and Path(out).exists() and not Path(out).is_dir():
         raise QuantrackError(f"out must be a folder; {out} is a file")
+    if tracker is not None:
+        if tracking:
+            raise QuantrackError("pass either tracker= (a run you started) or tracking=, not both")
+        if not isinstance(tracker, RunTracker):
+            raise QuantrackError(f"tracker must implement quantrack.core.tracking.RunTracker, got {type(tracker).__name__}")
+    if facts is not None:
+        from dataclasses import fields
+
+        known = {f.name for f in fields(Report)}
+        unknown = [k for k in facts if k not in known]
+        if unknown:
+            raise QuantrackError(f"facts: {', '.join(map(repr, unknown))} is not a Report field")
     return names
+
+
+def _check_configs(configs: Mapping[str, MethodConfig] | None, names: list[str]) -> dict[str, MethodConfig]:
+    """Each given config checked against its method's config class, before anything is measured."""
+    from quantrack.methods import check_method_names, get_method
+
+    if configs is None:
+        return {}
+    if not isinstance(configs, Mapping):
+        raise QuantrackError(f"configs must be a dict {{method name: config}}, got {type(configs).__name__}")
+    check_method_names(configs, allow_all=False)
+    extra = [m for m in configs if m not in names]
+    if extra:
+        raise QuantrackError(f"configs names {', '.join(map(repr, extra))}, which is not among the methods compared "
+                             f"({', '.join(names)})")
+    checked = {}
+    for name, config in configs.items():
+        try:
+            method = get_method(name)
+        except ImportError:  # reported unavailable when measured; its config cannot be checked here
+            checked[name] = config
+            continue
+        checked[name] = method.check_config(config)
+    return checked
 
 
 @contextlib.contextmanager
@@ -200,10 +323,10 @@ def _variant_folder(artifacts, out) -> Iterator[Path]:
 
 def measure_variants(model, names: Sequence[str], evaluation: EvalSet, calib: EvalSet | None, *, models_dir: Path,
                      metric: Metric | None, batch_sizes: Sequence[int], threads: int, eval_batch_size: int,
-                     latency_budget_s: float, fine_tune: dict[str, Any], seed: int, progress,
+                     latency_budget_s: float, configs: Mapping[str, MethodConfig], seed: int, progress,
                      timing_gate=None, model_kind: str | None = None, confidence: float | None = 0.95,
-                     env: dict[str, Any] | None = None,
-                     extra: dict[str, Any] | None = None) -> tuple[list[VariantResult], list[int]]:
+                     env: dict[str, Any] | None = None, search=None,
+                     budget: Budget | None = None) -> tuple[list[VariantResult], list[int]]:
     """Each method in ``names`` (the baseline first) applied, saved, scored and timed against it."""
     import torch
 
@@ -216,25 +339,25 @@ def measure_variants(model, names: Sequence[str], evaluation: EvalSet, calib: Ev
     ctx = QuantContext(model=float_model, onnx_model=given_onnx, example=evaluation.take(slice(0, 2)).inputs,
                        calibration=None if calib is None else calib.inputs,
                        labels=None if calib is None else calib.labels, model_kind=model_kind,
-                       lr=float(fine_tune.get("lr", 0.01)), batch_size=int(fine_tune.get("batch_size", 32)),
-                       seed=seed, threads=threads,
-                       extra={**({"qat_epochs": fine_tune["epochs"]} if "epochs" in fine_tune else {}), **(extra or {})})
+                       seed=seed, threads=threads, budget=budget, search=search)
     batches = sorted({min(b, evaluation.rows) for b in batch_sizes})
     results: list[VariantResult] = []
     baseline = base_out = base_pred = base_rows = None
     for name in names:
         progress.stage(f"quantizing and measuring {name}")
         method = _method_or_reason(name)
+        config = configs.get(name) if isinstance(method, str) else method.check_config(configs.get(name))
+        recorded = {} if config is None else config.to_dict()  # report.json: the recipe each variant used
         reason = method if isinstance(method, str) else method.unavailable_reason(model_kind)
         if reason:
-            results.append(VariantResult(name, available=False, reason=reason))
+            results.append(VariantResult(name, available=False, reason=reason, config=recorded))
             continue
         started = time.perf_counter()
         path = None
         try:
             with quiet_warnings():
                 torch.manual_seed(seed)  # calibration/QAT order: the same figures for the same seed
-                variant = method.apply(ctx)
+                variant = method.apply(dataclasses.replace(ctx, method=name, config=config))
             quantize_s = time.perf_counter() - started
             path = variant.save(models_dir)
             outputs = _outputs_in_batches(variant, evaluation, eval_batch_size)
@@ -250,18 +373,19 @@ def measure_variants(model, names: Sequence[str], evaluation: EvalSet, calib: Ev
             if path is not None:
                 path.unlink(missing_ok=True)  # no artifact for a variant the report calls unavailable
             # One method's bug or missing kernel must not cost the user every other variant's figures.
-            results.append(VariantResult(name, available=False, reason=_reason(e, MethodUnavailable)))
+            results.append(VariantResult(name, available=False, reason=_reason(e, MethodUnavailable), config=recorded))
             continue
         if baseline is None:
             baseline, base_out = variant, outputs
             base_pred = _predictions(outputs)
         result = _result(name, variant, path, outputs, base_out, base_pred, evaluation, metric, latencies,
                          quantize_s)
+        result.config = recorded
         rows = _row_scores(outputs, base_out, evaluation, metric)
         if baseline is variant:
             base_rows = rows
         if rows is not None and base_rows is not None:
-            from quantrack.evaluate.stats import paired_stats
+            from quantrack.core.stats import paired_stats
 
             # Intervals at `confidence`; with None (point estimates decide) they are still shown, at 95 %.
             result.stats = paired_stats(base_rows, None if baseline is variant else rows,
@@ -390,53 +514,3 @@ def environment(threads: int) -> dict[str, Any]:
 
     return {"python": platform.python_version(), "torch": torch.__version__, "platform": platform.platform(),
             "cpus": os.cpu_count(), "threads": threads, "cpu": cpu_facts(threads)}
-
-
-def _track(report: Report, tracking: bool | str, experiment: str, out) -> None:
-    """One MLflow run holding the comparison's options, each variant's figures and the report files."""
-    import os
-
-    from quantrack.tracking.tracker import Tracker
-
-    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")  # restored when compare returns
-    tracker = Tracker(None if tracking is True else tracking, experiment)
-    tracker.check()
-    tracker.start(None, report.config, tags={"quantrack.kind": "compare"})
-    try:
-        from quantrack.evaluate.hardware import mlflow_tags
-        from quantrack.tracking.variant_runs import note
-
-        tracker.log_children(report)
-        track_sensitivity(tracker, report)  # one child run per variant, with the same metric names (as `quantrack run`)
-        tracker.set_tags({"champion": report.champion, "champion_reason": report.champion_reason,
-                          "champion_rule": report.champion_rule, "mlflow.note.content": note(report),
-                          **mlflow_tags(report.environment["cpu"])})
-        with contextlib.ExitStack() as stack:
-            folder = Path(out) if out is not None else Path(stack.enter_context(
-                tempfile.TemporaryDirectory(prefix="quantrack-report-")))
-            files = report.save(folder) if out is None else [folder / n for n in ("report.json", "report.md",
-                                                                                  "report.html")]
-            for f in files:
-                if f.exists():
-                    tracker.log_artifact(f, str(Path("report", f.relative_to(folder).parent)))
-        tracker.end("FINISHED")
-    except BaseException:
-        tracker.fail()
-        raise
-    report.mlflow = tracker.info
-
-
-def track_sensitivity(tracker, report: Report) -> None:
-    """The per-layer table as an artifact (sensitivity.json) and one metric per layer."""
-    if not report.sensitivity:
-        return
-    import json
-
-    from quantrack.report.sensitivity import sensitivity_metrics
-
-    tracker.log_metrics(sensitivity_metrics(report))
-    with tempfile.TemporaryDirectory(prefix="quantrack-sensitivity-") as d:
-        path = Path(d) / "sensitivity.json"
-        path.write_text(json.dumps({"sensitivity": report.sensitivity, "cost": report.sensitivity_cost}, indent=1),
-                        encoding="utf-8")
-        tracker.log_artifact(path, "report")

@@ -13,14 +13,9 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from quantrack.evaluate.timing import FASTER, Latency
+from quantrack.core.cpu import BF16_NATIVE, FLAGS, FP16_NATIVE, INT8_DOT
+from quantrack.core.results import FASTER, Latency
 
-# The instruction sets that decide int8 and half-precision speed on x86 (names as /proc/cpuinfo spells them).
-FLAGS = ("avx2", "avx512f", "avx512_vnni", "avx_vnni", "avx512_bf16", "amx_int8", "amx_bf16", "avx512_fp16",
-         "amx_fp16")
-INT8_DOT = ("avx512_vnni", "avx_vnni", "amx_int8")  # int8 dot-product instructions
-BF16_NATIVE = ("avx512_bf16", "amx_bf16")
-FP16_NATIVE = ("avx512_fp16", "amx_fp16")
 SMALL_CALL_US = 100.0  # below this a call is dominated by fixed per-call costs (dispatch, conversions)
 
 _INT8_COMPUTE = {"dynamic-int8": "quantizing each input on the fly", "static-int8": "quantize/dequantize steps",
@@ -89,19 +84,6 @@ def _torch_capability(torch) -> str | None:
         return None
 
 
-def cpu_line(cpu: dict[str, Any]) -> str:
-    """One line for the report header: the model, the sets present and, as importantly, those absent."""
-    parts = [f"{cpu.get('model') or 'unknown CPU'}, {cpu.get('usable_cores')} of {cpu.get('cores')} cores usable"]
-    parts.append("has " + (", ".join(cpu.get("flags") or []) or "none of " + ", ".join(FLAGS)))
-    if cpu.get("missing"):
-        parts.append("lacks " + ", ".join(cpu["missing"]))
-    parts.append(f"torch kernels {cpu.get('torch_capability')}, quantized engine {cpu.get('quantized_engine')}")
-    if cpu.get("onnxruntime"):
-        parts.append(f"ONNX Runtime {cpu['onnxruntime']} ({cpu.get('onnxruntime_provider')})")
-    parts.append(f"{cpu.get('threads')} thread(s)")
-    return "; ".join(parts)
-
-
 def explain(method: str, latency: Iterable[Latency], cpu: dict[str, Any], params: int | None) -> str | None:
     """One line on why ``method`` was not faster than fp32, from measured facts; None when it was faster
     at every batch size (or is fp32 itself)."""
@@ -142,7 +124,3 @@ def explain(method: str, latency: Iterable[Latency], cpu: dict[str, Any], params
     if not reasons:
         reasons.append("none of the facts recorded here (instruction sets, model size, per-call time) explains it")
     return f"{verdicts}: " + "; ".join(reasons)
-
-
-def mlflow_tags(cpu: dict[str, Any]) -> dict[str, str]:
-    return {f"cpu.{k}": ",".join(v) if isinstance(v, list) else str(v) for k, v in cpu.items() if v is not None}

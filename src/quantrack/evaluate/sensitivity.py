@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from quantrack.errors import QuantrackError
-from quantrack.evaluate.data import parse, required_inputs
+from quantrack.core.evalset import parse, required_inputs
 
 # the plain method whose layers are searched -> (module, layer class) that builds them
 SEARCHABLE = {"dynamic-int8": ("quantrack.methods.mixed_int8", "TorchLayers"),
@@ -35,7 +35,7 @@ def sensitivity(model: Any, method: str, calibration: Any = None, eval_data: Any
     import importlib
 
     from quantrack.evaluate.process_state import preserved_process_state
-    from quantrack.evaluate.scoring import Scorer, subset
+    from quantrack.methods.scoring import Scorer, subset
     from quantrack.methods._mixed import sensitivity as search
     from quantrack.methods.base import MethodUnavailable, quiet_warnings
     from quantrack.methods.fp32 import fp32_variant

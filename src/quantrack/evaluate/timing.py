@@ -17,59 +17,11 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
-from enum import StrEnum
 from typing import Any
 
 import numpy as np
 
-
-
-class Verdict(StrEnum):
-    """A variant's speed against fp32, judged on the spread of side-by-side windows.
-
-    A StrEnum: report.json and the tables hold the plain words, and old reports still compare equal.
-    """
-
-    FASTER = "faster"
-    SLOWER = "slower"
-    SAME = "no measurable difference"
-
-
-FASTER, SLOWER, SAME = Verdict.FASTER, Verdict.SLOWER, Verdict.SAME
-MIN_EFFECT = 0.05  # a speed-up smaller than 5 % is not worth a verdict, however steady
-MIN_EFFECT_TEXT = f"{MIN_EFFECT:.0%}".replace("%", " %")  # "5 %": the rule as every report states it
-MIN_CALLS_FOR_P99 = 100  # below this, "p99" is one of the few slowest calls, not a percentile
-
-
-@dataclass
-class Latency:
-    batch_size: int
-    threads: int
-    samples: int
-    p10_us: float
-    p25_us: float
-    p50_us: float
-    p75_us: float
-    p90_us: float
-    p99_us: float
-    stable: bool  # the median (against fp32: the speed-up) settled before the budget ran out
-    speedup: float | None = None  # median over side-by-side windows of fp32 median / this median
-    speedup_p25: float | None = None  # spread of those window ratios
-    speedup_p75: float | None = None
-    windows: int | None = None  # side-by-side windows measured against fp32
-    verdict: str | None = None
-    # fp32's percentiles from the same side-by-side windows, so a row's p50 columns and its verdict
-    # describe the same moments (fp32's own row was timed alone, at another moment).
-    baseline_samples: int | None = None
-    baseline_p50_us: float | None = None
-    baseline_p90_us: float | None = None
-    baseline_p99_us: float | None = None
-    # Distribution-free 95 % interval of the median window ratio (order statistics; stats.median_ci).
-    speedup_ci: list[float] | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+from quantrack.core.results import FASTER, MIN_EFFECT, SAME, SLOWER, Latency
 
 
 def time_calls(run: Callable[[], Any], *, threads: int, batch_size: int, budget_s: float = 0.3,
@@ -218,7 +170,7 @@ def time_against(run: Callable[[], Any], baseline: Callable[[], Any], *, threads
     lat.baseline_p90_us, lat.baseline_p99_us = base.p90_us, base.p99_us
     q25, q50, q75 = (round(v, 3) for v in ratio_quartiles(ratios))
     lat.speedup, lat.speedup_p25, lat.speedup_p75, lat.windows = q50, q25, q75, len(ratios)
-    from quantrack.evaluate.stats import median_ci
+    from quantrack.core.stats import median_ci
 
     lo, hi, _ = median_ci(ratios, 0.95)
     lat.speedup_ci = [round(lo, 3), round(hi, 3)]

@@ -1,13 +1,19 @@
 """Registry of quantization methods: one module per method, imported only when used.
 
 Names are listed here (not discovered by importing) so that ``--help`` and config
-validation never import torch. Each module defines ``METHOD``, a :class:`Method`.
+validation never import torch. Each module defines ``METHOD``, a :class:`Method` without a
+name: the key below is the only place a method's name is written (get_method fills it in).
 """
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import importlib
+from collections.abc import Iterable
 from typing import TYPE_CHECKING
+
+from quantrack.errors import QuantrackError
 
 if TYPE_CHECKING:
     from quantrack.methods.base import Method
@@ -39,10 +45,27 @@ _MODULES: dict[str, str] = {
 # The methods a user chooses among ("all"); the baseline is always run and never listed here.
 METHOD_NAMES: tuple[str, ...] = tuple(n for n in _MODULES if n != BASELINE)
 
-__all__ = ["BASELINE", "METHOD_NAMES", "get_method"]
+__all__ = ["BASELINE", "METHOD_NAMES", "check_method_names", "get_method"]
 
 
+def check_method_names(names: Iterable[str], *, allow_all: bool = True) -> list[str]:
+    """The one check of method names (RunConfig, compare, quantize): ``names`` as a list, or a
+    QuantrackError naming the unknown ones and the choices. The baseline is accepted (it always runs);
+    ``all`` only where a list is asked for."""
+    names = list(names)
+    known = (*_MODULES, "all") if allow_all else tuple(_MODULES)
+    unknown = [m for m in names if m not in known]
+    if unknown:
+        choices = ("all", *METHOD_NAMES) if allow_all else (BASELINE, *METHOD_NAMES)
+        raise QuantrackError(f"unknown method {', '.join(map(repr, unknown))}; choose from {', '.join(choices)}")
+    return names
+
+
+@functools.cache
 def get_method(name: str) -> Method:
-    """Import and return a method. Raises ImportError when its libraries are missing."""
-    module = importlib.import_module(_MODULES[name])
-    return module.METHOD
+    """Import and return a method, named by its registry key. Raises ImportError when its libraries
+    are missing, KeyError for a name that is not registered (check_method_names says it clearly)."""
+    method = importlib.import_module(_MODULES[name]).METHOD
+    if method.name and method.name != name:
+        raise ValueError(f"{_MODULES[name]} names its method {method.name!r}, registered as {name!r}")
+    return dataclasses.replace(method, name=name)

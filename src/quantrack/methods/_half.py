@@ -11,6 +11,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from quantrack.core.method_config import NoConfig
 from quantrack.models import count_params
 from quantrack.methods.base import Method, QuantContext, TorchVariant, float_payload, load_state_dict_file
 
@@ -19,13 +20,13 @@ def _variant(name: str, model: nn.Module, dtype: torch.dtype) -> TorchVariant:
     return TorchVariant(name, model, count_params(model), float_payload(model, 2), input_dtype=dtype)
 
 
-def method(name: str, dtype: torch.dtype, summary: str) -> Method:
+def method(dtype: torch.dtype, summary: str) -> Method:
     def apply(ctx: QuantContext) -> TorchVariant:
-        return _variant(name, ctx.float_copy().to(dtype), dtype)
+        return _variant(ctx.method, ctx.float_copy().to(dtype), dtype)
 
-    def load(path: Path, fresh: nn.Module) -> TorchVariant:
+    def load(path: Path, fresh: nn.Module, name: str, config: NoConfig) -> TorchVariant:
         half = fresh.eval().to(dtype)
         half.load_state_dict(load_state_dict_file(path))
         return _variant(name, half, dtype)
 
-    return Method(name=name, summary=summary, apply=apply, load=load)
+    return Method(summary=summary, apply=apply, load=load)

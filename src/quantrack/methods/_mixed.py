@@ -15,11 +15,22 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from quantrack.evaluate.data import EvalSet
-from quantrack.evaluate.scoring import Scorer, subset
+from quantrack.core.budget import Budget
+from quantrack.core.evalset import EvalSet
+from quantrack.core.method_config import MethodConfig, knob
 from quantrack.methods.base import Method, MethodUnavailable, QuantContext, Variant
+from quantrack.methods.scoring import Scorer, subset
 
-DEFAULT_MAX_DROP = 0.01  # quantrack.quantize() has no budget of its own: compare's default
+
+@dataclass(frozen=True)
+class MixedConfig(MethodConfig):
+    """The knobs of both mixed-precision methods (the budget they fit is compare's, not a knob)."""
+
+    workers: int = knob(1, "layers scored at once, in threads: one keeps timings of the other variants undisturbed")
+
+    def __post_init__(self) -> None:
+        self._positive_ints("workers")
+
 
 
 class Layers(Protocol):
@@ -78,30 +89,29 @@ class Choice:
     evaluations: int
 
 
-def greedy(layers: Layers, table: Sequence[dict[str, Any]], scorer: Scorer, max_drop: float, name: str) -> Choice:
-    """Keep the 0, 1, 2, ... most sensitive layers in float until the drop is within ``max_drop``.
+def greedy(layers: Layers, table: Sequence[dict[str, Any]], scorer: Scorer, budget: Budget, name: str) -> Choice:
+    """Keep the 0, 1, 2, ... most sensitive layers in float until the drop is within ``budget``.
     Stops at every layer but one: with all in float it is no longer a quantized model."""
     order = [r["layer"] for r in table]
     drop = float("nan")
     for k in range(len(order)):
         variant = layers.mixed(order[:k], name)
         drop = scorer.drop(variant)
-        if drop <= max_drop:
+        if budget.within(drop):
             return Choice(variant, order[:k], drop, k + 1)
     raise MethodUnavailable(
         f"{name}: even with {len(order) - 1} of {len(order)} {layers.method} layers kept in float the drop is "
-        f"{drop:.4g}, over the budget {max_drop:g}")
+        f"{drop:.4g}, over the budget {budget.max_drop:g}")
 
 
 def evaluation_of(ctx: QuantContext) -> tuple[EvalSet, Callable | None]:
-    """What the search scores on: compare's evaluation set and metric (ctx.extra), else the
+    """What the search scores on: compare's evaluation set and metric (ctx.search), else the
     calibration rows (with their labels when given, else agreement with fp32)."""
-    evaluation = ctx.extra.get("eval")
-    if evaluation is not None:
-        return evaluation, ctx.extra.get("metric")
+    if ctx.search is not None:
+        return ctx.search.evaluation, ctx.search.metric
     if ctx.calibration is None:
         raise MethodUnavailable("needs rows to measure each layer's cost on: pass eval data or calibration")
-    return EvalSet(tuple(ctx.calibration), ctx.labels), ctx.extra.get("metric")
+    return EvalSet(tuple(ctx.calibration), ctx.labels), None
 
 
 def require_layers(layers: Layers, name: str) -> None:
@@ -112,21 +122,21 @@ def require_layers(layers: Layers, name: str) -> None:
 
 
 def apply_mixed(ctx: QuantContext, layers: Layers, fp32: Variant, name: str) -> Variant:
-    """The mixed variant for ``ctx``: sensitivity table (to ctx.extra['sensitivity'] when compare
-    collects it), then the greedy choice. The variant records ``float_layers`` and its table."""
+    """The mixed variant for ``ctx``: sensitivity table (to ctx.search.sink when compare collects
+    it), then the greedy choice. The variant records ``float_layers`` and its table."""
     require_layers(layers, name)
+    config = ctx.config_or(MixedConfig())
     evaluation, metric = evaluation_of(ctx)
-    batch = int(ctx.extra.get("eval_batch_size", 256))
+    batch = ctx.search.eval_batch_size if ctx.search is not None else 256
     full = Scorer(fp32, evaluation, metric, batch)
-    rows = ctx.extra.get("sensitivity_rows")
+    rows = ctx.search.sensitivity_rows if ctx.search is not None else None
     part = full if rows is None or rows >= evaluation.rows else Scorer(fp32, subset(evaluation, rows, ctx.seed),
                                                                         metric, batch)
-    table = sensitivity(layers, part, workers=int(ctx.extra.get("sensitivity_workers", 1)))
-    sink = ctx.extra.get("sensitivity")
-    if sink is not None:
-        sink[layers.method] = table  # before the greedy step: the table is reported even when it fails
+    table = sensitivity(layers, part, workers=config.workers)
+    if ctx.search is not None:
+        ctx.search.sink[layers.method] = table  # before the greedy step: the table is reported even when it fails
     started = time.perf_counter()
-    choice = greedy(layers, table, full, float(ctx.extra.get("max_drop", DEFAULT_MAX_DROP)), name)
+    choice = greedy(layers, table, full, ctx.budget or Budget(), name)
     table.seconds += time.perf_counter() - started
     table.greedy_evaluations = choice.evaluations
     kept = set(choice.float_layers)

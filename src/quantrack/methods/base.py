@@ -14,6 +14,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from quantrack.core.budget import Budget
+from quantrack.core.evalset import EvalSet, Inputs
 from quantrack.core.method_config import MethodConfig, NoConfig
 
 
@@ -21,7 +23,6 @@ class MethodUnavailable(Exception):
     """Raised by a method that cannot run here; the message becomes the report's reason."""
 
 
-Inputs = tuple[np.ndarray, ...]  # one array per model input, rows on axis 0
 ONNX_KIND = "onnx"  # the model_kind of a model given as an ONNX file
 
 
@@ -36,12 +37,27 @@ def rows_of(inputs: Inputs, index) -> Inputs:
 
 
 @dataclass
+class SearchContext:
+    """What the mixed-precision methods search with, given by ``compare``: the rows and score every
+    variant is judged on, and where to leave their per-layer tables (``sink``: plain method -> table,
+    read by compare into the report). Without it (``quantrack.quantize``) they score on the
+    calibration rows."""
+
+    evaluation: EvalSet
+    metric: Callable[[np.ndarray, np.ndarray], float] | None = None
+    eval_batch_size: int = 256
+    sensitivity_rows: int | None = None  # score each layer alone on this many rows (None: all)
+    sink: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
 class QuantContext:
     """What a method may use. ``model`` is the float model: methods must not mutate it.
 
-    ``calibration``: model inputs for calibration or fine-tuning (None when the user gave none:
-    methods that need it are then unavailable). ``labels``: integer classes of those rows, for
-    QAT only. ``example``: a few real input rows, to export or trace the model.
+    ``method``: the registered name of the method being applied (the registry key; variants are
+    named by it). ``calibration``: model inputs for calibration or fine-tuning (None when the user
+    gave none: methods that need it are then unavailable). ``labels``: integer classes of those
+    rows, for QAT only. ``example``: a few real input rows, to export or trace the model.
     ``onnx_model``: the bytes of an ONNX graph the user gave instead of a torch module (``model``
     is then None): the ONNX methods start from it instead of exporting.
     """
@@ -51,14 +67,15 @@ class QuantContext:
     calibration: Inputs | None = None
     labels: np.ndarray | None = None
     model_kind: str | None = None  # "logreg" | "mlp" | "cnn" for quantrack's own models
-    lr: float = 0.01
-    batch_size: int = 32
     seed: int = 42
     threads: int = 1
-    extra: dict[str, Any] = field(default_factory=dict)
     onnx_model: bytes | None = None
+    method: str = ""
     # The method's own knobs (an instance of its Method.config class); None: the method's defaults.
     config: MethodConfig | None = None
+    # The champion budget compare decides with; the mixed methods search to fit it (None: Budget()'s default).
+    budget: Budget | None = None
+    search: SearchContext | None = None  # compare's evaluation set and sensitivity sink, for the mixed methods
 
     def config_or(self, default: MethodConfig) -> MethodConfig:
         """The config the caller passed, else ``default`` (the method's own defaults)."""
@@ -68,9 +85,9 @@ class QuantContext:
         """A private copy of the float model, in eval mode."""
         return copy.deepcopy(self.model).eval()
 
-    def require_calibration(self, method: str) -> Inputs:
+    def require_calibration(self, method: str | None = None) -> Inputs:
         if self.calibration is None:
-            raise MethodUnavailable(f"{method} needs calibration data (pass calibration=...)")
+            raise MethodUnavailable(f"{method or self.method} needs calibration data (pass calibration=...)")
         return self.calibration
 
 
@@ -163,20 +180,40 @@ class TorchVariant(Variant):
 class Method:
     """A registered quantization method.
 
-    ``apply`` turns the float model into a Variant. ``applies_to`` lists the model kinds
-    it supports; for the others the report says it does not apply.
+    ``apply`` turns the float model into a Variant named ``ctx.method``. ``applies_to`` lists the
+    model kinds it supports; for the others the report says it does not apply. ``name`` is not
+    written in the method's module: :func:`quantrack.methods.get_method` fills it from the
+    registry key, the one place a method's name is spelled.
     """
 
-    name: str
     summary: str
     apply: Callable[[QuantContext], Variant]
     # Rebuild a Variant from the file ``save`` wrote, given a fresh float model of the same
-    # architecture (untrained): never unpickles code (state_dict + weights_only, or ONNX).
-    load: Callable[[Path, nn.Module], Variant] | None = None
+    # architecture (untrained), the method's name and the config the file was made with: never
+    # unpickles code (state_dict + weights_only, or ONNX). Call it through :meth:`restore`.
+    load: Callable[[Path, nn.Module, str, MethodConfig], Variant] | None = None
     applies_to: tuple[str, ...] = ("logreg", "mlp", "cnn")
     requires: tuple[str, ...] = ()  # importable modules; missing ones make it unavailable
     onnx_graph: bool = False  # also applies to a given ONNX graph (QuantContext.onnx_model)
     config: type[MethodConfig] = NoConfig  # its knobs: a frozen dataclass, every field with a default and a why
+    name: str = ""  # the registry key, filled by get_method
+
+    def check_config(self, config: MethodConfig | None) -> MethodConfig:
+        """``config`` when it is this method's config class, its defaults for None; else one clear error."""
+        from quantrack.errors import QuantrackError
+
+        if config is None:
+            return self.config()
+        if not isinstance(config, self.config):
+            raise QuantrackError(f"{self.name} takes a {self.config.__module__}.{self.config.__qualname__}, got "
+                                 f"{type(config).__name__}")
+        return config
+
+    def restore(self, path: Path, fresh: nn.Module, config: MethodConfig | None = None) -> Variant:
+        """The Variant saved at ``path``, rebuilt on ``fresh`` (``config``: what it was made with)."""
+        if self.load is None:
+            raise ValueError(f"{self.name} cannot load a saved file")
+        return self.load(Path(path), fresh, self.name, self.check_config(config))
 
     def unavailable_reason(self, model_kind: str | None = None) -> str | None:
         """Why this method cannot run for this model here, or None when it can (a model that

@@ -4,4 +4,4 @@ import torch
 
 from quantrack.methods._half import method
 
-METHOD = method("bf16", torch.bfloat16, "bfloat16 copy of every parameter; inputs cast to bfloat16")
+METHOD = method(torch.bfloat16, "bfloat16 copy of every parameter; inputs cast to bfloat16")

@@ -12,6 +12,7 @@ import warnings
 import torch
 from torch import nn
 
+from quantrack.core.method_config import NoConfig
 from quantrack.models import count_params
 from pathlib import Path
 
@@ -35,19 +36,18 @@ def quantize_dynamic_int8(model: nn.Module) -> nn.Module:
 def apply(ctx: QuantContext) -> TorchVariant:
     model = ctx.float_copy()
     params, payload = count_params(model), weight_payload(model, 1)
-    return TorchVariant("dynamic-int8", quantize_dynamic_int8(model), params, payload)
+    return TorchVariant(ctx.method, quantize_dynamic_int8(model), params, payload)
 
 
-def load(path: Path, fresh: nn.Module) -> TorchVariant:
+def load(path: Path, fresh: nn.Module, name: str, config: NoConfig) -> TorchVariant:
     """Quantize the fresh model's structure, then load the saved int8 weights and scales."""
     params, payload = count_params(fresh), weight_payload(fresh, 1)
     quantized = quantize_dynamic_int8(fresh)
     quantized.load_state_dict(load_state_dict_file(path))
-    return TorchVariant("dynamic-int8", quantized, params, payload)
+    return TorchVariant(name, quantized, params, payload)
 
 
 METHOD = Method(
-    name="dynamic-int8",
     summary="torch.ao dynamic quantization: int8 Linear weights, activations quantized at run time",
     apply=apply,
     load=load,

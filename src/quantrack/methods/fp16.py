@@ -4,4 +4,4 @@ import torch
 
 from quantrack.methods._half import method
 
-METHOD = method("fp16", torch.float16, "float16 copy of every parameter; inputs cast to float16")
+METHOD = method(torch.float16, "float16 copy of every parameter; inputs cast to float16")

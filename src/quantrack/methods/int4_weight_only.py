@@ -9,49 +9,59 @@ of one, so it reports the size actually shipped.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 from torch import nn
 
+from quantrack.core.method_config import MethodConfig, knob
 from quantrack.models import count_params
 from quantrack.methods import _torchao
 from quantrack.methods.base import Method, QuantContext, TorchVariant, weight_payload
 
-NAME = "int4-weight-only"
-GROUP = 32  # inputs per scale; layers whose width it does not divide get one scale per output row
 STORED_BYTES = 1  # IntxUnpackedToInt8Tensor: one int4 value per int8 element
 
 
-def granularity(model: nn.Module):
-    """Groups of GROUP inputs when every Linear's width allows it, else one scale per row."""
+@dataclass(frozen=True)
+class Int4Config(MethodConfig):
+    group_size: int = knob(32, "inputs per scale: 4 bits need fine scales; layers it does not divide get one per row")
+
+    def __post_init__(self) -> None:
+        self._positive_ints("group_size")
+
+
+def granularity(model: nn.Module, group: int):
+    """Groups of ``group`` inputs when every Linear's width allows it, else one scale per row."""
     from torchao.quantization.granularity import PerAxis, PerGroup
 
     widths = [m.in_features for m in model.modules() if isinstance(m, nn.Linear)]
-    return PerGroup(GROUP) if all(w % GROUP == 0 for w in widths) else PerAxis(0)
+    return PerGroup(group) if all(w % group == 0 for w in widths) else PerAxis(0)
 
 
-def config(model: nn.Module):
+def torchao_config(model: nn.Module, group: int):
     tq = _torchao.import_torchao()
     if not hasattr(tq, "IntxWeightOnlyConfig"):
         from quantrack.methods.base import MethodUnavailable
 
         raise MethodUnavailable("torchao.quantization.IntxWeightOnlyConfig is not available in this torchao")
-    return tq.IntxWeightOnlyConfig(weight_dtype=torch.int4, granularity=granularity(model))
+    return tq.IntxWeightOnlyConfig(weight_dtype=torch.int4, granularity=granularity(model, group))
 
 
 def apply(ctx: QuantContext) -> TorchVariant:
-    quantized = _torchao.quantize_copy(ctx.model, config(ctx.model))
-    return TorchVariant(NAME, quantized, count_params(ctx.model), weight_payload(ctx.model, STORED_BYTES))
+    group = ctx.config_or(Int4Config()).group_size
+    quantized = _torchao.quantize_copy(ctx.model, torchao_config(ctx.model, group))
+    return TorchVariant(ctx.method, quantized, count_params(ctx.model), weight_payload(ctx.model, STORED_BYTES))
 
 
-def load(path: Path, fresh: nn.Module) -> TorchVariant:
-    return _torchao.load(NAME, path, fresh, config, STORED_BYTES)
+def load(path: Path, fresh: nn.Module, name: str, config: Int4Config) -> TorchVariant:
+    return _torchao.load(name, path, fresh, lambda m: torchao_config(m, config.group_size), STORED_BYTES)
 
 
 METHOD = Method(
-    name=NAME,
-    summary=f"torchao quantize_(IntxWeightOnlyConfig int4, groups of {GROUP}): 4-bit Linear weights held in int8",
+    config=Int4Config,
+    summary=f"torchao quantize_(IntxWeightOnlyConfig int4, groups of {Int4Config.group_size}): 4-bit Linear weights "
+            "held in int8",
     apply=apply,
     load=load,
     requires=("torchao",),

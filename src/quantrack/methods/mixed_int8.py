@@ -16,13 +16,12 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from quantrack.methods._mixed import MixedMethod, apply_mixed
+from quantrack.methods._mixed import MixedConfig, MixedMethod, apply_mixed
 from quantrack.methods.base import (MethodUnavailable, QuantContext, TorchVariant, load_state_dict_file,
                                     payload_bytes)
 from quantrack.methods.fp32 import fp32_variant
 from quantrack.models import count_params
 
-NAME = "mixed-int8"
 PLAIN = "dynamic-int8"
 
 
@@ -93,25 +92,25 @@ class TorchLayers:
 
 def apply(ctx: QuantContext) -> TorchVariant:
     model = ctx.float_copy()
-    return apply_mixed(ctx, TorchLayers(model), fp32_variant(model), NAME)
+    return apply_mixed(ctx, TorchLayers(model), fp32_variant(model), ctx.method)
 
 
-def load(path: Path, fresh: nn.Module) -> MixedTorchVariant:
+def load(path: Path, fresh: nn.Module, name: str, config: MixedConfig) -> MixedTorchVariant:
     """Quantize the fresh model's Linear layers except the saved float ones, then load the weights."""
     saved = load_state_dict_file(path)
     if not (isinstance(saved, dict) and "float_layers" in saved and "state_dict" in saved):
-        raise ValueError(f"{path} is not a {NAME} file (no float_layers/state_dict)")
+        raise ValueError(f"{path} is not a {name} file (no float_layers/state_dict)")
     layers = TorchLayers(fresh)
     unknown = [n for n in saved["float_layers"] if n not in layers.params]
     if unknown:
         raise ValueError(f"{path} keeps layers in float that this model does not have: {', '.join(unknown)}")
-    variant = layers.mixed(saved["float_layers"], NAME)
+    variant = layers.mixed(saved["float_layers"], name)
     variant.module.load_state_dict(saved["state_dict"])
     return variant
 
 
 METHOD = MixedMethod(
-    name=NAME,
+    config=MixedConfig,
     summary="dynamic int8 on every Linear layer except the most sensitive ones, kept in float until the drop "
             "is within the budget",
     apply=apply,

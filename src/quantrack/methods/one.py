@@ -4,25 +4,28 @@ from __future__ import annotations
 
 from typing import Any
 
+from quantrack.core.method_config import MethodConfig
 from quantrack.errors import QuantrackError
 from quantrack.methods.base import MethodUnavailable, QuantContext, Variant, private_copy, quiet_warnings
 
 
 def quantize(model: Any, method: str, calibration: Any = None, *, example: Any = None, threads: int = 1,
-             seed: int = 0, fine_tune: dict[str, Any] | None = None) -> Variant:
+             seed: int = 0, config: MethodConfig | None = None) -> Variant:
     """A quantized copy of ``model`` (never modified) as a Variant: ``predict(inputs)`` (class
     indices), ``outputs(inputs)`` (the raw output), ``save(folder)``, ``params``, ``payload_bytes``.
 
     calibration: inputs (one array, or a tuple for several inputs), ``(X, y)`` for QAT's labels.
     example: a few input rows, needed only without calibration by methods that export the model
-    (ONNX); calibration rows serve otherwise. Raises QuantrackError with the reason when the
-    method cannot handle the model.
+    (ONNX); calibration rows serve otherwise. config: the method's knobs, an instance of its
+    ``Method.config`` class (e.g. ``QatConfig(epochs=5)``); None: its defaults. Raises
+    QuantrackError with the reason when the method cannot handle the model.
     """
-    from quantrack.evaluate.data import parse, required_inputs
-    from quantrack.methods import BASELINE, METHOD_NAMES, get_method
+    from quantrack.core.evalset import parse, required_inputs
+    from quantrack.methods import check_method_names, get_method
 
-    if method not in (BASELINE, *METHOD_NAMES):
-        raise QuantrackError(f"unknown method {method!r}; choose from {', '.join((BASELINE, *METHOD_NAMES))}")
+    check_method_names([method], allow_all=False)
+    m = get_method(method)
+    config = m.check_config(config)
     n_required = required_inputs(model)
     calib = None if calibration is None else parse(calibration, n_required=n_required, labels_expected=None,
                                                    what="calibration")
@@ -30,13 +33,10 @@ def quantize(model: Any, method: str, calibration: Any = None, *, example: Any =
                                                  what="example")
     if sample is None:
         raise QuantrackError(f"{method} needs example rows: pass calibration= or example=")
-    options = fine_tune or {}
     ctx = QuantContext(model=private_copy(model), example=sample.take(slice(0, 2)).inputs,
                        calibration=None if calib is None else calib.inputs,
-                       labels=None if calib is None else calib.labels, lr=float(options.get("lr", 0.01)),
-                       batch_size=int(options.get("batch_size", 32)), seed=seed, threads=threads,
-                       extra={"qat_epochs": options["epochs"]} if "epochs" in options else {})
-    m = get_method(method)
+                       labels=None if calib is None else calib.labels, seed=seed, threads=threads, method=method,
+                       config=config)
     try:
         with quiet_warnings():
             return m.apply(ctx)

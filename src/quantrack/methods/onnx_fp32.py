@@ -6,23 +6,21 @@ from pathlib import Path
 
 from torch import nn
 
+from quantrack.core.method_config import NoConfig
 from quantrack.models import count_params
 from quantrack.methods import onnx_common as oc
 from quantrack.methods.base import Method, MethodUnavailable, QuantContext
-
-NAME = "onnx-fp32"
-
 
 def apply(ctx: QuantContext) -> oc.OnnxVariant:
     if ctx.onnx_model is not None:  # measuring the same graph twice would only add noise
         raise MethodUnavailable("is the baseline here: the given ONNX graph run by ONNX Runtime")
     model_bytes = oc.export(ctx.float_copy(), ctx.example)
-    return oc.OnnxVariant(NAME, model_bytes, count_params(ctx.model), ctx.threads)
+    return oc.OnnxVariant(ctx.method, model_bytes, count_params(ctx.model), ctx.threads)
 
 
-def load(path: Path, fresh: nn.Module) -> oc.OnnxVariant:
-    return oc.load_variant(NAME, path, fresh)
+def load(path: Path, fresh: nn.Module, name: str, config: NoConfig) -> oc.OnnxVariant:
+    return oc.load_variant(name, path, fresh)
 
 
-METHOD = Method(name=NAME, summary="torch.onnx export, float32, run by ONNX Runtime", apply=apply, load=load,
+METHOD = Method(summary="torch.onnx export, float32, run by ONNX Runtime", apply=apply, load=load,
                 requires=("onnx", "onnxruntime"), onnx_graph=True)

@@ -18,12 +18,11 @@ from pathlib import Path
 from torch import nn
 
 from quantrack.methods import onnx_common as oc
-from quantrack.methods._mixed import MixedMethod, apply_mixed
+from quantrack.methods._mixed import MixedConfig, MixedMethod, apply_mixed
 from quantrack.methods.base import QuantContext
 from quantrack.methods.fp32 import fp32_variant
 from quantrack.models import count_params
 
-NAME = "onnx-mixed-int8"
 PLAIN = "onnx-int8-dynamic"
 LAYER_OPS = ("MatMul", "Conv")  # ops with a weight: the Linear and Conv layers
 FLOAT_LAYERS_KEY = "quantrack.float_layers"
@@ -107,20 +106,20 @@ class OnnxLayers:
 
 def apply(ctx: QuantContext) -> oc.OnnxVariant:
     model = ctx.float_copy()
-    return apply_mixed(ctx, OnnxLayers(model, ctx.example, ctx.threads), fp32_variant(model), NAME)
+    return apply_mixed(ctx, OnnxLayers(model, ctx.example, ctx.threads), fp32_variant(model), ctx.method)
 
 
-def load(path: Path, fresh: nn.Module) -> oc.OnnxVariant:
+def load(path: Path, fresh: nn.Module, name: str, config: MixedConfig) -> oc.OnnxVariant:
     import onnx
 
-    variant = oc.load_variant(NAME, path, fresh)
+    variant = oc.load_variant(name, path, fresh)
     meta = {p.key: p.value for p in onnx.load_from_string(variant.model_bytes).metadata_props}
     variant.float_layers = json.loads(meta.get(FLOAT_LAYERS_KEY, "[]"))
     return variant
 
 
 METHOD = MixedMethod(
-    name=NAME,
+    config=MixedConfig,
     summary="ONNX Runtime dynamic int8 except the most sensitive MatMul/Conv layers, kept in float until the "
             "drop is within the budget",
     apply=apply,

@@ -22,9 +22,6 @@ from quantrack.models import count_params
 from quantrack.methods import _compile, _pt2e
 from quantrack.methods.base import Method, QuantContext
 
-NAME = "pt2e-int8-static"
-
-
 @dataclass(frozen=True)
 class Pt2eStaticConfig(MethodConfig):
     compile: bool = knob(False, "eager keeps torch.export's reference graph (no compile cost); Inductor with "
@@ -39,19 +36,28 @@ class Pt2eStaticConfig(MethodConfig):
     SEARCH_SPACE: ClassVar[dict[str, tuple]] = {"calibration_rows": (64, 256, 1024), "reduce_range": (None, False)}
 
     def __post_init__(self) -> None:
-        if not (isinstance(self.calibration_rows, int) and self.calibration_rows >= 1):
-            raise QuantrackError(f"{NAME}: calibration_rows must be a positive integer, got {self.calibration_rows!r}")
-        if self.reduce_range not in (None, True, False):
-            raise QuantrackError(f"{NAME}: reduce_range must be true, false or unset, got {self.reduce_range!r}")
+        self._positive_ints("calibration_rows")
+        check_flags(self)
+
+
+def check_flags(config: MethodConfig) -> None:
+    """compile a bool, reduce_range a bool or None (auto): one clear error otherwise."""
+    if hasattr(config, "compile") and not isinstance(config.compile, bool):
+        raise QuantrackError(f"{type(config).__name__}.compile must be true or false, got {config.compile!r}")
+    if config.reduce_range not in (None, True, False) or isinstance(config.reduce_range, int) and \
+            not isinstance(config.reduce_range, bool):
+        raise QuantrackError(f"{type(config).__name__}.reduce_range must be true, false or unset (auto), "
+                             f"got {config.reduce_range!r}")
 
 
 def resolved_reduce_range(config: Pt2eStaticConfig) -> bool:
     return _pt2e.should_reduce_range() if config.reduce_range is None else bool(config.reduce_range)
 
 
-def apply_with(ctx: QuantContext, name: str, default: Pt2eStaticConfig) -> _pt2e.Pt2eVariant:
+def apply_with(ctx: QuantContext, default: Pt2eStaticConfig) -> _pt2e.Pt2eVariant:
     """Export, prepare, calibrate on the calibration rows, convert; compiled when the config says so."""
-    config = ctx.config if isinstance(ctx.config, Pt2eStaticConfig) else default
+    config = ctx.config_or(default)
+    name = ctx.method
     rows = ctx.require_calibration(name)
     apis = _pt2e.apis()
     example = _pt2e.tensors(ctx.example)
@@ -77,25 +83,22 @@ def variant(name: str, float_model: nn.Module, converted, observers, example, re
                              recipe=recipe)
 
 
-def load_with(path: Path, fresh: nn.Module, name: str, *, compile_: bool) -> _pt2e.Pt2eVariant:
-    """The saved graph rebuilt on ``fresh`` (see _pt2e's doc); compiled again when the method compiles."""
+def load(path: Path, fresh: nn.Module, name: str, config: MethodConfig) -> _pt2e.Pt2eVariant:
+    """The saved graph rebuilt on ``fresh`` (see _pt2e's doc); compiled again when its config compiles
+    (pt2e-qat-int8 shares this: its recipe says qat, its config has no compile)."""
     data = _pt2e.read(Path(path))
     recipe = data.get("recipe") or {}
     converted, example = _pt2e.rebuild(_pt2e.apis(), data, fresh, qat=bool(recipe.get("qat")),
                                        reduce_range=bool(recipe.get("reduce_range")))
-    return variant(name, fresh, converted, data["observers"], example, recipe, compile_=compile_)
+    return variant(name, fresh, converted, data["observers"], example, recipe,
+                   compile_=bool(getattr(config, "compile", False)))
 
 
 def apply(ctx: QuantContext) -> _pt2e.Pt2eVariant:
-    return apply_with(ctx, NAME, Pt2eStaticConfig())
-
-
-def load(path: Path, fresh: nn.Module) -> _pt2e.Pt2eVariant:
-    return load_with(path, fresh, NAME, compile_=False)
+    return apply_with(ctx, Pt2eStaticConfig())
 
 
 METHOD = Method(
-    name=NAME,
     summary="PT2E static int8 (torch.export + X86InductorQuantizer, calibrated), run eager: takes residual, "
             "LayerNorm, GELU and BatchNorm models",
     apply=apply,

@@ -7,17 +7,10 @@ by side; the compile seconds are reported apart from the latency (methods/_compi
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
-
-from torch import nn
-
 from quantrack.core.method_config import knob
 from quantrack.methods import pt2e_int8_static as static
 from quantrack.methods._pt2e import Pt2eVariant
 from quantrack.methods.base import Method, QuantContext
-
-NAME = "pt2e-int8-static-compiled"
-
 
 @dataclass(frozen=True)
 class Pt2eStaticCompiledConfig(static.Pt2eStaticConfig):
@@ -26,18 +19,13 @@ class Pt2eStaticCompiledConfig(static.Pt2eStaticConfig):
 
 
 def apply(ctx: QuantContext) -> Pt2eVariant:
-    return static.apply_with(ctx, NAME, Pt2eStaticCompiledConfig())
-
-
-def load(path: Path, fresh: nn.Module) -> Pt2eVariant:
-    return static.load_with(path, fresh, NAME, compile_=True)
+    return static.apply_with(ctx, Pt2eStaticCompiledConfig())
 
 
 METHOD = Method(
-    name=NAME,
     summary="PT2E static int8 (X86InductorQuantizer, calibrated) compiled by Inductor with freezing",
     apply=apply,
-    load=load,
+    load=static.load,
     requires=("torchao",),
     config=Pt2eStaticCompiledConfig,
 )

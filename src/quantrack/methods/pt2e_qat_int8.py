@@ -9,7 +9,6 @@ converted to the same int8 graph. Run eager; the file is pt2e-int8-static's form
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 from typing import ClassVar
 
 import numpy as np
@@ -22,23 +21,25 @@ from quantrack.methods import _pt2e
 from quantrack.methods import pt2e_int8_static as static
 from quantrack.methods.base import Method, MethodUnavailable, QuantContext
 
-NAME = "pt2e-qat-int8"
-
-
 @dataclass(frozen=True)
 class Pt2eQatConfig(MethodConfig):
     epochs: int = knob(3, "a few epochs adapt the weights to int8 rounding: they start from the float optimum "
                           "(PyTorch's QAT tutorials fine-tune briefly, not from scratch)")
+    lr: float = knob(0.01, "quantrack's training rate: fine-tuning continues the same SGD (as qat-int8)")
+    batch_size: int = knob(32, "the DataLoader habit training uses (as qat-int8)")
     reduce_range: bool | None = knob(None, "None: 7-bit activations only where the CPU lacks VNNI "
                                            "(torchao.utils.should_reduce_range), as X86InductorQuantizer's docs advise")
 
     SEARCH_SPACE: ClassVar[dict[str, tuple]] = {"epochs": (1, 3, 5)}
 
     def __post_init__(self) -> None:
-        if not (isinstance(self.epochs, int) and self.epochs >= 1):
-            raise QuantrackError(f"{NAME}: epochs must be a positive integer, got {self.epochs!r}")
-        if self.reduce_range not in (None, True, False):
-            raise QuantrackError(f"{NAME}: reduce_range must be true, false or unset, got {self.reduce_range!r}")
+        import math
+
+        self._positive_ints("epochs", "batch_size")
+        lr = self.lr
+        if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not math.isfinite(lr) or lr <= 0:
+            raise QuantrackError(f"{type(self).__name__}.lr must be a positive number, got {lr!r}")
+        static.check_flags(self)
 
 
 def fine_tune(apis: _pt2e.Apis, prepared: nn.Module, rows, labels: np.ndarray, *, epochs: int, lr: float,
@@ -74,33 +75,29 @@ def fine_tune(apis: _pt2e.Apis, prepared: nn.Module, rows, labels: np.ndarray, *
 
 
 def apply(ctx: QuantContext) -> _pt2e.Pt2eVariant:
-    config = ctx.config if isinstance(ctx.config, Pt2eQatConfig) else Pt2eQatConfig()
-    rows = ctx.require_calibration(NAME)
+    config = ctx.config_or(Pt2eQatConfig())
+    rows = ctx.require_calibration(ctx.method)
     if ctx.labels is None:
-        raise MethodUnavailable(f"{NAME} fine-tunes with cross-entropy, so it needs labels: pass calibration=(X, y)")
-    epochs = int(ctx.extra.get("qat_epochs", config.epochs)) if ctx.config is None else config.epochs
+        raise MethodUnavailable(f"{ctx.method} fine-tunes with cross-entropy, so it needs labels: "
+                                "pass calibration=(X, y)")
     apis = _pt2e.apis()
     example = _pt2e.tensors(ctx.example)
     reduce_range = _pt2e.should_reduce_range() if config.reduce_range is None else bool(config.reduce_range)
     graph = _pt2e.export(ctx.float_copy(), example)
     with _pt2e.quiet():
         prepared = apis.prepare_qat(graph, _pt2e.quantizer(apis, qat=True, reduce_range=reduce_range))
-    fine_tune(apis, prepared, rows, ctx.labels, epochs=epochs, lr=ctx.lr, batch_size=ctx.batch_size, seed=ctx.seed)
+    fine_tune(apis, prepared, rows, ctx.labels, epochs=config.epochs, lr=float(config.lr),
+              batch_size=config.batch_size, seed=ctx.seed)
     observers = _pt2e.observer_state(prepared)
     converted = _pt2e.convert(apis, prepared)
     recipe = {"qat": True, "reduce_range": reduce_range}
-    return static.variant(NAME, ctx.model, converted, observers, example, recipe, compile_=False)
-
-
-def load(path: Path, fresh: nn.Module) -> _pt2e.Pt2eVariant:
-    return static.load_with(path, fresh, NAME, compile_=False)
+    return static.variant(ctx.method, ctx.model, converted, observers, example, recipe, compile_=False)
 
 
 METHOD = Method(
-    name=NAME,
     summary="PT2E quantization-aware fine-tuning (X86InductorQuantizer, a few epochs with labels), then int8, eager",
     apply=apply,
-    load=load,
+    load=static.load,
     requires=("torchao",),
     config=Pt2eQatConfig,
 )

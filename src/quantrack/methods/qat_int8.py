@@ -7,18 +7,30 @@ structure as static-int8.
 
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 from torch import nn
 
+from quantrack.core.method_config import MethodConfig, knob
+from quantrack.errors import QuantrackError
 from quantrack.methods import _eager
 from quantrack.methods.base import Method, MethodUnavailable, QuantContext, TorchVariant
 
-NAME = "qat-int8"
-# A few epochs are enough to adapt to the rounding: the weights start from the float optimum.
-DEFAULT_EPOCHS = 3
+@dataclass(frozen=True)
+class QatConfig(MethodConfig):
+    epochs: int = knob(3, "a few epochs adapt to the rounding: the weights start from the float optimum")
+    lr: float = knob(0.01, "quantrack's training rate: fine-tuning continues the same SGD (`quantrack run` passes --lr)")
+    batch_size: int = knob(32, "the DataLoader habit training uses (`quantrack run` passes --batch-size)")
+
+    def __post_init__(self) -> None:
+        self._positive_ints("epochs", "batch_size")
+        lr = self.lr
+        if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not math.isfinite(lr) or lr <= 0:
+            raise QuantrackError(f"QatConfig.lr must be a positive number, got {lr!r}")
 
 
 def fine_tune(prepared: nn.Module, X: np.ndarray, y: np.ndarray, *, epochs: int, lr: float, batch_size: int,
@@ -46,22 +58,23 @@ def fine_tune(prepared: nn.Module, X: np.ndarray, y: np.ndarray, *, epochs: int,
 
 
 def apply(ctx: QuantContext) -> TorchVariant:
-    rows = _eager.float_rows(ctx, NAME)
+    config = ctx.config_or(QatConfig())
+    rows = _eager.float_rows(ctx, ctx.method)
     if ctx.labels is None:
-        raise MethodUnavailable(f"{NAME} fine-tunes with cross-entropy, so it needs labels: pass calibration=(X, y)")
+        raise MethodUnavailable(f"{ctx.method} fine-tunes with cross-entropy, so it needs labels: pass calibration=(X, y)")
     prepared = _eager.prepare(ctx.model, qat=True)  # its own copy: ctx.model keeps its weights
-    fine_tune(prepared, rows, ctx.labels, epochs=int(ctx.extra.get("qat_epochs", DEFAULT_EPOCHS)),
-              lr=ctx.lr, batch_size=ctx.batch_size, seed=ctx.seed)
-    return _eager.variant(NAME, ctx.model, _eager.convert(prepared), rows)
+    fine_tune(prepared, rows, ctx.labels, epochs=config.epochs, lr=float(config.lr), batch_size=config.batch_size,
+              seed=ctx.seed)
+    return _eager.variant(ctx.method, ctx.model, _eager.convert(prepared), rows)
 
 
-def load(path: Path, fresh: nn.Module) -> TorchVariant:
-    return _eager.load(NAME, path, fresh, qat=True)
+def load(path: Path, fresh: nn.Module, name: str, config: QatConfig) -> TorchVariant:
+    return _eager.load(name, path, fresh, qat=True)
 
 
 METHOD = Method(
-    name=NAME,
-    summary=f"torch.ao quantization-aware fine-tuning ({DEFAULT_EPOCHS} epochs from the float checkpoint), then int8",
+    config=QatConfig,
+    summary=f"torch.ao quantization-aware fine-tuning ({QatConfig.epochs} epochs from the float checkpoint), then int8",
     apply=apply,
     load=load,
 )

@@ -26,7 +26,6 @@ from quantrack.methods import _compile, _torchao
 from quantrack.methods.base import (Inputs, Method, QuantContext, TorchVariant, load_state_dict_file,
                                     quiet_libraries, weight_payload)
 
-NAME = "torchao-int8-dynamic"
 FORMAT = "quantrack-torchao/1"
 
 
@@ -44,11 +43,12 @@ class TorchaoInt8DynamicConfig(MethodConfig):
     SEARCH_SPACE: ClassVar[dict[str, tuple]] = {"symmetric_activations": (True, False), "reduce_range": (None, False)}
 
     def __post_init__(self) -> None:
-        for name in ("compile", "symmetric_activations"):
-            if not isinstance(getattr(self, name), bool):
-                raise QuantrackError(f"{NAME}: {name} must be true or false, got {getattr(self, name)!r}")
-        if self.reduce_range not in (None, True, False):
-            raise QuantrackError(f"{NAME}: reduce_range must be true, false or unset, got {self.reduce_range!r}")
+        if not isinstance(self.symmetric_activations, bool):
+            raise QuantrackError(f"{type(self).__name__}.symmetric_activations must be true or false, "
+                                 f"got {self.symmetric_activations!r}")
+        from quantrack.methods.pt2e_int8_static import check_flags
+
+        check_flags(self)
 
 
 def resolved_reduce_range(config: TorchaoInt8DynamicConfig) -> bool:
@@ -100,13 +100,13 @@ def build(name: str, float_model: nn.Module, recipe: dict, example: Inputs, *, c
                           recipe=recipe, example=example, runtime=runtime, compile_seconds=seconds)
 
 
-def apply_with(ctx: QuantContext, name: str, default: TorchaoInt8DynamicConfig) -> TorchaoVariant:
-    config = ctx.config if isinstance(ctx.config, TorchaoInt8DynamicConfig) else default
+def apply_with(ctx: QuantContext, default: TorchaoInt8DynamicConfig) -> TorchaoVariant:
+    config = ctx.config_or(default)
     recipe = {"symmetric_activations": config.symmetric_activations, "reduce_range": resolved_reduce_range(config)}
-    return build(name, ctx.model, recipe, ctx.example, compile_=config.compile)
+    return build(ctx.method, ctx.model, recipe, ctx.example, compile_=config.compile)
 
 
-def load_with(path: Path, fresh: nn.Module, name: str, *, compile_: bool) -> TorchaoVariant:
+def load(path: Path, fresh: nn.Module, name: str, config: TorchaoInt8DynamicConfig) -> TorchaoVariant:
     """Quantize the fresh model's structure with the saved recipe, then assign the saved int8 tensors
     (torchao registers its tensor subclasses as safe globals: weights_only loading, no code)."""
     import numpy as np
@@ -116,19 +116,14 @@ def load_with(path: Path, fresh: nn.Module, name: str, *, compile_: bool) -> Tor
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise QuantrackError(f"{Path(path).name} is not a quantrack torchao file ({FORMAT})")
     example = tuple(np.zeros(shape, dtype=dtype) for shape, dtype in data["example"])
-    return build(name, fresh, data["recipe"], example, compile_=compile_, state=data["state"])
+    return build(name, fresh, data["recipe"], example, compile_=config.compile, state=data["state"])
 
 
 def apply(ctx: QuantContext) -> TorchaoVariant:
-    return apply_with(ctx, NAME, TorchaoInt8DynamicConfig())
-
-
-def load(path: Path, fresh: nn.Module) -> TorchaoVariant:
-    return load_with(path, fresh, NAME, compile_=False)
+    return apply_with(ctx, TorchaoInt8DynamicConfig())
 
 
 METHOD = Method(
-    name=NAME,
     summary="torchao quantize_(Int8DynamicActivationInt8WeightConfig): int8 Linear weights per row, int8 "
             "activations per token at run time, eager",
     apply=apply,

@@ -7,16 +7,9 @@ by side; the compile seconds are reported apart from the latency (methods/_compi
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
-
-from torch import nn
-
 from quantrack.core.method_config import knob
 from quantrack.methods import torchao_int8_dynamic as dynamic
 from quantrack.methods.base import Method, QuantContext
-
-NAME = "torchao-int8-dynamic-compiled"
-
 
 @dataclass(frozen=True)
 class TorchaoInt8DynamicCompiledConfig(dynamic.TorchaoInt8DynamicConfig):
@@ -25,18 +18,13 @@ class TorchaoInt8DynamicCompiledConfig(dynamic.TorchaoInt8DynamicConfig):
 
 
 def apply(ctx: QuantContext) -> dynamic.TorchaoVariant:
-    return dynamic.apply_with(ctx, NAME, TorchaoInt8DynamicCompiledConfig())
-
-
-def load(path: Path, fresh: nn.Module) -> dynamic.TorchaoVariant:
-    return dynamic.load_with(path, fresh, NAME, compile_=True)
+    return dynamic.apply_with(ctx, TorchaoInt8DynamicCompiledConfig())
 
 
 METHOD = Method(
-    name=NAME,
     summary="torchao Int8DynamicActivationInt8WeightConfig compiled by Inductor with freezing",
     apply=apply,
-    load=load,
+    load=dynamic.load,
     requires=("torchao",),
     config=TorchaoInt8DynamicCompiledConfig,
 )

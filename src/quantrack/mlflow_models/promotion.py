@@ -19,6 +19,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from quantrack.core.budget import Budget
 from quantrack.errors import QuantrackError
 
 CHAMPION = "champion"
@@ -26,7 +27,6 @@ CHALLENGER = "challenger"
 # Latencies of two runs were measured at different moments on a shared machine: only a clear
 # gap counts, the same 5 % the side-by-side verdicts use.
 LATENCY_MARGIN = 0.05
-_EPS = 1e-12
 
 
 @dataclass
@@ -47,7 +47,7 @@ class Candidate:
     version: str
     fingerprint: str
     prefer: str
-    max_accuracy_drop: float
+    max_accuracy_drop: float  # points, as the tag stores it; .budget is the typed value
     accuracy: float
     file_bytes: float | None
     p50_us: float | None  # at the whole test split
@@ -55,12 +55,19 @@ class Candidate:
     @classmethod
     def from_tags(cls, version: str, tags: dict[str, str]) -> Candidate | None:
         try:
-            return cls(version=str(version), fingerprint=tags["quantrack.data_sha256"],
-                       prefer=tags["quantrack.prefer"], max_accuracy_drop=float(tags["quantrack.max_accuracy_drop"]),
-                       accuracy=float(tags["quantrack.accuracy"]), file_bytes=_num(tags.get("quantrack.file_bytes")),
-                       p50_us=_num(tags.get("quantrack.p50_us")))
-        except (KeyError, ValueError):
+            found = cls(version=str(version), fingerprint=tags["quantrack.data_sha256"],
+                        prefer=tags["quantrack.prefer"], max_accuracy_drop=float(tags["quantrack.max_accuracy_drop"]),
+                        accuracy=float(tags["quantrack.accuracy"]), file_bytes=_num(tags.get("quantrack.file_bytes")),
+                        p50_us=_num(tags.get("quantrack.p50_us")))
+            found.budget  # noqa: B018 -- a rule no budget can be (tags written by hand) is no candidate
+            return found
+        except (KeyError, ValueError, QuantrackError):
             return None  # a version registered before these tags existed, or by hand
+
+
+    @property
+    def budget(self) -> Budget:
+        return Budget.from_points(self.max_accuracy_drop, confidence=None, prefer=self.prefer)
 
 
 def _num(text: str | None) -> float | None:
@@ -82,11 +89,11 @@ def beats(new: Candidate, old: Candidate) -> tuple[bool, str]:
                        f"this run {new.fingerprint[:12]}…), so the two cannot be compared")
     if (new.prefer, new.max_accuracy_drop) != (old.prefer, old.max_accuracy_drop):
         return False, (f"version {old.version} was chosen under another rule (prefer {old.prefer}, "
-                       f"{_points(old.max_accuracy_drop)}; this run: prefer {new.prefer}, "
-                       f"{_points(new.max_accuracy_drop)}), so the two cannot be compared")
+                       f"{old.budget.text()}; this run: prefer {new.prefer}, "
+                       f"{new.budget.text()}), so the two cannot be compared")
     acc = f"accuracy {100 * new.accuracy:.2f}% vs {100 * old.accuracy:.2f}%"
-    if new.accuracy < old.accuracy - new.max_accuracy_drop / 100.0 - _EPS:
-        return False, f"it loses more than {_points(new.max_accuracy_drop)} to version {old.version} ({acc})"
+    if not new.budget.within(old.accuracy - new.accuracy):
+        return False, f"it loses more than {new.budget.text()} to version {old.version} ({acc})"
     if new.prefer == "size":
         a, b = new.file_bytes, old.file_bytes
         if a is None or b is None:
@@ -100,13 +107,9 @@ def beats(new: Candidate, old: Candidate) -> tuple[bool, str]:
             f"p50 {a:,.1f} µs vs {b:,.1f} µs"
     if better:
         return True, f"it beats version {old.version}: {figure}, {acc}"
-    if not worse and new.accuracy > old.accuracy + _EPS:
+    if not worse and new.accuracy > old.accuracy:
         return True, f"it beats version {old.version}: {figure}, higher {acc}"
     return False, f"it does not beat version {old.version} ({figure}, {acc})"
-
-
-def _points(x: float) -> str:
-    return f"{x:g} point" + ("" if x == 1 else "s")
 
 
 def candidate_tags(entry: dict[str, Any], intent: dict[str, Any]) -> dict[str, str]:

@@ -38,7 +38,8 @@ class QuantrackModel(PythonModel):
         image_shape = tuple(meta["image_shape"]) if meta.get("image_shape") else None
         fresh = build_model(meta["model"], self.n_features, len(self.class_names), tuple(meta["hidden"]),
                             image_shape)
-        self.variant = load_variant(meta["method"], Path(context.artifacts[VARIANT_ARTIFACT]), fresh)
+        self.variant = load_variant(meta["method"], Path(context.artifacts[VARIANT_ARTIFACT]), fresh,
+                                    meta.get("method_config") or {})
 
     # np.ndarray is the one hint MLflow neither validates nor turns into a signature (ours, logged with
     # the model, stays in force); with no hint at all it prints "Add type hints..." on every load.
@@ -51,14 +52,15 @@ class QuantrackModel(PythonModel):
         return self.class_names[self.variant.predict(scaled)]
 
 
-def load_variant(method: str, path: Path, fresh):
-    """Rebuild a Variant from its saved file through its method's ``load`` (fp32 included)."""
+def load_variant(method: str, path: Path, fresh, config: dict[str, Any] | None = None):
+    """Rebuild a Variant from its saved file through its method's ``load`` (fp32 included), with
+    the config it was made with (plain values from meta.json; older packages have none: defaults)."""
     from quantrack.methods import get_method
 
     m = get_method(method)
     if m.load is None:
         raise mlflow.exceptions.MlflowException(f"method {method!r} cannot reload its saved file")
-    return m.load(path, fresh)
+    return m.restore(path, fresh, m.config.from_dict(config or {}, method=method))
 
 
 def _as_rows(model_input: Any, n_features: int, allow_missing: bool = False) -> np.ndarray:

@@ -26,6 +26,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from quantrack.core.budget import Budget
 from quantrack.errors import QuantrackError
 
 ALIAS = "champion"
@@ -50,11 +51,12 @@ def pip_requirements(methods: list[str]) -> list[str]:
     return reqs
 
 
-def metadata(config, data, method: str) -> dict[str, Any]:
+def metadata(config, data, method: str, method_config: dict[str, Any] | None = None) -> dict[str, Any]:
     """What the pyfunc needs to rebuild the variant and serve raw rows (JSON, no code)."""
     return {
         "format": 1,
         "method": method,
+        "method_config": dict(method_config or {}),  # the knobs the variant was made with (VariantResult.config)
         "model": config.model,
         "n_features": int(data.n_features),
         "n_classes": int(data.n_classes),
@@ -70,7 +72,7 @@ def metadata(config, data, method: str) -> dict[str, Any]:
 
 
 def build_models(config, data, variants, models_dir: Path, dest: Path, champion: str,
-                 max_accuracy_drop: float) -> dict[str, Any]:
+                 budget: Budget) -> dict[str, Any]:
     """Save a pyfunc per variant to register under ``dest``; return the registry intent."""
     import mlflow
     import numpy as np
@@ -93,7 +95,7 @@ def build_models(config, data, variants, models_dir: Path, dest: Path, champion:
     meta_file = scratch / "meta.json"
     for v in available:
         target = dest / v.name
-        meta_file.write_text(json.dumps(metadata(config, data, v.name)), encoding="utf-8")
+        meta_file.write_text(json.dumps(metadata(config, data, v.name, v.config)), encoding="utf-8")
         mlflow.pyfunc.save_model(
             path=str(target), python_model=str(_CODE),
             artifacts={"variant": str(models_dir / v.artifact), "meta": str(meta_file)},
@@ -103,9 +105,10 @@ def build_models(config, data, variants, models_dir: Path, dest: Path, champion:
     shutil.rmtree(scratch, ignore_errors=True)
     registered = [e["variant"] for e in entries]
     return {"name": config.registered_model_name, "versions": entries, "champion": champion,
-            "alias": alias_for(variants, champion, max_accuracy_drop, registered),
+            "alias": alias_for(variants, champion, budget, registered),
             "fingerprint": data.fingerprint["sha256"], "data_source": data.fingerprint.get("source"),
-            "rule": {"prefer": config.prefer, "max_accuracy_drop": config.max_accuracy_drop},
+            # In points, as the versions' tags have always stored it (promotion.Candidate reads them back).
+            "rule": {"prefer": budget.prefer, "max_accuracy_drop": budget.points},
             "promote": bool(config.promote)}
 
 
@@ -146,14 +149,13 @@ def version_description(entry: dict[str, Any], intent: dict[str, Any], run_id: s
     return text
 
 
-def alias_for(variants, champion: str, max_accuracy_drop: float, registered: list[str]) -> str | None:
+def alias_for(variants, champion: str, budget: Budget, registered: list[str]) -> str | None:
     """``champion`` when the champion is registered and within the accuracy budget of fp32, else None."""
     fp32 = next(v for v in variants if v.name == "fp32")
     champ = next((v for v in variants if v.name == champion), None)
     if champ is None or champion not in registered or champ.accuracy is None or fp32.accuracy is None:
         return None
-    within = champ.accuracy >= fp32.accuracy - max_accuracy_drop / 100.0 - 1e-12
-    return ALIAS if within else None
+    return ALIAS if budget.within(fp32.accuracy - champ.accuracy) else None
 
 
 def register(client, run_id: str, artifact_uri: str, intent: dict[str, Any]) -> dict[str, str]:

@@ -33,7 +33,7 @@ def environment(tracking_uri: str | None = None) -> dict[str, str]:
     env["PATH"] = bin_dir + os.pathsep + env.get("PATH", "")
     if tracking_uri:
         env["MLFLOW_TRACKING_URI"] = tracking_uri
-    from quantrack.tracking.connection import HTTP_LIMITS
+    from quantrack.mlflow_models.connection import HTTP_LIMITS
 
     for k, v in HTTP_LIMITS.items():
         env.setdefault(k, v)
@@ -53,20 +53,25 @@ def check_model_uri(model_uri: str, tracking_uri: str | None) -> None:
         return
     from mlflow.exceptions import MlflowException
 
-    from quantrack.tracking.connection import explain
-    from quantrack.tracking.tracker import Tracker
+    from quantrack.mlflow_models.connection import explain, redact, registry_client
 
-    tracker = Tracker(tracking_uri, "quantrack")  # bounded HTTP; the experiment is not used
+    try:
+        client, uri = registry_client(tracking_uri)
+    except QuantrackError:
+        raise
+    except Exception as e:  # an unknown scheme, a store MLflow no longer supports
+        raise QuantrackError(f"cannot use the tracking URI {redact(resolve_uri(tracking_uri))}: "
+                             f"{redact(first_line(e))}") from None
     if model_uri.startswith("models:/"):
-        _check_registered(model_uri, tracker)
+        _check_registered(model_uri, client, uri)
     import mlflow.artifacts
 
     try:
-        listing = mlflow.artifacts.list_artifacts(artifact_uri=model_uri, tracking_uri=tracker.tracking_uri)
+        listing = mlflow.artifacts.list_artifacts(artifact_uri=model_uri, tracking_uri=uri)
     except MlflowException as e:
         if e.error_code in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"):
             raise QuantrackError(f"--model-uri {model_uri} cannot be read: {first_line(e)}") from None
-        raise QuantrackError(explain(e, tracker.tracking_uri)) from None
+        raise QuantrackError(explain(e, uri)) from None
     except Exception as e:  # an unsupported scheme, a missing cloud SDK, an unreachable bucket
         raise QuantrackError(f"--model-uri {model_uri} cannot be read: {type(e).__name__}: {first_line(e)}") from None
     if not any(Path(f.path).name == "MLmodel" and not f.is_dir for f in listing):
@@ -87,27 +92,33 @@ def _local_path(model_uri: str) -> Path | None:
     return Path(model_uri)
 
 
-def _check_registered(model_uri: str, tracker) -> None:
+def resolve_uri(tracking_uri: str | None) -> str:
+    from quantrack.mlflow_models.connection import resolve_tracking_uri
+
+    return resolve_tracking_uri(tracking_uri)
+
+
+def _check_registered(model_uri: str, client, uri: str) -> None:
     """Resolve ``models:/<name>@<alias>`` or ``models:/<name>/<version>`` in the registry."""
     from mlflow.exceptions import MlflowException
 
-    from quantrack.tracking.connection import explain
+    from quantrack.mlflow_models.connection import explain, redact
 
     rest = model_uri[len("models:/"):]
     try:
         if "@" in rest:
             name, alias = rest.split("@", 1)
-            tracker.client.get_model_version_by_alias(name, alias)
+            client.get_model_version_by_alias(name, alias)
         elif "/" in rest:
             name, version = rest.split("/", 1)
-            tracker.client.get_model_version(name, version)
+            client.get_model_version(name, version)
         else:
             raise QuantrackError(f"--model-uri {model_uri!r} needs an alias or a version: models:/<name>@champion")
     except MlflowException as e:
         if e.error_code in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"):
-            raise QuantrackError(f"{model_uri} was not found in the registry at {tracker.info['tracking_uri']}: "
+            raise QuantrackError(f"{model_uri} was not found in the registry at {redact(uri)}: "
                                  f"{e.message.splitlines()[0] if e.message else e.error_code}") from None
-        raise QuantrackError(explain(e, tracker.tracking_uri)) from None
+        raise QuantrackError(explain(e, uri)) from None
 
 
 def local_model(model_uri: str, tracking_uri: str | None) -> str:
@@ -117,7 +128,7 @@ def local_model(model_uri: str, tracking_uri: str | None) -> str:
         return str(local.resolve())
     import mlflow.artifacts
 
-    from quantrack.tracking.connection import resolve_tracking_uri
+    from quantrack.mlflow_models.connection import resolve_tracking_uri
 
     return mlflow.artifacts.download_artifacts(artifact_uri=model_uri, tracking_uri=resolve_tracking_uri(tracking_uri))
 

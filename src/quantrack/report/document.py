@@ -1,6 +1,6 @@
 """The public Report: what ``compare()`` and ``quantrack run`` return, and how it saves itself.
 
-The fields live in :class:`quantrack.evaluate.results.ReportData`, which the writers read;
+The fields live in :class:`quantrack.core.results.ReportData`, which the writers read;
 ``save`` is added here, above both, so results and writers never import each other.
 """
 
@@ -8,14 +8,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from quantrack.evaluate.results import ReportData
+from quantrack.core.results import ReportData
 
 
 class Report(ReportData):
     """report.champion, report.variants, report.to_dict() (the report.json form), report.save(folder)."""
 
-    def save(self, folder: str | Path) -> list[Path]:
-        """Write report.json, report.md, report.html and the plots into ``folder``; return the paths."""
+    def save(self, folder: str | Path, plots=None) -> list[Path]:
+        """Write report.json, report.md, report.html and the plots into ``folder``; return the paths.
+        ``plots``: figures already drawn under ``folder/plots`` (report.plot_worker); None draws them."""
         from quantrack.report.writers import write_all
 
-        return write_all(self, Path(folder))
+        return write_all(self, Path(folder), plots=plots)

@@ -48,6 +48,11 @@ class PlotWorker:
         except OSError:  # the child died early (BrokenPipeError)
             self.close()
 
+    def draw(self, report: Report, directory: Path) -> list[Plot] | None:
+        """submit, then wait for the result: what Report.save's ``plots`` takes (None: draw in-process)."""
+        self.submit(report, directory)
+        return self.result()
+
     def result(self, timeout_s: float = WAIT_S) -> list[Plot] | None:
         """The figures the child drew, or None if it did not deliver them."""
         if self._proc is None or self._directory is None:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from quantrack.evaluate.results import ReportData, VariantResult
+from quantrack.core.results import ReportData, VariantResult
 from quantrack.report.sensitivity import sensitivity_figure
 
 if TYPE_CHECKING:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from html import escape
 from typing import TYPE_CHECKING
 
-from quantrack.evaluate.results import ReportData
+from quantrack.core.results import ReportData
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -103,9 +103,3 @@ def sensitivity_figure(report: ReportData) -> Figure | None:
     fig.legend(handles=[Patch(color=KEPT_COLOR, label="kept in float"), Patch(color=QUANTIZED_COLOR, label="int8")],
                loc="outside lower center", ncols=2, fontsize=9, frameon=False)
     return fig
-
-
-def sensitivity_metrics(report: ReportData) -> dict[str, float]:
-    """One MLflow metric per layer: sensitivity.<method>.<layer>.drop."""
-    return {f"sensitivity.{m}.{r['layer']}.drop": float(r["drop"]) for m, rows in report.sensitivity.items()
-            for r in rows}

@@ -9,9 +9,9 @@ from html import escape
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from quantrack.evaluate.champion import budget_text
-from quantrack.evaluate.results import CONFIDENT, POINT_ESTIMATE, ReportData, VariantResult
-from quantrack.evaluate.timing import MIN_CALLS_FOR_P99, MIN_EFFECT_TEXT
+from quantrack.core.budget import Budget
+from quantrack.core.results import (CONFIDENT, MIN_CALLS_FOR_P99, MIN_EFFECT_TEXT, POINT_ESTIMATE, ReportData,
+                                    VariantResult)
 
 if TYPE_CHECKING:
     from quantrack.report.plots import Plot
@@ -322,7 +322,7 @@ _VERDICT_CLASS = {"faster": "verdict-faster", "slower": "verdict-slower", "no me
 
 
 def _cpu_line(report: ReportData) -> str:
-    from quantrack.evaluate.hardware import cpu_line
+    from quantrack.core.cpu import cpu_line
 
     cpu = report.environment.get("cpu")
     return cpu_line(cpu) if cpu else "not recorded"
@@ -361,7 +361,7 @@ def _html_summary(report: ReportData) -> list[str]:
                                     f"training took {report.train_seconds:.2f} s"))
     if report.max_drop is not None:
         items.append(("choice rule", f"prefer {_e(report.prefer)}, at most "
-                                     f"{_e(budget_text(report.max_drop, report.score_name))} below fp32"
+                                     f"{_e(Budget(report.max_drop, None, score_name=report.score_name).text())} below fp32"
                                      + (f", shown at {100 * cfg['confidence']:g}% confidence" if cfg.get("confidence")
                                         else ", on point estimates")))
     items.append(("CPU", _e(_cpu_line(report))))

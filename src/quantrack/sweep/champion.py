@@ -11,6 +11,7 @@ budget, so a sweep with one finished trial always has an answer.
 
 from __future__ import annotations
 
+from quantrack.core.budget import Budget
 from quantrack.sweep.pareto import MAX, MIN, pareto_front
 from quantrack.sweep.results import FINISHED, Candidate, TrialResult
 
@@ -23,19 +24,18 @@ def _key(c: Candidate, prefer: str) -> tuple:
     return (c.file_bytes, c.p50_us, -c.accuracy, c.key)
 
 
-def choose(trials: list[TrialResult], *, max_accuracy_drop: float, prefer: str
-           ) -> tuple[Candidate | None, str, list[str]]:
-    """(champion, why, ranking of the finished trials' names, best first)."""
+def choose(trials: list[TrialResult], *, budget: Budget) -> tuple[Candidate | None, str, list[str]]:
+    """(champion, why, ranking of the finished trials' names, best first). Judged on point estimates:
+    trials carry no paired intervals against the best fp32, which is another trial's model."""
+    prefer = budget.prefer
     done = [t for t in trials if t.status == FINISHED and t.candidates]
     if not done:
         return None, "no trial finished, so there is no champion", []
     best_fp32 = max((t.fp32_accuracy for t in done if t.fp32_accuracy is not None), default=None)
     if best_fp32 is None:
         return None, "no trial measured fp32, so there is no champion", []
-    floor = best_fp32 - max_accuracy_drop / 100.0 - 1e-12  # float noise, as in evaluate/champion.py
-
     def best_of(t: TrialResult) -> Candidate | None:
-        within = [c for c in t.candidates if c.accuracy >= floor]
+        within = [c for c in t.candidates if budget.within(best_fp32 - c.accuracy)]
         return min(within, key=lambda c: _key(c, prefer)) if within else None
 
     picks = {t.name: best_of(t) for t in done}
@@ -47,7 +47,7 @@ def choose(trials: list[TrialResult], *, max_accuracy_drop: float, prefer: str
     figure = (f"p50 {champ.p50_us:,.1f} µs at the whole-test-split batch" if prefer == "latency"
               else f"{champ.file_bytes:,} B file")
     why = (f"{'fastest' if prefer == 'latency' else 'smallest'} of {sum(len(t.candidates) for t in done)} variants "
-           f"in {len(done)} trials within {max_accuracy_drop:g} points of the best fp32 "
+           f"in {len(done)} trials within {budget.text()} of the best fp32 "
            f"({100 * best_fp32:.2f}%): {figure}, accuracy {100 * champ.accuracy:.2f}%")
     return champ, why, ranking
 

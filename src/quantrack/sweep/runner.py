@@ -84,7 +84,7 @@ def run_sweep(base: dict[str, Any], space: Space, *, search: str = "grid", sampl
     _check_data(cfg)
     payload = _data_payload(cfg)
 
-    from quantrack.tracking.connection import redact, resolve_tracking_uri
+    from quantrack.mlflow_models.connection import redact, resolve_tracking_uri
     from quantrack.tracking.tracker import Tracker
 
     tracking_uri = absolute_tracking_uri(resolve_tracking_uri(cfg.tracking_uri))
@@ -237,7 +237,8 @@ def _fit(base, space, combos, n_trials, search, max_concurrent, parent_run_id, g
 
 
 def _collect(results, parent, experiment: str) -> list[TrialResult]:
-    from quantrack.sweep.trial import FAILURE_TAG, child_run, combo_of, trial_name
+    from quantrack.sweep.trial import combo_of, trial_name
+    from quantrack.tracking.trial_runs import FAILURE_TAG, child_run
 
     trials = []
     for r in results:
@@ -262,7 +263,7 @@ def _error_reason(error: BaseException) -> str:
     """Ray wraps a trial's exception in its own traceback text; the last ``SomeError: message`` line is the cause."""
     import re
 
-    from quantrack.tracking.connection import redact
+    from quantrack.mlflow_models.connection import redact
 
     lines = [line.strip() for line in str(error).splitlines()]
     causes = [line for line in lines if re.match(r"^[\w.]+(Error|Exception|Interrupt): ", line)]
@@ -276,7 +277,7 @@ def _trial_id_of(result) -> str | None:
 
 def _close_children(parent, status: str, reason: str) -> int:
     """Mark every child run still RUNNING (its worker was stopped) with ``status`` and the reason."""
-    from quantrack.sweep.trial import FAILURE_TAG
+    from quantrack.tracking.trial_runs import FAILURE_TAG
 
     try:
         runs = parent.client.search_runs([parent.experiment_id],
@@ -303,7 +304,7 @@ def _finish(parent, definition, trials, cfg, model_name, timing, stamp, say) -> 
 
     try:
         _close_children(parent, FAILED, "its worker stopped without reporting")
-        champ, why, ranking = champ_mod.choose(trials, max_accuracy_drop=cfg.max_accuracy_drop, prefer=cfg.prefer)
+        champ, why, ranking = champ_mod.choose(trials, budget=cfg.budget)
         front = champ_mod.front(trials)
         alias_version = None
         if cfg.registers and champ is not None and champ.model_version:

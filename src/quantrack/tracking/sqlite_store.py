@@ -11,6 +11,7 @@ failed, the parent's own MlflowClient meets the same problem and reports it as u
 from __future__ import annotations
 
 import os
+from collections.abc import Collection
 import subprocess
 import sys
 from pathlib import Path
@@ -118,3 +119,30 @@ def _create(uri: str) -> int:
 if __name__ == "__main__":
     code = _create(sys.argv[1] if len(sys.argv) > 1 else "")
     os._exit(code)  # skip the interpreter's teardown of SQLAlchemy and MLflow: the parent waits on our exit
+
+
+def warm_up_while_importing(tracking_uri: str | None) -> None:
+    """In a fresh process, a child opens (creates) a SQLite store while we import torch and MLflow."""
+    import os
+    import sys
+
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    if not store_child_helps(sys.modules.keys(), cores):
+        return
+    store = StoreWarmup(tracking_uri)
+    try:
+        if store.started:
+            import mlflow.store.tracking.sqlalchemy_store  # noqa: F401
+            import torch  # noqa: F401
+
+            store.wait()
+    finally:
+        store.close()
+
+
+def store_child_helps(imported: Collection[str], cores: int) -> bool:
+    """Only a cold process with a second core gains: it has ~3 s of imports to overlap with the
+    child's ~3 s. A warm one (a test suite, a notebook calling run() again) creates the store
+    itself in ~1.2 s, and on one core the child's own ~1.6 s of imports would be pure cost.
+    """
+    return cores >= 2 and not {"torch", "mlflow.store.tracking.sqlalchemy_store"} & set(imported)

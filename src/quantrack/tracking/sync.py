@@ -16,7 +16,7 @@ import shutil
 from pathlib import Path
 
 from quantrack.errors import Interrupted, QuantrackError, TrackingError
-from quantrack.tracking.connection import bound_http, explain, redact
+from quantrack.mlflow_models.connection import bound_http, explain, redact
 from quantrack.tracking.leftovers import describe, mark_dead_runs_killed, remove_dead_folders
 from quantrack.tracking.locks import directory_lock
 from quantrack.tracking.spool import entries, read_entry, remove, upload

@@ -1,5 +1,6 @@
-"""The only module that talks to MLflow's tracking API (registry.py, spool.py and
-pyfunc_model.py use it for their own jobs: packaging, replaying and serving).
+"""The MLflow implementation of :class:`quantrack.core.tracking.RunTracker`: the one class that
+talks to MLflow's tracking API for a run (spool.py replays a journal, mlflow_models/ packages,
+registers and serves; nothing outside tracking/ and mlflow_models/ imports MLflow).
 
 Metrics are buffered and sent with ``MlflowClient.log_batch`` (measured: one call per
 metric costs 0.7 s per 100 epochs on SQLite and ~40 s against an authenticating server;
@@ -24,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from quantrack.errors import TrackingError, first_line
-from quantrack.tracking.connection import (CHECK_LIMITS, bound_http, check_database, env_override, explain,
+from quantrack.mlflow_models.connection import (CHECK_LIMITS, bound_http, check_database, env_override, explain,
                                            is_unreachable, redact, resolve_tracking_uri, short_reason)
 from quantrack.tracking.dataset_input import dataset_input
 from quantrack.tracking.mlflow_ui import ensure_experiment_kind, run_link, ui_tags
@@ -287,6 +288,12 @@ class Tracker:
         self.journal["children_time"] = int(time.time() * 1000)
         self._send(upload_children, self.client, self.experiment_id, self.run_id, children,
                    self.journal["children_time"])
+
+    def mark_dead_runs(self, spool_root: Path) -> list[str]:
+        """Runs a killed quantrack left RUNNING in this experiment, marked KILLED (see leftovers.py)."""
+        from quantrack.tracking.leftovers import mark_dead_runs_killed
+
+        return mark_dead_runs_killed(self.client, self.experiment_id, spool_root)
 
     def register(self, intent: dict[str, Any]) -> dict[str, str]:
         """Register the run's pick (or every variant) and update the aliases; recorded for replay when offline.

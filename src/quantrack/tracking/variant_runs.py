@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from quantrack.evaluate.timing import MIN_CALLS_FOR_P99
+from quantrack.core.results import MIN_CALLS_FOR_P99
 from quantrack.methods import BASELINE
 
 # figure -> VariantResult attribute. Latency figures: at the whole test split (the champion

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from quantrack.errors import QuantrackError
-from quantrack.evaluate.data import EvalSet
+from quantrack.core.evalset import EvalSet
 
 Metric = Callable[[np.ndarray, np.ndarray], float]
 
@@ -70,14 +70,14 @@ class Scorer:
 
     def drop_with_interval(self, variant: Any, confidence: float = 0.95,
                            seed: int = 0) -> tuple[float, list[float] | None]:
-        """The drop, and its paired interval against fp32 on the same rows (evaluate/stats.py) where
+        """The drop, and its paired interval against fp32 on the same rows (core/stats.py) where
         the score is a mean over rows."""
         outputs = outputs_in_batches(variant, self.evaluation, self.batch_size)
         drop = self.base_score - self.score(outputs)
         rows, base_rows = self.row_scores(outputs), self.row_scores(self.base_outputs)
         if rows is None or base_rows is None:
             return drop, None
-        from quantrack.evaluate.stats import paired_stats
+        from quantrack.core.stats import paired_stats
 
         ci = paired_stats(base_rows, rows, confidence=confidence, seed=seed).drop_ci
         return drop, None if ci is None else [float(ci[0]), float(ci[1])]

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.stats import binomtest, quantile_test, ttest_rel
 
-from quantrack.evaluate.stats import (ACCURACY_TEST, PairedStats, mcnemar_exact, median_ci, newcombe_paired,
+from quantrack.core.stats import (ACCURACY_TEST, PairedStats, mcnemar_exact, median_ci, newcombe_paired,
                                       paired_stats, wilson)
 
 

@@ -1,12 +1,65 @@
-"""Plain result objects shared by the pipeline, the report writers and the CLI."""
+"""The result types: what a comparison measured, shared by evaluate, the report, tracking and the CLI.
+
+Plain dataclasses in the leaf, so every package may import them and none has to import evaluate
+(which measures them) or report (which writes them).
+"""
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, fields
+from enum import StrEnum
 from typing import Any
 
-from quantrack.evaluate.stats import PairedStats
-from quantrack.evaluate.timing import Latency
+from quantrack.core.stats import PairedStats
+
+
+class Verdict(StrEnum):
+    """A variant's speed against fp32, judged on the spread of side-by-side windows.
+
+    A StrEnum: report.json and the tables hold the plain words, and old reports still compare equal.
+    """
+
+    FASTER = "faster"
+    SLOWER = "slower"
+    SAME = "no measurable difference"
+
+
+FASTER, SLOWER, SAME = Verdict.FASTER, Verdict.SLOWER, Verdict.SAME
+MIN_EFFECT = 0.05  # a speed-up smaller than 5 % is not worth a verdict, however steady
+MIN_EFFECT_TEXT = f"{MIN_EFFECT:.0%}".replace("%", " %")  # "5 %": the rule as every report states it
+MIN_CALLS_FOR_P99 = 100  # below this, "p99" is one of the few slowest calls, not a percentile
+
+
+@dataclass
+class Latency:
+    batch_size: int
+    threads: int
+    samples: int
+    p10_us: float
+    p25_us: float
+    p50_us: float
+    p75_us: float
+    p90_us: float
+    p99_us: float
+    stable: bool  # the median (against fp32: the speed-up) settled before the budget ran out
+    speedup: float | None = None  # median over side-by-side windows of fp32 median / this median
+    speedup_p25: float | None = None  # spread of those window ratios
+    speedup_p75: float | None = None
+    windows: int | None = None  # side-by-side windows measured against fp32
+    verdict: str | None = None
+    # fp32's percentiles from the same side-by-side windows, so a row's p50 columns and its verdict
+    # describe the same moments (fp32's own row was timed alone, at another moment).
+    baseline_samples: int | None = None
+    baseline_p50_us: float | None = None
+    baseline_p90_us: float | None = None
+    baseline_p99_us: float | None = None
+    # Distribution-free 95 % interval of the median window ratio (order statistics; stats.median_ci).
+    speedup_ci: list[float] | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
 
 # Report.champion_rule: what let the champion through (the fp32 baseline is shipped when nothing qualified)
 CONFIDENT, POINT_ESTIMATE, SHIPPED_BASELINE = "confident", "point-estimate", "baseline"
@@ -38,6 +91,7 @@ class VariantResult:
     # Seconds torch.compile took (inside seconds_to_quantize, which also counts quantizing): a cost of the
     # variant paid once per process, never inside its latency (compiled graphs are warmed up first).
     compile_seconds: float | None = None
+    config: dict[str, Any] = field(default_factory=dict)  # the method's knobs it was made with (MethodConfig.to_dict)
 
     @property
     def accuracy_ci(self) -> tuple[float, float] | None:
@@ -106,6 +160,9 @@ class ReportData:
     # per-layer drop when quantized alone: {method: [{"layer", "params", "drop", "kept_float"}]}, largest first
     sensitivity: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     sensitivity_cost: dict[str, dict[str, Any]] = field(default_factory=dict)  # evaluations, seconds, rows
+    # The Budget the champion was decided with (Budget.to_dict: max_drop in the score's units, confidence, prefer,
+    # score_name); max_drop and prefer above repeat it for readers of older reports.
+    budget: dict[str, Any] = field(default_factory=dict)
 
     def variant(self, name: str) -> VariantResult | None:
         return next((v for v in self.variants if v.name == name), None)

@@ -123,7 +123,7 @@ def newcombe_paired(both: float, only_first: float, only_second: float, neither:
     """Interval for p1 - p2 on paired rows (p1: first right, p2: second right), Newcombe's method 10.
 
     The correlation term is Newcombe's continuity-corrected phi: 0 while ad - bc <= n/2.
-    Reproduces Fagerland et al.'s worked example (tests/evaluate/test_stats.py).
+    Reproduces Fagerland et al.'s worked example (tests/core/test_stats.py).
     """
     n = both + only_first + only_second + neither
     first, second = both + only_first, both + only_second

@@ -1,5 +1,6 @@
 """How quantrack reaches an MLflow store: which URI, with what time limits, and one line
-(never the credentials) when it cannot.
+(never the credentials) when it cannot. The lowest MLflow module: the registry and serving here,
+and tracking/ above them, all connect through it.
 
 MLflow's default retries (7, backoff factor 2, 120 s timeout) make one call to a dead server
 hang for about 8 minutes, so every HTTP call quantrack makes is bounded (:data:`HTTP_LIMITS`).
@@ -134,3 +135,14 @@ def check_database(uri: str, timeout_s: float = DB_CONNECT_TIMEOUT_S) -> None:
         raise TrackingError(f"cannot reach the database at {redact(uri)}: {redact(first_line(reason))}") from None
     finally:
         engine.dispose()
+
+
+def registry_client(tracking_uri: str | None):
+    """An MlflowClient for reading the registry and artifacts (serving): bounded HTTP, a checked
+    database URI; runs are tracking.tracker.Tracker's job."""
+    bound_http()
+    from mlflow.tracking import MlflowClient
+
+    uri = resolve_tracking_uri(tracking_uri)
+    check_database(uri)
+    return MlflowClient(tracking_uri=uri), uri

@@ -1,6 +1,9 @@
 """What ``compare`` is given to evaluate on: model inputs (one array per forward argument) and,
 optionally, integer class labels. Arrays or tensors in, numpy out; checked once, up front.
 
+A plain numpy value (no torch import: tensors are converted through their own ``.numpy()``), so
+methods (the mixed-precision search scores on it), evaluate and the report share it from the leaf.
+
 A tuple holds the model's inputs in ``forward``'s order, optionally followed by the labels:
 for ``forward(x)``, ``(X, y)`` is inputs and labels; for ``forward(input_ids, attention_mask)``,
 ``(ids, mask)`` is inputs only and ``(ids, mask, y)`` inputs and labels. A model whose forward
@@ -18,7 +21,7 @@ import numpy as np
 
 from quantrack.errors import QuantrackError
 
-Inputs = tuple[np.ndarray, ...]
+Inputs = tuple[np.ndarray, ...]  # one array per model input, rows on axis 0
 
 
 @dataclass(frozen=True)
