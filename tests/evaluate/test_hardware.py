@@ -104,3 +104,4 @@ def test_torchao_and_pt2e_reasons_on_cpus_with_and_without_vnni(tmp_path):
     for facts in (epyc, sapphire):
         why = explain("pt2e-int8-static", [lat(32, SLOWER)], facts, 10_000_000)
         assert "reference arithmetic" in why and "pt2e-int8-static-compiled fuses them" in why and "VNNI" not in why
+    assert "tensor subclass" in explain("torchao-int8-dynamic", [lat(1, SLOWER)], sapphire, 10_000_000)

@@ -77,3 +77,15 @@ def test_compiled_is_warm_does_not_recompile_and_restores_freezing(x, tmp_path):
     np.testing.assert_allclose(whole, eager.outputs(x), atol=0.05)
     reloaded = get_method("torchao-int8-dynamic-compiled").restore(compiled.save(tmp_path), _model())
     np.testing.assert_allclose(reloaded.outputs(x), whole, atol=1e-5)
+
+
+def test_all_leaves_the_compiled_twins_out_unless_named():
+    from quantrack.config import RunConfig
+    from quantrack.methods import ALL_METHODS, NAMED_ONLY, expand
+
+    assert NAMED_ONLY == {"torchao-int8-dynamic-compiled", "pt2e-int8-static-compiled"}
+    assert not NAMED_ONLY & set(expand(["all"])) and expand(["all"]) == list(ALL_METHODS)
+    assert "torchao-int8-dynamic" in ALL_METHODS and "pt2e-int8-static" in ALL_METHODS
+    assert expand(["all", "pt2e-int8-static-compiled"])[-1] != "pt2e-int8-static-compiled"  # registry order
+    assert "pt2e-int8-static-compiled" in expand(["all", "pt2e-int8-static-compiled"])
+    assert RunConfig(methods=("all",)).method_list == list(ALL_METHODS)

@@ -52,9 +52,10 @@ def _default(name: str) -> str:
 
 
 def _methods_help() -> str:
-    from quantrack.methods import METHOD_NAMES  # names only: no torch
+    from quantrack.methods import METHOD_NAMES, NAMED_ONLY  # names only: no torch
 
-    return f"Comma-separated quantization methods, or all: {', '.join(METHOD_NAMES)}. {_default('methods')}"
+    return (f"Comma-separated quantization methods, or all: {', '.join(METHOD_NAMES)} (all leaves out "
+            f"{', '.join(sorted(NAMED_ONLY))}: torch.compile takes minutes; name them). {_default('methods')}")
 
 
 @app.command()

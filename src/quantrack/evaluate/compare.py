@@ -250,12 +250,12 @@ def _check_options(model, methods, batch_sizes, threads, eval_batch_size, latenc
                    metric, tracker=None, facts=None) -> list[str]:
     """Every argument checked before anything heavy runs: a mistake is one clear error, nothing half done."""
     from quantrack.evaluate.onnx_model import OnnxModel
-    from quantrack.methods import BASELINE, METHOD_NAMES, check_method_names
+    from quantrack.methods import BASELINE, check_method_names, expand
 
     if not isinstance(model, OnnxModel) and not (hasattr(model, "forward") and hasattr(model, "state_dict") and hasattr(model, "parameters")):
         raise QuantrackError(f"model must be a torch.nn.Module or the path of an .onnx file, got {type(model).__name__}")
     chosen = check_method_names([methods] if isinstance(methods, str) else methods)
-    names = [BASELINE] + [m for m in METHOD_NAMES if "all" in chosen or m in chosen]
+    names = [BASELINE] + expand(chosen)
     if not batch_sizes or not all(isinstance(b, int) and b >= 1 for b in batch_sizes):
         raise QuantrackError(f"batch_sizes must be positive integers, got {batch_sizes!r}")
     for label, value in (("threads", threads), ("eval_batch_size", eval_batch_size)):

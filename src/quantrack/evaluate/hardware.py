@@ -98,6 +98,10 @@ def explain(method: str, latency: Iterable[Latency], cpu: dict[str, Any], params
         base = "AVX-512" if "avx512f" in flags else "AVX2"
         reasons.append(f"no VNNI here (no {', '.join(INT8_DOT)}), so int8 matmuls run on plain {base}, with little "
                        "gain over fp32")
+    if method == "torchao-int8-dynamic":
+        reasons.append("run eager, each Linear goes through torchao's int8 tensor subclass (Python dispatch, then "
+                       "torch._int_mm's eager CPU kernel), with no fusion; under torch.compile Inductor lowers it "
+                       "(torchao-int8-dynamic-compiled)")
     if method in _REFERENCE_GRAPH:
         reasons.append("run eager, the PT2E graph is the reference arithmetic: every int8 weight is dequantized and "
                        "multiplied in float, and every activation quantized and dequantized; it saves memory, not "
