@@ -5,6 +5,8 @@ The public API::
     import quantrack
     report = quantrack.compare(model, calibration=X_train[:512], eval_data=(X_test, y_test))
     report.champion, report.variants, report.save("out")
+    report = quantrack.search(model, calibration=X_train[:512], eval_data=(X_test, y_test), max_drop=0.01)
+    report.search["trials"], report.search["pareto"]
 
 Importing quantrack changes nothing process-wide and imports no heavy library: each public
 name is loaded on first use (``quantrack --help`` stays fast, and a notebook pays for torch
@@ -25,6 +27,7 @@ if TYPE_CHECKING:
     from quantrack.report.document import Report
     from quantrack.methods.one import quantize
     from quantrack.evaluate.sensitivity import sensitivity
+    from quantrack.recipe_search.api import search
 
 # public name -> module that defines it
 _PUBLIC = {
@@ -34,9 +37,10 @@ _PUBLIC = {
     "VariantResult": "quantrack.core.results",
     "RunConfig": "quantrack.config",
     "sensitivity": "quantrack.evaluate.sensitivity",
+    "search": "quantrack.recipe_search.api",
 }
 
-__all__ = ["Report", "RunConfig", "VariantResult", "__version__", "compare", "quantize", "sensitivity"]
+__all__ = ["Report", "RunConfig", "VariantResult", "__version__", "compare", "quantize", "search", "sensitivity"]
 
 
 def __getattr__(name: str) -> Any:

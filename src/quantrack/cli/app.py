@@ -192,6 +192,89 @@ def compare(
 
 
 @app.command()
+def search(
+    model_file: Annotated[Optional[str], typer.Argument(metavar="[MODEL.onnx]", help="An ONNX model file (read as data: no code runs); without it, --model is trained on --dataset first, as `quantrack run` does.")] = None,
+    dataset: Annotated[Optional[str], Opt(help="With MODEL.onnx: a CSV/Parquet file of rows. Without: digits, iris, wine, breast_cancer, mnist, or a .csv/.parquet path.")] = None,
+    target: Annotated[Optional[str], Opt(help="Label column of a CSV/Parquet file (default: the last).")] = None,
+    class_names: Annotated[Optional[str], Opt(help="MODEL.onnx: label names in the model's output order, e.g. a,b,c.")] = None,
+    calibration: Annotated[Optional[str], Opt(help="MODEL.onnx: CSV/Parquet rows for static int8 calibration (same columns).")] = None,
+    calibration_rows: Annotated[int, Opt(help="MODEL.onnx without --calibration: a seeded sample of this many dataset rows.")] = 256,
+    model: Annotated[Optional[str], Opt(help="Without MODEL.onnx: logreg, mlp or cnn, trained first. [default: mlp]")] = None,
+    hidden: Annotated[Optional[str], Opt(help="MLP layer sizes (--model mlp only). [default: 1024,1024]")] = None,
+    epochs: Annotated[Optional[int], Opt(help="Training epochs. [default: 100]")] = None,
+    lr: Annotated[Optional[float], Opt(help="SGD learning rate. [default: 0.01]")] = None,
+    methods: Annotated[str, Opt(help="Comma-separated methods to search, or all (mixed-int8/onnx-mixed-int8 are the search's per-layer fallback, not methods of it).")] = "all",
+    max_accuracy_drop: Annotated[float, Opt(help="Accuracy budget in points below fp32.")] = 1.0,
+    confidence: Annotated[float, Opt(help="Confidence of the paired interval the champion must be within budget by; 0 judges on point estimates.")] = 0.95,
+    objective: Annotated[str, Opt(help="What the champion optimizes within the budget: latency (batch 1) or size.")] = "latency",
+    time_budget: Annotated[float, Opt(help="Seconds; no trial starts after it (running ones finish).")] = 900.0,
+    max_trials: Annotated[int, Opt(help="Recipes tried at most (cached ones count).")] = 200,
+    held_out: Annotated[float, Opt(help="Share of the evaluation rows kept to judge the finalists (stratified, seeded).")] = 0.5,
+    workers: Annotated[int, Opt(help="Trials at once (more than 1 runs them as Ray tasks on a local Ray).")] = 1,
+    threads: Annotated[int, Opt(help="Torch/ONNX Runtime threads per trial.")] = 1,
+    seed: Annotated[int, Opt(help="Seed of the split, the calibration sample and training.")] = 0,
+    cache: Annotated[Optional[str], Opt(help="A folder of finished trials: run again with it and they are not redone.")] = None,
+    out: Annotated[str, Opt(help="Directory that receives a new folder per search.")] = "runs",
+    tracking_uri: Annotated[Optional[str], Opt(help="MLflow tracking URI (else MLFLOW_TRACKING_URI, else ./mlflow.db).")] = None,
+    no_tracking: Annotated[bool, Opt("--no-tracking", help="Do not log to MLflow.")] = False,
+    experiment: Annotated[str, Opt(help="MLflow experiment name.")] = "quantrack",
+    ray_address: Annotated[Optional[str], Opt(help="HOST:PORT of a Ray head (`ray start --head`): trials run as Ray tasks there.")] = None,
+) -> None:
+    """Search each method's knobs and per-layer float fallback for the best recipe on --objective within the budget, judged on held-out rows."""
+    import time as _time
+
+    from quantrack.cli.console import RichProgress, print_report
+    from quantrack.core.budget import Budget
+    from quantrack.errors import QuantrackError
+
+    if dataset is None:
+        raise QuantrackError("--dataset is required: the rows the search scores (with MODEL.onnx: a CSV/Parquet file)")
+    budget = Budget.from_points(max_accuracy_drop, confidence=confidence or None, prefer="size")
+    chosen = [m.strip() for m in methods.split(",") if m.strip()] or ["all"]
+    from quantrack.recipe_search.api import check_options
+
+    # A wrong option is one line before any data is read or model trained.
+    check_options(methods=chosen, objective=objective, time_budget_s=time_budget, max_trials=max_trials,
+                  workers=workers, threads=threads, held_out=held_out, cache=cache, out=out, ray_address=ray_address)
+    if model_file is not None and any(v is not None for v in (model, hidden, epochs, lr)):
+        raise QuantrackError("--model/--hidden/--epochs/--lr train a model; with MODEL.onnx there is nothing to train")
+    if model_file is None and any(v is not None for v in (class_names, calibration)):
+        raise QuantrackError("--class-names/--calibration apply to MODEL.onnx; a trained model calibrates on its "
+                             "training rows")
+    from quantrack.search import inputs as search_inputs
+
+    with RichProgress() as progress:
+        if model_file is not None:
+            given = search_inputs.from_onnx_file(model_file, dataset, target=target,
+                                                 class_names=[c.strip() for c in class_names.split(",")]
+                                                 if class_names else None, calibration=calibration,
+                                                 n_calibration=calibration_rows, seed=seed)
+        else:
+            from quantrack.config import build_config
+
+            cfg = build_config(None, dataset=dataset, target=target, model=model or "mlp", hidden=hidden,
+                               epochs=epochs, lr=lr, seed=seed, threads=threads)
+            given = search_inputs.from_training(cfg, progress)
+        from quantrack.recipe_search.api import search as run_search
+
+        folder = Path(out) / f"{_time.strftime('%Y%m%d-%H%M%S')}-{given.name}-search"
+        report = run_search(given.model, calibration=given.calibration, eval_data=given.eval_data,
+                            max_drop=budget.max_drop, confidence=budget.confidence, objective=objective,
+                            time_budget_s=time_budget, max_trials=max_trials, methods=chosen, workers=workers,
+                            cache=cache, tracking=None if no_tracking else (tracking_uri or True), out=folder,
+                            ray_address=ray_address, seed=seed, held_out=held_out, threads=threads,
+                            experiment=experiment, model_kind=given.model_kind, progress=progress)
+    print_report(report)
+    s = report.search
+    typer.echo(f"search: {len(s['trials'])} trials ({s['cache']['hits'] if s.get('cache') else 0} cached) in "
+               f"{s['seconds']:.1f} s, stopped: {s['stopped_because']}; {s['selection_rows']} rows chose, "
+               f"{s['held_out_rows']} judged; Pareto front: trials {', '.join(map(str, s['pareto'])) or 'none'}; "
+               f"report: {folder}")
+    if s["stopped_because"] == "interrupted":
+        _fail(f"interrupted; the best so far is written to {folder}", code=130)
+
+
+@app.command()
 def serve(
     model_uri: Annotated[str, Opt("--model-uri", help="What to serve, e.g. models:/quantrack-digits-logreg@champion.")],
     port: Annotated[int, Opt(help="Port to listen on.")] = 5001,

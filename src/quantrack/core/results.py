@@ -163,6 +163,8 @@ class ReportData:
     # The Budget the champion was decided with (Budget.to_dict: max_drop in the score's units, confidence, prefer,
     # score_name); max_drop and prefer above repeat it for readers of older reports.
     budget: dict[str, Any] = field(default_factory=dict)
+    # quantrack.search: trials, selection/held-out rows, Pareto front, why it stopped (empty for compare)
+    search: dict[str, Any] = field(default_factory=dict)
 
     def variant(self, name: str) -> VariantResult | None:
         return next((v for v in self.variants if v.name == name), None)

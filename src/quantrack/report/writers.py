@@ -228,8 +228,10 @@ def to_markdown(report: ReportData, plots: Sequence[tuple[str, str]] = ()) -> st
     if whys:
         lines += ["", "## Why not faster", ""] + [f"- **{_md(v.name)}**: {_md(v.why)}" for v in whys]
     lines += runtime_lines(report)
+    from quantrack.report.search import markdown_lines as search_lines
     from quantrack.report.sensitivity import markdown_lines
 
+    lines += search_lines(report)
     lines += markdown_lines(report)
     unavailable = [v for v in report.variants if not v.available]
     if unavailable:
