@@ -94,6 +94,7 @@ def test_an_onnx_file_goes_through_compare_and_is_tracked(user_files, run_cli, s
                 if r.data.tags.get("mlflow.parentRunId") == runs[0].info.run_id}
     assert children["fp32"].data.metrics["accuracy"] == pytest.approx(own)
     assert "accuracy" in children["onnx-int8-static"].data.metrics
+    assert "CPUExecutionProvider" in children["onnx-int8-static"].data.tags["quantrack.runtime"]
     assert runs[0].data.params["calibration_source"] == report["config"]["calibration_source"]
 
 

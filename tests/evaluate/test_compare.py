@@ -287,10 +287,13 @@ def test_configs_reach_their_method_and_report_json_records_every_variants_confi
                                methods=["qat-int8", "onnx-int8-dynamic", "fp16"], out=tmp_path,
                                configs={"onnx-int8-dynamic": OnnxDynamicConfig(per_channel=True)}, **FAST)
     saved = {v["name"]: v["config"] for v in json.loads((tmp_path / "report.json").read_text())["variants"]}
-    assert saved["onnx-int8-dynamic"] == {"per_channel": True, "weight_type": "QInt8"}
+    given = OnnxDynamicConfig(per_channel=True).to_dict()  # every knob, the unset per-graph ones as None
+    assert given["per_channel"] is True and given["weight_type"] == "QInt8"
+    assert saved["onnx-int8-dynamic"] == given
     assert saved["qat-int8"] == QatConfig().to_dict() == {"epochs": 3, "lr": 0.01, "batch_size": 32}
     assert saved["fp16"] == {} and saved["fp32"] == {}
-    assert report.variant("onnx-int8-dynamic").config == {"per_channel": True, "weight_type": "QInt8"}
+    assert report.variant("onnx-int8-dynamic").config == given
+    assert report.variant("onnx-int8-dynamic").recipe["per_channel"] is True  # the one decided per graph: as given
 
 
 @pytest.mark.parametrize("configs, message", [

@@ -219,7 +219,7 @@ def test_compare_reports_how_it_ran_and_what_producing_it_cost(rows):
     assert result.runtime == "eager" and result.compile_seconds is None and result.seconds_to_quantize > 0
     assert report.variant("fp32").runtime is None  # methods that do not say are not guessed
     text = to_markdown(report)
-    assert "## How each variant ran" in text and "**pt2e-int8-static**: eager;" in text
+    assert "## What ran each variant" in text and "**pt2e-int8-static**: eager;" in text
 
 
 def test_pt2e_qat_fine_tunes_the_residual_model_and_reloads_exactly(rows, tmp_path):

@@ -17,7 +17,8 @@ def _methods() -> str:
     """dynamic-int8 (torch int8) plus every ONNX method registered here: each variant kind is loaded."""
     from quantrack.methods import METHOD_NAMES
 
-    return ",".join(["dynamic-int8", *[m for m in METHOD_NAMES if m.startswith("onnx")]])
+    # openvino-int8: an IR folder (.xml + .bin) as the variant's artifact, loaded by the pyfunc.
+    return ",".join(["dynamic-int8", *[m for m in METHOD_NAMES if m.startswith("onnx")], "openvino-int8"])
 
 
 @pytest.fixture(scope="module")

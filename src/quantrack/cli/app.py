@@ -189,6 +189,13 @@ def compare(
                                   tracking_uri=tracking_uri, experiment=experiment, seed=seed, progress=progress)
     print_report(report)
     typer.echo(f"calibration: {report.config['calibration_source']}")
+    tried = [v for v in report.variants[1:] if not (v.reason or "").startswith("does not apply")]
+    if tried and not any(v.available for v in tried):
+        from quantrack.errors import QuantrackError
+
+        first = next(v for v in tried)
+        raise QuantrackError(f"every quantized method failed ({len(tried)}; first, {first.name}: {first.reason}); "
+                             f"the report is in {report.out_dir}")
 
 
 @app.command()
@@ -241,7 +248,7 @@ def search(
     if model_file is None and any(v is not None for v in (class_names, calibration)):
         raise QuantrackError("--class-names/--calibration apply to MODEL.onnx; a trained model calibrates on its "
                              "training rows")
-    from quantrack.search import inputs as search_inputs
+    from quantrack.recipe_search import inputs as search_inputs
 
     with RichProgress() as progress:
         if model_file is not None:
@@ -336,6 +343,11 @@ def main(argv: list[str] | None = None) -> None:
     except typer.Exit as e:
         sys.exit(e.exit_code)
     except Exception as e:  # a bug, or a library failing in a way we did not foresee
+        from quantrack.errors import disk_full
+
+        full = disk_full(e)  # not a bug: the environment, in one line, exit 2
+        if full and not os.environ.get("QUANTRACK_DEBUG"):
+            _fail(full)
         if os.environ.get("QUANTRACK_DEBUG"):
             raise
         from quantrack.errors import first_line

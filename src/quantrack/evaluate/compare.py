@@ -201,6 +201,12 @@ def _publish(report: Report, out, models_dir: Path | None, tracker: RunTracker |
         if plot_worker is not None:
             plot_worker.submit(report, folder / PLOTS_DIR)  # drawn in a child while the results are logged
         if own is not None:
+            from quantrack.tracking.leftovers import clean_leftovers
+
+            # a compare killed outright (SIGKILL) left its run RUNNING: marked KILLED now, as `quantrack run` does
+            line = clean_leftovers(own)
+            if line:
+                progress.notice(line)
             own.start(None, report.config, tags={"quantrack.kind": "compare"})
         try:
             if target is not None:
@@ -332,7 +338,7 @@ def measure_variants(model, names: Sequence[str], evaluation: EvalSet, calib: Ev
 
     from quantrack.evaluate.hardware import explain
     from quantrack.evaluate.onnx_model import OnnxModel
-    from quantrack.methods.base import MethodUnavailable, QuantContext, private_copy, quiet_warnings
+    from quantrack.methods.base import MethodUnavailable, QuantContext, private_copy, quiet_warnings, remove_artifact
 
     given_onnx = model.model_bytes if isinstance(model, OnnxModel) else None  # methods start from its bytes
     float_model = None if given_onnx is not None else private_copy(model)
@@ -371,7 +377,7 @@ def measure_variants(model, names: Sequence[str], evaluation: EvalSet, calib: Ev
                     raise
                 raise QuantrackError(f"the model does not run on eval_data: {type(e).__name__}: {first_line(e)}") from None
             if path is not None:
-                path.unlink(missing_ok=True)  # no artifact for a variant the report calls unavailable
+                remove_artifact(path)  # no artifact for a variant the report calls unavailable
             # One method's bug or missing kernel must not cost the user every other variant's figures.
             results.append(VariantResult(name, available=False, reason=_reason(e, MethodUnavailable), config=recorded))
             continue
@@ -459,6 +465,8 @@ def _row_scores(outputs: np.ndarray, base_out: np.ndarray, evaluation: EvalSet, 
 
 def _result(name, variant, path: Path, outputs, base_out, base_pred, evaluation: EvalSet, metric, latencies,
             quantize_s) -> VariantResult:
+    from quantrack.methods.base import artifact_bytes
+
     pred = _predictions(outputs)
     labels = evaluation.labels
     accuracy = float(np.mean(pred == labels)) if labels is not None and pred is not None else None
@@ -470,10 +478,10 @@ def _result(name, variant, path: Path, outputs, base_out, base_pred, evaluation:
         k = outputs.shape[1]
         confusion = np.bincount(labels * k + pred, minlength=k * k).reshape(k, k).tolist()
     return VariantResult(name=name, score=score, accuracy=accuracy, agreement=agreement, params=variant.params,
-                         payload_bytes=variant.payload_bytes, file_bytes=path.stat().st_size, artifact=path.name,
+                         payload_bytes=variant.payload_bytes, file_bytes=artifact_bytes(path), artifact=path.name,
                          latency=latencies, seconds_to_quantize=round(quantize_s, 4), confusion=confusion,
                          float_layers=getattr(variant, "float_layers", None),
-                         runtime=getattr(variant, "runtime", None),
+                         runtime=getattr(variant, "runtime", None), recipe=getattr(variant, "recipe", None),
                          compile_seconds=_rounded(getattr(variant, "compile_seconds", None)))
 
 

@@ -13,35 +13,22 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from quantrack.core.cpu import BF16_NATIVE, FLAGS, FP16_NATIVE, INT8_DOT
+from quantrack.core.cpu import BF16_NATIVE, FLAGS, FP16_NATIVE, INT8_DOT, parse_cpuinfo  # noqa: F401 (re-exported)
 from quantrack.core.results import FASTER, Latency
 
 SMALL_CALL_US = 100.0  # below this a call is dominated by fixed per-call costs (dispatch, conversions)
 
 _INT8_COMPUTE = {"dynamic-int8": "quantizing each input on the fly", "static-int8": "quantize/dequantize steps",
                  "qat-int8": "quantize/dequantize steps", "onnx-int8-dynamic": "quantizing each input on the fly",
-                 "onnx-int8-static": "quantize/dequantize steps",
+                 "onnx-int8-static": "quantize/dequantize steps", "openvino-int8": "quantize/dequantize steps",
                  "torchao-int8-dynamic": "quantizing each input on the fly",
                  "torchao-int8-dynamic-compiled": "quantizing each input on the fly",
                  "pt2e-int8-static-compiled": "quantize/dequantize steps"}
 # Run eager, a PT2E graph is its reference arithmetic: int8 storage, float compute (Inductor fuses it into int8 kernels).
 _REFERENCE_GRAPH = {"pt2e-int8-static": "pt2e-int8-static-compiled"}
-_WEIGHT_ONLY = {"int8-weight-only": "int8", "int4-weight-only": "int4"}
-
-
-def parse_cpuinfo(text: str) -> tuple[str | None, set[str]]:
-    """(model name, flags) of the first processor listed in /proc/cpuinfo's text."""
-    model, flags = None, set()
-    for line in text.splitlines():
-        key, _, value = line.partition(":")
-        key = key.strip()
-        if key == "model name" and model is None:
-            model = value.strip()
-        elif key == "flags" and not flags:
-            flags = set(value.split())
-        if model is not None and flags:
-            break
-    return model, flags
+_WEIGHT_ONLY = {"int8-weight-only": "int8", "int4-weight-only": "int4", "openvino-int8-weights": "int8",
+                "openvino-int4-weights": "int4"}
+_OTHER_RUNTIME_FP32 = ("onnx-fp32", "openvino-fp32")  # fp32 arithmetic, another runtime
 
 
 def cpu_facts(threads: int, cpuinfo: Path = Path("/proc/cpuinfo")) -> dict[str, Any]:
@@ -74,6 +61,12 @@ def cpu_facts(threads: int, cpuinfo: Path = Path("/proc/cpuinfo")) -> dict[str, 
         facts["onnxruntime_provider"] = "CPUExecutionProvider"  # the one onnx_common.session asks for
     except Exception:  # not installed: the ONNX methods are then listed as unavailable anyway
         pass
+    try:
+        from importlib.metadata import version
+
+        facts["openvino"] = version("openvino")  # its CPU plugin; the precision it ran at is per variant
+    except Exception:  # the optional extra is not installed
+        facts["openvino"] = None
     return facts
 
 
@@ -115,8 +108,15 @@ def explain(method: str, latency: Iterable[Latency], cpu: dict[str, Any], params
     if method == "bf16" and flags_known and not flags & set(BF16_NATIVE):
         reasons.append(f"bf16 has no native CPU kernel here (no {', '.join(BF16_NATIVE)}), so values are "
                        "converted to fp32 around each op")
-    if method == "onnx-fp32":
+    if method in _OTHER_RUNTIME_FP32:
         reasons.append("the same fp32 arithmetic in another runtime: only per-call overhead can differ")
+    if method == "openvino" and flags_known:
+        if flags & set(BF16_NATIVE):
+            reasons.append("OpenVINO runs bf16 here (AMX/AVX-512 BF16 present): its gain depends on the matmuls "
+                           "being large enough to feed those units")
+        else:
+            reasons.append(f"OpenVINO's default precision is f32 on this CPU (no {', '.join(BF16_NATIVE)}): fp32 "
+                           "arithmetic in another runtime, only the file holds fp16 weights")
     # The largest batch that was not faster: if fp32 is quick even there, fixed costs dominate everywhere below it.
     big = max(not_faster, key=lambda lat: lat.batch_size)
     if big.baseline_p50_us is not None and big.baseline_p50_us < SMALL_CALL_US:

@@ -40,6 +40,11 @@ _MODULES: dict[str, str] = {
     "onnx-int8-static": "quantrack.methods.onnx_int8_static",
     "mixed-int8": "quantrack.methods.mixed_int8",
     "onnx-mixed-int8": "quantrack.methods.onnx_mixed_int8",
+    "openvino-fp32": "quantrack.methods.openvino_fp32",
+    "openvino": "quantrack.methods.openvino_default",
+    "openvino-int8": "quantrack.methods.openvino_int8",
+    "openvino-int8-weights": "quantrack.methods.openvino_int8_weights",
+    "openvino-int4-weights": "quantrack.methods.openvino_int4_weights",
 }
 
 # The methods a user chooses among; the baseline is always run and never listed here.

@@ -196,6 +196,7 @@ class Method:
     requires: tuple[str, ...] = ()  # importable modules; missing ones make it unavailable
     onnx_graph: bool = False  # also applies to a given ONNX graph (QuantContext.onnx_model)
     config: type[MethodConfig] = NoConfig  # its knobs: a frozen dataclass, every field with a default and a why
+    extra: str | None = None  # the optional extra that installs ``requires`` (named in the unavailable reason)
     name: str = ""  # the registry key, filled by get_method
 
     def check_config(self, config: MethodConfig | None) -> MethodConfig:
@@ -227,7 +228,8 @@ class Method:
 
         for mod in self.requires:
             if importlib.util.find_spec(mod) is None:
-                return f"package {mod!r} is not installed"
+                hint = f" (pip install 'quantrack[{self.extra}]')" if self.extra else ""
+                return f"package {mod!r} is not installed{hint}"
         return None
 
 
@@ -282,6 +284,24 @@ def load_state_dict_file(path: Path) -> dict[str, Any]:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # quantized packed params trip a TypedStorage notice
         return torch.load(path, map_location="cpu", weights_only=True)
+
+
+def artifact_bytes(path: Path) -> int:
+    """Bytes on disk of a saved artifact: one file, or every file of a folder (an OpenVINO IR's .xml + .bin)."""
+    path = Path(path)
+    if path.is_dir():
+        return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+    return path.stat().st_size
+
+
+def remove_artifact(path: Path) -> None:
+    import shutil
+
+    path = Path(path)
+    if path.is_dir():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)
 
 
 def payload_bytes(tensors: dict[str, tuple[int, float]]) -> int:

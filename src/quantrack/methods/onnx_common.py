@@ -140,7 +140,23 @@ def gemm_to_matmul(model_bytes: bytes) -> bytes:
             nodes.append(helper.make_node("MatMul", [node.input[0], node.input[1]], [out], name=f"{node.name}_MatMul"))
     del m.graph.node[:]
     m.graph.node.extend(nodes)
+    # Shapes the exporter recorded (the dynamo one records many) no longer hold for the rewritten
+    # weights; ORT's quantizer re-infers them and fails on a contradiction ("Inferred shape and
+    # existing shape differ"), so they go and inference recomputes them.
+    del m.graph.value_info[:]
     onnx.checker.check_model(m)
+    return m.SerializeToString()
+
+
+def without_value_info(model_bytes: bytes) -> bytes:
+    """The graph without its recorded intermediate shapes: ORT's quantizers re-infer them, and a
+    dynamo export's shapes recorded for its example batch contradict a dynamic batch axis."""
+    import onnx
+
+    m = onnx.load_from_string(model_bytes)
+    if not len(m.graph.value_info):
+        return model_bytes
+    del m.graph.value_info[:]
     return m.SerializeToString()
 
 
@@ -175,6 +191,12 @@ def onnx_payload(model_bytes: bytes) -> int:
     return int(total)
 
 
+def _ort_version() -> str:
+    import onnxruntime as ort
+
+    return ort.__version__
+
+
 def session(model_bytes: bytes, threads: int):
     import onnxruntime as ort
 
@@ -197,6 +219,8 @@ class OnnxVariant(Variant):
         self.threads = threads
         self._session = session(model_bytes, threads)
         self._inputs = self._session.get_inputs()
+        # What ran it, for the report (hardware honesty): the provider ORT actually assigned.
+        self.runtime = f"ONNX Runtime {_ort_version()}, {self._session.get_providers()[0]}, {threads} thread(s)"
 
     def feed(self, x: np.ndarray | Inputs) -> dict[str, np.ndarray]:
         """Inputs by the graph's names; float inputs as float32 (the graph's type), others as they are."""
@@ -233,3 +257,25 @@ def scratch() -> Iterator[Path]:
     """ORT's quantizers read and write files: a private temporary directory for them."""
     with tempfile.TemporaryDirectory(prefix="quantrack-onnx-") as d:
         yield Path(d)
+
+
+def optimize_transformer(model_bytes: bytes) -> bytes:
+    """ORT's transformer optimizer (BERT-style fusions: Attention, SkipLayerNormalization, Gelu),
+    heads and width detected from the graph. Raises MethodUnavailable when it cannot fuse."""
+    from onnxruntime.transformers.optimizer import optimize_model
+
+    with scratch() as d, quiet():
+        src, dst = d / "float.onnx", d / "optimized.onnx"
+        src.write_bytes(model_bytes)
+        try:
+            opt = optimize_model(str(src), model_type="bert", num_heads=0, hidden_size=0, opt_level=0)
+            opt.save_model_to_file(str(dst))
+            # The fused contrib ops' outputs have no types for ONNX's shape inference, which the
+            # quantizer needs: ORT's symbolic shape inference knows them.
+            from onnxruntime.quantization.shape_inference import quant_pre_process
+
+            typed = d / "typed.onnx"
+            quant_pre_process(str(dst), str(typed), skip_optimization=True, skip_symbolic_shape=False)
+        except Exception as e:
+            raise MethodUnavailable(f"ORT's transformer optimizer failed: {type(e).__name__}: {first_line(e)}") from None
+        return typed.read_bytes()

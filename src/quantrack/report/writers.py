@@ -224,10 +224,12 @@ def to_markdown(report: ReportData, plots: Sequence[tuple[str, str]] = ()) -> st
               "|---|---|---|---|---|---|---|---|---|---|---|"]
     for v in report.variants:
         lines += _latency_lines(v)
+    # what each backend ran with, where it can tell (ORT's provider, OpenVINO's precision, eager or Inductor),
+    # with the seconds producing it took (of which compiling)
+    lines += runtime_lines(report)
     whys = [v for v in report.variants if v.why]
     if whys:
         lines += ["", "## Why not faster", ""] + [f"- **{_md(v.name)}**: {_md(v.why)}" for v in whys]
-    lines += runtime_lines(report)
     from quantrack.report.search import markdown_lines as search_lines
     from quantrack.report.sensitivity import markdown_lines
 
@@ -257,7 +259,7 @@ def runtime_lines(report: ReportData) -> list[str]:
     told = [v for v in report.variants if v.available and v.runtime]
     if not told:
         return []
-    return ["", "## How each variant ran", "", "Compile time is paid once per process (and again when a saved "
+    return ["", "## What ran each variant", "", "Compile time is paid once per process (and again when a saved "
             "variant is loaded); latencies are measured after it, on warmed-up graphs.", ""] + [
         f"- **{_md(v.name)}**: {_md(runtime_text(v))}" for v in told]
 

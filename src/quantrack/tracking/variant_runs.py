@@ -41,6 +41,8 @@ def child_records(report, base_tags: dict[str, str]) -> list[dict[str, Any]]:
         if not v.available:
             tags.update({"verdict": "unavailable", "quantrack.reason": (v.reason or "")[:5000]})
         else:
+            if v.runtime:  # what ran it: ORT's provider, OpenVINO's inference precision
+                tags["quantrack.runtime"] = v.runtime[:5000]
             for key in _FIGURES:
                 if getattr(v, key) is not None:
                     metrics[key] = float(getattr(v, key))
