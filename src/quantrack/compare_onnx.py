@@ -113,7 +113,10 @@ def run(model_path: str, dataset: str, *, target: str | None = None, class_names
     Tracker(tracking_uri, experiment).check()  # a missing server or wrong password: now, not after the measuring
     y = labels_as_indices(table.labels, class_names, dataset)
     calib, calib_source = calibration_rows(table.features, calibration, target, n_calibration, seed)
-    folder = Path(out) / f"{time.strftime('%Y%m%d-%H%M%S')}-{Path(model_path).stem}-compare"
+    from quantrack.core.names import folder_name
+
+    # a long model file name is shortened to fit one path component; report.json keeps the path
+    folder = Path(out) / folder_name(f"{time.strftime('%Y%m%d-%H%M%S')}-", Path(model_path).stem, "-compare")
     return compare(graph, calibration=calib, eval_data=(table.features, y), methods=chosen,
                    max_drop=max_drop, prefer=prefer, budget=budget, threads=threads, out=folder,
                    tracking=tracking_uri or True, experiment=experiment, seed=seed,

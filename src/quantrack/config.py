@@ -19,6 +19,8 @@ IMPUTE_CHOICES = ("none", "mean")
 CHECKPOINT_CHOICES = ("val", "test")
 # champion: one version per run (MLflow's habit: a challenger, promoted on purpose); all: every variant.
 REGISTER_CHOICES = ("champion", "all", "none")
+_EXPERIMENT_NAME_MAX = 256  # experiments.name in MLflow's schema
+_RUN_NAME_MAX = 250  # runs.name in MLflow's schema
 
 
 @dataclass(frozen=True)
@@ -89,6 +91,17 @@ class RunConfig:
                f"--threads must be between 1 and {max_threads} (4x this machine's cores), got {self.threads}")
         _check(self.latency_budget_s > 0, "latency_budget_s", f"--latency-budget must be positive, got {self.latency_budget_s}")
         _check(bool(self.experiment.strip()), "experiment", "--experiment must not be empty")
+        for name, flag in _TEXT_OPTIONS:  # argv and file names are bytes on Linux; MLflow stores UTF-8 text
+            value = getattr(self, name)
+            _check(value is None or _is_utf8(value), name,
+                   f"{flag} {value!r} is not valid UTF-8 (a file name in another encoding?); MLflow stores names "
+                   "as UTF-8 text, so rename it")
+        # The columns every MLflow store keeps them in (PostgreSQL enforces them, SQLite does not): refused
+        # now, not by the store mid-run.
+        _check(len(self.experiment) <= _EXPERIMENT_NAME_MAX, "experiment",
+               f"--experiment is {len(self.experiment)} characters; MLflow keeps at most {_EXPERIMENT_NAME_MAX}")
+        _check(self.run_name is None or len(self.run_name) <= _RUN_NAME_MAX, "run_name",
+               f"--run-name is {len(self.run_name or '')} characters; MLflow keeps at most {_RUN_NAME_MAX}")
         _check(self.sensitivity_rows >= 0, "sensitivity_rows",
                f"--sensitivity-rows must be 0 (all) or a positive integer, got {self.sensitivity_rows}")
         _check(len(self.methods) >= 1, "methods", "--methods must name at least one method, or 'all'")
@@ -107,11 +120,9 @@ class RunConfig:
     @property
     def method_list(self) -> list[str]:
         """The methods to run, in registry order, 'all' expanded, fp32 never included."""
-        from quantrack.methods import METHOD_NAMES
+        from quantrack.methods import expand
 
-        if "all" in self.methods:
-            return list(METHOD_NAMES)
-        return [m for m in METHOD_NAMES if m in self.methods]
+        return expand(self.methods)
 
     @property
     def dataset_label(self) -> str:
@@ -120,7 +131,12 @@ class RunConfig:
 
     @property
     def registered_model_name(self) -> str:
-        return self.model_name or f"quantrack-{self.dataset_label}-{self.model}"
+        if self.model_name:  # the user's own: checked as given (registration.check_model_name)
+            return self.model_name
+        from quantrack.core.names import registry_name
+
+        # made from a file's stem, which may be long or hold "'" or "#": made safe instead of refused
+        return registry_name(f"quantrack-{self.dataset_label}-{self.model}")
 
     @property
     def registers(self) -> bool:
@@ -152,6 +168,19 @@ class ConfigValueError(QuantrackError):
     def __init__(self, field: str, message: str) -> None:
         super().__init__(message)
         self.field = field
+
+
+_TEXT_OPTIONS = (("dataset", "--dataset"), ("target", "--target"), ("out", "--out"), ("tracking_uri", "--tracking-uri"),
+                 ("experiment", "--experiment"), ("model_name", "--model-name"), ("run_name", "--run-name"))
+
+
+def _is_utf8(text: str) -> bool:
+    """False for a str holding lone surrogates: what Python makes of bytes that are not UTF-8 in a name."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _check(ok: bool, field: str, message: str) -> None:

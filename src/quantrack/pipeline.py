@@ -129,7 +129,7 @@ def _run_checked(config: RunConfig, data, tracker, plotter, progress: Progress, 
         if shortened:  # a very wide table: its schema is cut to MLflow's limit, and the user told
             progress.notice(shortened)
         staging.mkdir(parents=True, exist_ok=False)
-        final = out_root / f"{time.strftime('%Y%m%d-%H%M%S')}-{data.name}-{config.model}-{tracker.run_id[:8]}"
+        final = out_root / run_folder_name(time.strftime('%Y%m%d-%H%M%S'), data.name, config.model, tracker.run_id)
         report, intent = _run_tracked(config, data, model, tracker, plotter, staging, progress, final_dir=final,
                                       timing_gate=timing_gate)
         staging.rename(final)
@@ -152,15 +152,19 @@ def _run_checked(config: RunConfig, data, tracker, plotter, progress: Progress, 
         raise
 
 
+def run_folder_name(stamp: str, dataset: str, model: str, run_id: str) -> str:
+    """``<stamp>-<dataset>-<model>-<run id[:8]>``, the dataset's name shortened to fit one path component
+    (a 240-character file stem would not); report.json and MLflow keep the full name."""
+    from quantrack.core.names import folder_name
+
+    return folder_name(f"{stamp}-", dataset, f"-{model}-{run_id[:8]}")
+
+
 def _clean_leftovers(tracker, out_root: Path, spool_root: Path, progress: Progress) -> None:
     """Runs and unfinished folders a killed quantrack left in this store and --out (see leftovers.py)."""
-    from quantrack.tracking.leftovers import describe, remove_dead_folders
+    from quantrack.tracking.leftovers import clean_leftovers
 
-    try:
-        killed = tracker.mark_dead_runs(spool_root)
-    except Exception:  # a server that refuses the search must not stop this run
-        killed = []
-    line = describe(killed, remove_dead_folders(out_root, spool_root))
+    line = clean_leftovers(tracker, (out_root,), spool_root)
     if line:
         progress.notice(line)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import string
 import tempfile
 from pathlib import Path
@@ -365,3 +366,14 @@ def test_a_target_typed_with_decomposed_accents_finds_its_column(tmp_path):
     p = write_csv(tmp_path, "x,cat\u00e9gorie\n1,a\n2,b\n3,a\n4,b\n")
     table = load_file(p, target="cate\u0301gorie")
     assert table.target == "cat\u00e9gorie" and table.feature_names == ["x"]
+
+
+@pytest.mark.parametrize("make", [lambda p: os.mkfifo(p), lambda p: os.symlink("/dev/zero", p)],
+                         ids=["a named pipe", "a link to /dev/zero"])
+def test_a_pipe_or_a_device_named_like_a_csv_is_refused_for_what_it_is(tmp_path, make):
+    from quantrack.data.files import load_file
+
+    path = tmp_path / "data.csv"
+    make(path)
+    with pytest.raises(QuantrackError, match="is not a regular file"):  # before: "is empty"
+        load_file(path)

@@ -121,6 +121,15 @@ def test_credentials_from_netrc(auth_server, tmp_path, monkeypatch, run_cli, cap
     ("http://127.0.0.1:5000/api", "http://127.0.0.1:5000/api"),
     ("sqlite:///tmp/mlflow.db", "sqlite:///tmp/mlflow.db"),
     ("401 from https://bob:s3cret@dagshub.com/x.mlflow: denied", "401 from https://***@dagshub.com/x.mlflow: denied"),
+    ("postgresql://h/db?user=u&password=s3cret&sslmode=require", "postgresql://h/db?user=u&password=***&sslmode=require"),
+    ("mysql+pymysql://h/db?passwd=s3cret", "mysql+pymysql://h/db?passwd=***"),
+    ("mssql+pyodbc:///?odbc_connect=DRIVER%3Dx%3BPWD%3Ds3cret%3BUID%3Du",
+     "mssql+pyodbc:///?odbc_connect=DRIVER%3Dx%3BPWD%3D***%3BUID%3Du"),  # URL-encoded, as pyodbc takes it
+    ("https://h/x?token=s3cret", "https://h/x?token=***"),
+    ("password authentication failed for user", "password authentication failed for user"),  # no value: no secret
+    ("cannot use the tracking URI admin:s3cret@127.0.0.1:5000: unsupported URI 'admin:s3cret@127.0.0.1:5000'",
+     "cannot use the tracking URI ***@127.0.0.1:5000: unsupported URI '***@127.0.0.1:5000'"),  # the scheme forgotten
+    ("mail bob@example.com at 10:30", "mail bob@example.com at 10:30"),
     (None, None),
 ])
 def test_redact_hides_every_form_of_user_info(text, expected):

@@ -95,9 +95,10 @@ def _default(name: str) -> str:
 
 
 def _methods_help() -> str:
-    from quantrack.methods import METHOD_NAMES  # names only: no torch
+    from quantrack.methods import METHOD_NAMES, NAMED_ONLY  # names only: no torch
 
-    return f"Comma-separated quantization methods, or all: {', '.join(METHOD_NAMES)}. {_default('methods')}"
+    return (f"Comma-separated quantization methods, or all: {', '.join(METHOD_NAMES)} (all leaves out "
+            f"{', '.join(sorted(NAMED_ONLY))}: torch.compile takes minutes; name them). {_default('methods')}")
 
 
 @app.command()
@@ -399,6 +400,11 @@ def main(argv: list[str] | None = None) -> None:
     except (typer.Exit, click.exceptions.Exit) as e:
         sys.exit(e.exit_code)
     except Exception as e:  # a bug, or a library failing in a way we did not foresee
+        from quantrack.errors import disk_full
+
+        full = disk_full(e)  # not a bug: the environment, in one line, exit 2
+        if full and not os.environ.get("QUANTRACK_DEBUG"):
+            _fail(full)
         if os.environ.get("QUANTRACK_DEBUG"):
             raise
         from quantrack.errors import first_line

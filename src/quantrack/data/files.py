@@ -72,6 +72,9 @@ def _format(p: Path, given: str) -> str:
     if kind is None:
         raise QuantrackError(f"cannot read {given}: unsupported file type {p.suffix or '(no extension)'!r}; "
                              f"use {', '.join(FORMATS)}")
+    if not p.is_file():  # a pipe (reading it would wait for a writer) or a device (/dev/zero never ends)
+        raise QuantrackError(f"{given} is not a regular file (a pipe or a device?); --dataset needs a .csv or "
+                             ".parquet file saved on disk")
     if p.stat().st_size == 0:
         raise QuantrackError(f"data file {given} is empty")
     return kind

@@ -201,6 +201,12 @@ def _publish(report: Report, out, models_dir: Path | None, tracker: RunTracker |
         if plot_worker is not None:
             plot_worker.submit(report, folder / PLOTS_DIR)  # drawn in a child while the results are logged
         if own is not None:
+            from quantrack.tracking.leftovers import clean_leftovers
+
+            # a compare killed outright (SIGKILL) left its run RUNNING: marked KILLED now, as `quantrack run` does
+            line = clean_leftovers(own)
+            if line:
+                progress.notice(line)
             own.start(None, report.config, tags={"quantrack.kind": "compare"})
             report.mlflow = own.info  # before the save: report.json, .md and .html name their run
         try:
@@ -249,12 +255,12 @@ def _check_options(model, methods, batch_sizes, threads, eval_batch_size, latenc
                    metric, tracker=None, facts=None) -> list[str]:
     """Every argument checked before anything heavy runs: a mistake is one clear error, nothing half done."""
     from quantrack.evaluate.onnx_model import OnnxModel
-    from quantrack.methods import BASELINE, METHOD_NAMES, check_method_names
+    from quantrack.methods import BASELINE, check_method_names, expand
 
     if not isinstance(model, OnnxModel) and not (hasattr(model, "forward") and hasattr(model, "state_dict") and hasattr(model, "parameters")):
         raise QuantrackError(f"model must be a torch.nn.Module or the path of an .onnx file, got {type(model).__name__}")
     chosen = check_method_names([methods] if isinstance(methods, str) else methods)
-    names = [BASELINE] + [m for m in METHOD_NAMES if "all" in chosen or m in chosen]
+    names = [BASELINE] + expand(chosen)
     if not batch_sizes or not all(isinstance(b, int) and b >= 1 for b in batch_sizes):
         raise QuantrackError(f"batch_sizes must be positive integers, got {batch_sizes!r}")
     for label, value in (("threads", threads), ("eval_batch_size", eval_batch_size)):
@@ -476,7 +482,12 @@ def _result(name, variant, path: Path, outputs, base_out, base_pred, evaluation:
                          payload_bytes=variant.payload_bytes, file_bytes=artifact_bytes(path), artifact=path.name,
                          latency=latencies, seconds_to_quantize=round(quantize_s, 4), confusion=confusion,
                          float_layers=getattr(variant, "float_layers", None),
-                         runtime=getattr(variant, "runtime", None), recipe=getattr(variant, "recipe", None))
+                         runtime=getattr(variant, "runtime", None), recipe=getattr(variant, "recipe", None),
+                         compile_seconds=_rounded(getattr(variant, "compile_seconds", None)))
+
+
+def _rounded(seconds: float | None) -> float | None:
+    return None if seconds is None else round(seconds, 3)
 
 
 def _latency(variant, baseline, x, batch_size: int, threads: int, budget_s: float, gate):

@@ -20,7 +20,12 @@ SMALL_CALL_US = 100.0  # below this a call is dominated by fixed per-call costs 
 
 _INT8_COMPUTE = {"dynamic-int8": "quantizing each input on the fly", "static-int8": "quantize/dequantize steps",
                  "qat-int8": "quantize/dequantize steps", "onnx-int8-dynamic": "quantizing each input on the fly",
-                 "onnx-int8-static": "quantize/dequantize steps", "openvino-int8": "quantize/dequantize steps"}
+                 "onnx-int8-static": "quantize/dequantize steps", "openvino-int8": "quantize/dequantize steps",
+                 "torchao-int8-dynamic": "quantizing each input on the fly",
+                 "torchao-int8-dynamic-compiled": "quantizing each input on the fly",
+                 "pt2e-int8-static-compiled": "quantize/dequantize steps"}
+# Run eager, a PT2E graph is its reference arithmetic: int8 storage, float compute (Inductor fuses it into int8 kernels).
+_REFERENCE_GRAPH = {"pt2e-int8-static": "pt2e-int8-static-compiled"}
 _WEIGHT_ONLY = {"int8-weight-only": "int8", "int4-weight-only": "int4", "openvino-int8-weights": "int8",
                 "openvino-int4-weights": "int4"}
 _OTHER_RUNTIME_FP32 = ("onnx-fp32", "openvino-fp32")  # fp32 arithmetic, another runtime
@@ -86,6 +91,14 @@ def explain(method: str, latency: Iterable[Latency], cpu: dict[str, Any], params
         base = "AVX-512" if "avx512f" in flags else "AVX2"
         reasons.append(f"no VNNI here (no {', '.join(INT8_DOT)}), so int8 matmuls run on plain {base}, with little "
                        "gain over fp32")
+    if method == "torchao-int8-dynamic":
+        reasons.append("run eager, each Linear goes through torchao's int8 tensor subclass (Python dispatch, then "
+                       "torch._int_mm's eager CPU kernel), with no fusion; under torch.compile Inductor lowers it "
+                       "(torchao-int8-dynamic-compiled)")
+    if method in _REFERENCE_GRAPH:
+        reasons.append("run eager, the PT2E graph is the reference arithmetic: every int8 weight is dequantized and "
+                       "multiplied in float, and every activation quantized and dequantized; it saves memory, not "
+                       f"compute ({_REFERENCE_GRAPH[method]} fuses them into int8 kernels)")
     if method in _WEIGHT_ONLY:
         reasons.append(f"{_WEIGHT_ONLY[method]} weight-only turns the weights back into float on every call and "
                        "multiplies in float: it saves memory, not compute")

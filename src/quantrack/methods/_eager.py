@@ -124,58 +124,55 @@ def payload(model: nn.Module) -> int:
     return weight_payload(model, 1, QUANTIZED_KINDS)
 
 
-# What would quantize a model eager mode cannot: PT2E works on the exported graph (torch.export), so it
-# quantizes functional ops (x + y, F.relu) and the modules eager mode has no int8 version of alike.
-GRAPH_MODE = "pt2e-int8-static quantizes the exported graph, functional ops and every module alike"
+PT2E_HINT = "use pt2e-int8-static, which quantizes the exported graph"
 
 
 def variant(name: str, float_model: nn.Module, quantized: nn.Module, example: np.ndarray | None = None) -> TorchVariant:
-    """The converted model as a Variant, after one call on ``example`` rows: eager mode converts the
-    modules it has int8 versions of (Linear, Conv2d, fused ReLU); an int8 tensor reaching anything else
-    (a BatchNorm1d or LayerNorm module, a functional ``x + y``) fails only when called. Better said now,
-    naming that module or op, as the reason the method does not apply."""
+    """The converted model as a Variant, after one call on ``example`` rows: eager mode converts
+    modules only, so a module or functional op that gets int8 tensors without an int8 kernel (a
+    BatchNorm1d, the ``x + y`` of a residual block) fails only when called; better said now, as the
+    reason the method does not apply, naming the module or op that failed."""
     if example is not None:
-        running: list[tuple[str, nn.Module]] = []  # the modules whose forward is under way, outermost first
+        running: list[tuple[str, nn.Module]] = []  # the modules entered and not yet left
         hooks = []
-        for qualname, module in quantized.named_modules():
-            def enter(mod, args, _name=qualname):
-                running.append((_name, mod))
 
-            def leave(mod, args, out):
-                if running and running[-1][1] is mod:
-                    running.pop()
+        def enter(mod_name: str):
+            return lambda m, args: running.append((mod_name, m)) and None
 
-            hooks += [module.register_forward_pre_hook(enter), module.register_forward_hook(leave)]
+        def leave(m, args, out) -> None:  # returns None: the output stays as it is
+            running.pop()
+
+        for mod_name, mod in quantized.named_modules():
+            hooks.append(mod.register_forward_pre_hook(enter(mod_name)))
+            hooks.append(mod.register_forward_hook(leave))
         try:
             with torch.inference_mode():
                 quantized(torch.from_numpy(np.ascontiguousarray(example[:2], dtype=np.float32)))
         except (NotImplementedError, RuntimeError) as e:
             raise MethodUnavailable(f"{name} (torch.ao eager mode) cannot run this model: "
-                                    f"{failure_reason(e, running[-1] if running else None)}") from None
+                                    f"{_failure(e, running)}; {PT2E_HINT}") from None
         finally:
             for h in hooks:
                 h.remove()
     return TorchVariant(name, quantized, count_params(float_model), payload(float_model))
 
 
-def failure_reason(e: BaseException, innermost: tuple[str, nn.Module] | None) -> str:
-    """The real cause of an int8 call that failed: the float module an int8 tensor reached, or the
-    functional op in a module's own forward; and what would quantize it instead."""
+def _failure(e: Exception, running: list[tuple[str, nn.Module]]) -> str:
+    """What got int8 tensors it cannot take: the leaf module that was running, else the functional op."""
     op = re.search(r"run '([\w:.]+)' with arguments from the 'QuantizedCPU'", str(e))
-    op_text = op.group(1) if op else str(e).splitlines()[0][:160]
-    if innermost is not None:
-        qualname, module = innermost
-        where = qualname.removeprefix("model.") or "the model"
-        kind = type(module).__name__
-        quantized_module = type(module).__module__.startswith(("torch.ao.nn.quantized", "torch.ao.nn.intrinsic.quantized"))
-        if not list(module.children()) and not quantized_module and qualname not in ("quant", "dequant"):
-            return (f"the {kind} module {where} has no int8 version in eager mode, so it received an int8 "
-                    f"tensor ({op_text}); {GRAPH_MODE}")
-        if list(module.children()) or qualname == "model":
-            inside = "" if qualname == "model" else f" (module {where})"
-            return (f"a functional op in {kind}.forward{inside} got int8 tensors ({op_text}): eager mode "
-                    f"converts modules, not functional ops such as a residual x + y; {GRAPH_MODE}")
-    return f"{op_text} has no int8 kernel; {GRAPH_MODE}"
+    what = f"the operation {op.group(1)}" if op else str(e).splitlines()[0][:160]
+    if running:
+        mod_name, mod = running[-1]
+        # Wrapped holds the user's model as .model: the user knows the names without it
+        mod_name = "" if mod_name == "model" else mod_name.removeprefix("model.")
+        if not list(mod.children()):
+            return (f"its {type(mod).__name__} module {mod_name!r} receives int8 tensors and has no int8 kernel "
+                    f"({what}; eager mode swaps only Linear and Conv modules and fuses only a ReLU after them)")
+        where = f"in the forward of {mod_name!r} ({type(mod).__name__})" if mod_name else \
+            f"in the model's forward ({type(mod).__name__})"
+        return (f"{what} {where} gets int8 tensors and has no int8 kernel (eager mode converts modules, not "
+                "functional ops such as a residual x + y)")
+    return f"{what} has no int8 kernel"
 
 
 def load(name: str, path: Path, fresh: nn.Module, *, qat: bool) -> TorchVariant:

@@ -9,7 +9,9 @@ hang for about 8 minutes, so every HTTP call quantrack makes is bounded (:data:`
 from __future__ import annotations
 
 import os
+import random
 import re
+import time
 from contextlib import contextmanager
 
 from quantrack.errors import first_line
@@ -19,9 +21,23 @@ from quantrack.errors import first_line
 _URL_TOKEN = re.compile(r"(?<=://)[^\s'\"<>]*@")
 
 
+# ``user:password@host`` with the scheme forgotten (MLflow refuses it, quoting it whole): a word, a
+# colon not followed by "//" (that is a scheme), and no "/" before the "@".
+_BARE_USERINFO = re.compile(r"(?<![\w.%+:/-])[\w.%+-]+:(?!//)[^\s'\"<>/@]*@")
+# A secret passed as a query parameter (libpq and SQLAlchemy take ``?password=``, pyodbc's
+# ``odbc_connect`` takes ``PWD=``, some servers ``?token=``), also URL-encoded ("=" as %3D): its value
+# runs to the next separator ("&", ";", or their encodings %26 and %3B), a quote or a space.
+_SECRET_PARAM = re.compile(r"(?i)(?:(?<![A-Za-z0-9_])|(?<=%3B)|(?<=%26))((?:ssl)?password|passwd|pwd|(?:access_)?token|api_?key|"
+                           r"(?:client_)?secret)(=|%3D)(?:(?!%26|%3B)[^&;\s'\"<>])+")
+
+
 def redact(text: str | None) -> str | None:
-    """Replace ``user:password@`` in any URI inside ``text`` by ``***@``, so it can be shown or stored."""
-    return _URL_TOKEN.sub("***@", text) if text else text
+    """Hide credentials in any URI inside ``text`` (``user:password@`` as ``***@``, ``password=...`` as
+    ``password=***``), so it can be shown or stored."""
+    if not text:
+        return text
+    text = _BARE_USERINFO.sub("***@", _URL_TOKEN.sub("***@", text))
+    return _SECRET_PARAM.sub(lambda m: f"{m[1]}{m[2]}***", text)
 
 
 def resolve_tracking_uri(explicit: str | None) -> str:
@@ -74,6 +90,44 @@ def is_unreachable(e: BaseException) -> bool:
         return True
     text = str(e)
     return "failed with exception" in text or "failed with timeout exception" in text
+
+
+# How each store words "that row exists already" when two writers insert the same key at once:
+# MLflow's own code, SQLite, PostgreSQL, MySQL, SQL Server (a NOT NULL or foreign-key IntegrityError
+# is no race, and is not retried). Behind an HTTP server the database's
+# message arrives inside a 400 (BAD_REQUEST), so the text is what tells.
+_CONFLICT_MARKERS = ("RESOURCE_ALREADY_EXISTS", "UNIQUE constraint failed", "duplicate key", "UniqueViolation",
+                     "Duplicate entry", "Violation of UNIQUE KEY", "Violation of PRIMARY KEY",
+                     "Model Version creation error")  # MLflow's own retries on the version number ran out
+# Each retry after a conflict finds the row the other writer committed; one more attempt than
+# racers at once is plenty (a sweep runs as many trials as cores; tests run 4 terminals).
+CONFLICT_ATTEMPTS = 5
+CONFLICT_WAIT_S = 0.2  # first pause, doubling, with jitter so the racers do not collide again
+
+
+def is_conflict(e: BaseException) -> bool:
+    """The store refused a write because another process wrote the same key first (a lost race)."""
+    code = getattr(e, "error_code", "")
+    text = str(e)
+    return code == "RESOURCE_ALREADY_EXISTS" or any(m in text for m in _CONFLICT_MARKERS)
+
+
+def retry_on_conflict(call, *args, attempts: int = CONFLICT_ATTEMPTS, **kwargs):
+    """``call(*args, **kwargs)``, again after a lost race (:func:`is_conflict`), at most ``attempts`` times.
+
+    Only for calls that are idempotent once the other writer's row exists: linking a dataset input
+    (MLflow reuses the dataset with that name and digest, and links it to a run once), pointing an
+    alias (an upsert). Any other error, or the last conflict, is raised.
+    """
+    from mlflow.exceptions import MlflowException
+
+    for attempt in range(attempts):
+        try:
+            return call(*args, **kwargs)
+        except MlflowException as e:
+            if attempt == attempts - 1 or not is_conflict(e):
+                raise
+        time.sleep(CONFLICT_WAIT_S * 2 ** attempt * random.uniform(0.5, 1.5))
 
 
 def explain(e: BaseException, uri: str) -> str:

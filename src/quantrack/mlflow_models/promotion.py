@@ -138,7 +138,7 @@ def update_aliases(client, intent: dict[str, Any], versions: dict[str, str]) -> 
     if not intent.get("alias"):  # the champion is outside its own budget: nothing to promote
         return AliasDecision(None, _alias_version(client, name, CHAMPION), False,
                              f"{pick} is outside the accuracy budget, so no alias moved")
-    client.set_registered_model_alias(name, CHALLENGER, version)
+    set_alias(client, name, CHALLENGER, version)
     current = _alias_version(client, name, CHAMPION)
     if current == version:
         return AliasDecision(version, version, True, f"version {version} is already @{CHAMPION}")
@@ -162,8 +162,17 @@ def update_aliases(client, intent: dict[str, Any], versions: dict[str, str]) -> 
             return AliasDecision(version, current, False,
                                  f"@{CHAMPION} stays at version {current}: {why}; to ship this one anyway: "
                                  f"quantrack promote {name} {version}")
-    client.set_registered_model_alias(name, CHAMPION, version)
+    set_alias(client, name, CHAMPION, version)
     return AliasDecision(version, version, True, f"@{CHAMPION} moved to version {version}: {why}")
+
+
+def set_alias(client, name: str, alias: str, version: str) -> None:
+    """Point ``alias`` at ``version``. MLflow reads the alias, then inserts or updates it: two runs
+    registering at once can both find it missing, and the second insert breaks its unique key (a
+    400 behind a server). The alias exists then, so another attempt updates it."""
+    from quantrack.mlflow_models.connection import retry_on_conflict
+
+    retry_on_conflict(client.set_registered_model_alias, name, alias, str(version))
 
 
 def _alias_version(client, name: str, alias: str) -> str | None:
@@ -190,6 +199,6 @@ def promote(client, name: str, version: str) -> str:
     before = _alias_version(client, name, CHAMPION)
     if before == str(version):
         return f"models:/{name}@{CHAMPION} is already version {version}"
-    client.set_registered_model_alias(name, CHAMPION, str(version))
+    set_alias(client, name, CHAMPION, str(version))
     return (f"models:/{name}@{CHAMPION} = version {version}"
             + (f" (was version {before})" if before else " (there was none)"))

@@ -209,6 +209,8 @@ def register(client, run_id: str, artifact_uri: str, intent: dict[str, Any]) -> 
     """
     from mlflow.exceptions import MlflowException
 
+    from quantrack.mlflow_models.connection import retry_on_conflict
+
     name = intent["name"]
     try:
         client.get_registered_model(name)
@@ -232,10 +234,13 @@ def register(client, run_id: str, artifact_uri: str, intent: dict[str, Any]) -> 
         if variant in existing:
             versions[variant] = str(existing[variant])
             continue
-        mv = client.create_model_version(name, source=f"{artifact_uri.rstrip('/')}/{entry['artifact_path']}",
-                                         run_id=run_id, tags=version_tags(entry, intent, run_id),
-                                         run_link=_http_link(intent.get("run_link")),
-                                         description=version_description(entry, intent, run_id))
+        # Runs registering at once race for the next version number; MLflow retries 3 times without a pause
+        # and then gives up ("Model Version creation error"): a lost race, nothing created, so try again.
+        mv = retry_on_conflict(client.create_model_version, name,
+                               source=f"{artifact_uri.rstrip('/')}/{entry['artifact_path']}",
+                               run_id=run_id, tags=version_tags(entry, intent, run_id),
+                               run_link=_http_link(intent.get("run_link")),
+                               description=version_description(entry, intent, run_id))
         versions[variant] = str(mv.version)
     return versions  # aliases: promotion.update_aliases, called after this
 

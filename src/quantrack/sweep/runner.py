@@ -45,7 +45,11 @@ def _registered_name(base_config, space: Space) -> str:
     if base_config.model_name:
         return base_config.model_name
     models = space.values.get("model", (base_config.model,))
-    return base_config.registered_model_name if len(models) == 1 else f"quantrack-{base_config.dataset_label}-sweep"
+    if len(models) == 1:
+        return base_config.registered_model_name
+    from quantrack.core.names import registry_name
+
+    return registry_name(f"quantrack-{base_config.dataset_label}-sweep")
 
 
 def _data_payload(cfg) -> tuple[str, bytes] | None:
@@ -104,6 +108,12 @@ def run_sweep(base: dict[str, Any], space: Space, *, search: str = "grid", sampl
 
     parent = Tracker(tracking_uri, cfg.experiment)
     parent.check()  # a missing server or a wrong password: one line, before Ray starts
+    from quantrack.tracking.leftovers import clean_leftovers
+
+    # A sweep killed outright left its parent and trial runs RUNNING (and a run its .partial folder).
+    line = clean_leftovers(parent, (Path(cfg.out),), Path(cfg.out) / "spool")
+    if line:
+        say(line)
     stamp = time.strftime("%Y%m%d-%H%M%S")
     started_ray = False
     timing: dict[str, float] = {}

@@ -40,6 +40,20 @@ def dataset_input(name: str, fingerprint: dict[str, Any], feature_names: list[st
     return DatasetInput(entity, [InputTag(MLFLOW_DATASET_CONTEXT, context)])
 
 
+def link_inputs(client, run_id: str, datasets: list) -> None:
+    """Log ``datasets`` as the run's inputs, safe against runs logging the same new dataset at once.
+
+    MLflow reads whether the dataset exists, then inserts it: two runs (terminals side by side, a
+    sweep's trials, a run beside a ``sync``) can both find it missing, and the second insert breaks
+    its unique key -- a 400 ``UNIQUE constraint failed`` behind a server, ``UniqueViolation`` on
+    PostgreSQL. The dataset exists then, and MLflow reuses it and links it to a run once, so another
+    attempt links it: idempotent, bounded (connection.retry_on_conflict).
+    """
+    from quantrack.mlflow_models.connection import retry_on_conflict
+
+    retry_on_conflict(client.log_inputs, run_id, datasets=datasets)
+
+
 def schema_columns(feature_names: list[str], target: str) -> int:
     """How many feature columns the dataset schema can list: all of them, unless that passes the
     size MLflow accepts for a schema (1 MB; a 100,000-column table needs ~5 MB), then the first ones

@@ -7,13 +7,15 @@ def experiment_id(client, name: str) -> str:
     """The experiment's id, creating it if needed; a second process creating it meanwhile is no error."""
     from mlflow.exceptions import MlflowException
 
+    from quantrack.mlflow_models.connection import is_conflict
+
     exp = client.get_experiment_by_name(name)
     if exp is not None:
         return exp.experiment_id
     try:
         return client.create_experiment(name)
     except MlflowException as e:
-        if e.error_code != "RESOURCE_ALREADY_EXISTS" and "already exists" not in str(e):
+        if not is_conflict(e):  # RESOURCE_ALREADY_EXISTS, or the database's unique key behind a server
             raise
     exp = client.get_experiment_by_name(name)  # the other process made it: use it
     if exp is None:

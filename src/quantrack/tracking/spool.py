@@ -111,9 +111,9 @@ def upload(client, journal: dict[str, Any], base_dir: Path | None) -> str:
         client.log_batch(run_id, metrics=missing[i:i + 1000])
 
     if journal.get("datasets"):  # MLflow stores an input once per (run, dataset digest, context)
-        from quantrack.tracking.dataset_input import dataset_input
+        from quantrack.tracking.dataset_input import dataset_input, link_inputs
 
-        client.log_inputs(run_id, datasets=[dataset_input(*d) for d in journal["datasets"]])
+        link_inputs(client, run_id, [dataset_input(*d) for d in journal["datasets"]])  # a run beside us may race
     tags = [RunTag(k, v) for k, v in journal["tags"].items()]
     if tags:
         client.log_batch(run_id, tags=tags)

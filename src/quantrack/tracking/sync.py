@@ -77,7 +77,7 @@ def _sync_entries(root: Path, tracking_uri: str | None, say) -> list[tuple[str, 
             broken.append(entry)
             continue
         uri = tracking_uri or journal.get("tracking_uri")
-        if not uri or "***@" in uri:
+        if not uri or "***" in uri:  # redact() hid its credentials (user:password@ or password=)
             raise QuantrackError(f"spooled run {journal['run_id']} needs --tracking-uri (its URI held credentials "
                                  "and was not stored)")
         tracker = Tracker(uri, journal["experiment_name"])

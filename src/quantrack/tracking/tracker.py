@@ -26,9 +26,9 @@ from typing import Any
 
 from quantrack.errors import TrackingError, first_line
 from quantrack.mlflow_models.connection import (CHECK_LIMITS, NO_PROGRESS_BARS, bound_http, check_database,
-                                                env_override, explain,
-                                                is_unreachable, redact, resolve_tracking_uri, short_reason)
-from quantrack.tracking.dataset_input import dataset_input
+                                                env_override, explain, is_unreachable, redact,
+                                                resolve_tracking_uri, short_reason)
+from quantrack.tracking.dataset_input import dataset_input, link_inputs
 from quantrack.tracking.mlflow_ui import ensure_experiment_kind, run_link, ui_tags
 from quantrack.tracking.experiments import experiment_id
 from quantrack.tracking.sqlite_store import creation_lock
@@ -250,18 +250,11 @@ class Tracker:
 
         self.journal["datasets"].append([name, fingerprint, list(feature_names), context])
         datasets = [dataset_input(name, fingerprint, feature_names, context)]
-        for attempt in range(2):
-            try:
-                self._send(self.client.log_inputs, self.run_id, datasets=datasets)
-                break
-            except MlflowException as e:
-                # Two runs logging the same new dataset at once (a sweep's trials): on PostgreSQL the
-                # second insert violates the dataset's unique key. The dataset exists now, so a second
-                # attempt only links it to this run.
-                if attempt == 0 and "duplicate key" in str(e):
-                    continue
-                raise TrackingError(f"MLflow at {redact(self.tracking_uri)} refused the dataset input: "
-                                    f"{redact(first_line(e))}") from None
+        try:  # a run logging the same new dataset at the same moment is no error (see link_inputs)
+            self._send(link_inputs, self.client, self.run_id, datasets)
+        except MlflowException as e:
+            raise TrackingError(f"MLflow at {redact(self.tracking_uri)} refused the dataset input: "
+                                f"{redact(first_line(e))}") from None
         kept = schema_columns(list(feature_names), fingerprint.get("target", "label"))
         if kept < len(feature_names):
             return (f"the MLflow dataset input lists the first {kept} of {len(feature_names)} columns in its schema "
@@ -312,6 +305,7 @@ class Tracker:
         """
         from quantrack.mlflow_models.promotion import update_aliases
         from quantrack.mlflow_models.registration import register, registry_state
+        from quantrack.tracking.leftovers import REGISTRY_TAG, registry_note
 
         intent = {**intent, "run_link": run_link(self.tracking_uri, self.experiment_id, self.run_id)}
         self.journal["registry"] = intent
@@ -320,6 +314,8 @@ class Tracker:
             return {}
         self._registry_before = (intent["name"], before)
         try:
+            # What to undo if this process is killed outright while registering (leftovers.py reads it).
+            self.set_tags({REGISTRY_TAG: registry_note(intent["name"], before)})
             with env_override(NO_PROGRESS_BARS):  # a version's files are copied: no tqdm bar on stderr
                 self.versions = self._send(register, self.client, self.run_id, self.artifact_uri, intent) or {}
             if self.versions:
