@@ -106,3 +106,13 @@ def _synthetic_report():
         split={"train": 1293, "val": 144, "test": 360}, champion_rule="point-estimate",
         val_loss=[1.8, 1.1, 0.9, 0.95], 
     )
+
+
+@pytest.fixture(scope="session")
+def first_run(tmp_path_factory):
+    """The default `quantrack run` in a real 80x40 terminal (tests/first_run.py); once per session."""
+    from first_run import TMUX, default_run_in_tmux
+
+    if TMUX is None:
+        pytest.skip("tmux not installed (Debian package `tmux`)")
+    return default_run_in_tmux(tmp_path_factory.mktemp("first-run"))

@@ -96,6 +96,17 @@ def test_an_onnx_file_goes_through_compare_and_is_tracked(user_files, run_cli, s
     assert "accuracy" in children["onnx-int8-static"].data.metrics
     assert "CPUExecutionProvider" in children["onnx-int8-static"].data.tags["quantrack.runtime"]
     assert runs[0].data.params["calibration_source"] == report["config"]["calibration_source"]
+    # report.json names its run (it was saved before tracking and said "mlflow": {}), and report.md links it
+    assert report["mlflow"]["run_id"] == runs[0].info.run_id
+    assert report["mlflow"]["experiment_id"] == runs[0].info.experiment_id
+    assert report["mlflow"]["tracking_uri"] == sqlite_uri
+    assert runs[0].info.run_id in (folder / "report.md").read_text()
+    assert runs[0].info.run_name.startswith("compare ")  # not MLflow's random name
+    # the nine torch methods that do not apply to an ONNX graph: one line, not nine
+    flat = " ".join(captured.out.split())  # lines wrap at words
+    assert flat.count("does not apply to an ONNX model") == 1, captured.out
+    assert ("not run: dynamic-int8, static-int8, qat-int8, fp16, bf16, int8-weight-only, int4-weight-only, "
+            "mixed-int8, onnx-mixed-int8 — does not apply to an ONNX model") in flat
 
 
 def test_label_names_map_to_output_indices_and_a_calibration_file_is_used(user_files, run_cli, sqlite_uri,

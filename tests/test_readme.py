@@ -24,9 +24,9 @@ def test_the_compare_example_runs(tmp_path):
     out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=600)
     assert out.returncode == 0, out.stderr[-2000:]
     lines = out.stdout.strip().splitlines()
-    from quantrack.methods import METHOD_NAMES
+    from quantrack.methods import ALL_METHODS
 
-    assert len(lines) == 2 + len(METHOD_NAMES)  # the champion line, then fp32 and every method
+    assert len(lines) == 2 + len(ALL_METHODS)  # the champion line, then fp32 and every method "all" runs
     assert lines[1].startswith("fp32") and lines[1].rstrip().endswith("%")
     assert (tmp_path / "compare-report" / "report.html").is_file()
     assert (tmp_path / "compare-report" / "models").is_dir()

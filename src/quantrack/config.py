@@ -120,11 +120,9 @@ class RunConfig:
     @property
     def method_list(self) -> list[str]:
         """The methods to run, in registry order, 'all' expanded, fp32 never included."""
-        from quantrack.methods import METHOD_NAMES
+        from quantrack.methods import expand
 
-        if "all" in self.methods:
-            return list(METHOD_NAMES)
-        return [m for m in METHOD_NAMES if m in self.methods]
+        return expand(self.methods)
 
     @property
     def dataset_label(self) -> str:

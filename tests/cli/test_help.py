@@ -17,7 +17,7 @@ def _help(run_cli, capsys, *command: str) -> str:
 def test_run_help_shows_every_default_and_lists_the_methods(run_cli, capsys):
     text = _help(run_cli, capsys, "run")
     options = re.findall(r"(--[a-z-]+)(?: <\w+>)? ", text)
-    for option in set(options) - {"--help", "--config", "--no-register"}:
+    for option in set(options) - {"--help", "--config", "--no-register", "--verbose"}:
         described = text.split(option, 1)[1].split(" --", 1)[0]
         assert "[default: " in described, option
     for fragment in ("--dataset <str> digits, iris, wine, breast_cancer, mnist, or a .csv/.parquet path. [default: digits]",
@@ -57,3 +57,24 @@ def test_the_same_float_as_a_flag_is_refused_too(run_cli, capsys):
 def test_a_bad_register_choice_is_one_line(run_cli, capsys):
     assert run_cli("run", "--register", "some") == 2
     assert capsys.readouterr().err == "quantrack: error: --register must be one of champion, all, none, got 'some'\n"
+
+
+def test_top_level_help_gives_every_command_its_whole_description(run_cli, capsys, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "80")
+    flat = _help(run_cli, capsys)
+    assert "..." not in flat.split("Commands:")[1]
+    for sentence in ("Train, track, quantize with every method, measure, and name the champion.",
+                     "Measure an ONNX model and its ONNX Runtime int8 variants on your labelled rows; name the "
+                     "champion.", "Point the 'champion' alias at a version on purpose (a run moves it only when "
+                                  "its pick is better)."):
+        assert sentence in flat
+
+
+@pytest.mark.parametrize("command", ["run", "sweep", "compare", "serve", "sync", "promote"])
+def test_help_never_breaks_a_name_at_its_hyphen(run_cli, capsys, monkeypatch, command):
+    monkeypatch.setenv("COLUMNS", "80")
+    assert run_cli(command, "--help") == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert all(len(line) <= 80 for line in lines), max(lines, key=len)
+    assert not [line for line in lines if line.rstrip().endswith("-") and not line.rstrip().endswith(" -")
+                and not line.rstrip().endswith("--")], "a word broken at its hyphen"

@@ -228,7 +228,7 @@ def test_too_few_rows_to_tell_ships_fp32_and_names_the_point_estimate_candidates
     assert (name, rule) == ("fp32", "baseline")
     assert why.startswith("the evaluation set is too small to tell: no variant can be shown within 1 point of fp32 "
                           "at 95% confidence on 30 rows, so fp32 is shipped; within budget on the point estimate "
-                          "alone: same, twin (each: drop 0.00 points")
+                          "alone: same, twin (each: right on exactly fp32's rows, interval ")
     assert "one-row-worse" not in why  # 3.3 points below fp32: over budget even on the point estimate
     need = same.stats.rows_to_settle(0.01)
     assert f"about {need:,} rows would settle it" in why and need > n
@@ -269,3 +269,15 @@ def test_a_confident_champion_always_has_its_interval_within_budget(specs, n, dr
         assert next(v for v in variants if v.name == name).drop_ci[1] <= drop / 100 + 1e-12
     else:
         assert name == "fp32" and rule == "baseline" and why
+
+
+def test_a_variant_predicting_every_row_like_fp32_is_said_so_briefly():
+    n = 171
+    base = paired("fp32", n, 0, 0, 4453, verdict=None)
+    twin = paired("twin", n, 0, 0, 1000)
+    twin.agreement = 1.0
+    _, why, rule = choose_confident([base, twin])
+    assert rule == "baseline"
+    assert "twin (every row predicted as fp32 does, interval " in why
+    assert "drop 0.00" not in why  # the figures that said nothing new are gone
+    assert len(why) < 330, len(why)

@@ -132,10 +132,15 @@ def test_out_writes_the_report_and_the_variants(user_model, digits, tmp_path):
     assert "UserNet" in (tmp_path / "out" / "report.md").read_text()
 
 
-def test_tracking_logs_one_run_with_every_variant(user_model, digits, sqlite_uri):
+def test_tracking_logs_one_run_with_every_variant(user_model, digits, sqlite_uri, tmp_path):
+    import json
+
     _, _, Xt, yt = digits
     report = quantrack.compare(user_model, eval_data=(Xt, yt), methods=["dynamic-int8"], tracking=sqlite_uri,
-                               experiment="compare-test", **FAST)
+                               experiment="compare-test", out=tmp_path / "out", **FAST)
+    saved = json.loads((tmp_path / "out" / "report.json").read_text())  # it said "mlflow": {} (saved first)
+    assert saved["mlflow"]["run_id"] == report.mlflow["run_id"] and saved["mlflow"]["tracking_uri"] == sqlite_uri
+    assert report.mlflow["run_id"] in (tmp_path / "out" / "report.html").read_text()
     from mlflow import MlflowClient
 
     client = MlflowClient(sqlite_uri)

@@ -93,3 +93,15 @@ def test_an_unexplained_slowdown_says_nothing_recorded_explains_it(tmp_path):
     why = explain("static-int8", [lat(64, SLOWER)], cpu(SAPPHIRE, tmp_path), params=10_000_000)
     assert why == "slower at batch 64: none of the facts recorded here (instruction sets, model size, per-call time) " \
                   "explains it"
+
+
+def test_torchao_and_pt2e_reasons_on_cpus_with_and_without_vnni(tmp_path):
+    epyc, sapphire = cpu(EPYC_AVX2, tmp_path), cpu(SAPPHIRE, tmp_path)
+    for name in ("torchao-int8-dynamic", "torchao-int8-dynamic-compiled", "pt2e-int8-static-compiled"):
+        assert "no VNNI here" in explain(name, [lat(1, SLOWER)], epyc, 10_000_000)
+        assert "VNNI" not in explain(name, [lat(1, SLOWER)], sapphire, 10_000_000)
+    # Eager PT2E is reference arithmetic whatever the CPU: the instruction sets are not its reason.
+    for facts in (epyc, sapphire):
+        why = explain("pt2e-int8-static", [lat(32, SLOWER)], facts, 10_000_000)
+        assert "reference arithmetic" in why and "pt2e-int8-static-compiled fuses them" in why and "VNNI" not in why
+    assert "tensor subclass" in explain("torchao-int8-dynamic", [lat(1, SLOWER)], sapphire, 10_000_000)

@@ -38,3 +38,4 @@ def test_missing_torch_ao_quantization_is_reported_as_unavailable(monkeypatch):
     monkeypatch.setitem(sys.modules, "torch.ao.quantization", None)  # as if a future PyTorch removed it
     with pytest.raises(MethodUnavailable, match="torch.ao.quantization is not available"):
         _eager.ao()
+

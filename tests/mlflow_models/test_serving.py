@@ -96,7 +96,7 @@ def test_champion_answers_raw_rows_with_labels(served):
     status, body = _post(url, {"inputs": rows.tolist()})
     assert status == 200
     labels = np.asarray(body["predictions"])
-    assert labels.shape == (50,) and set(labels) <= set(data.class_names)
+    assert labels.shape == (50,) and set(labels) <= {int(c) for c in data.class_names}
     # The same answers as the registered champion loaded in this process.
     previous = mlflow.get_tracking_uri()
     mlflow.set_tracking_uri(uri)
@@ -108,6 +108,32 @@ def test_champion_answers_raw_rows_with_labels(served):
     # A JSON body with integers (what curl users send for digits) works too.
     status, body = _post(url, {"inputs": [[int(v) for v in rows[0]]]})
     assert status == 200 and body["predictions"] == [local[0]]
+
+
+def test_the_digits_champion_answers_integers_as_its_labels_went_in(served):
+    url, _, data, _ = served
+    status, body = _post(url, {"inputs": data.X_test_raw[:20].tolist()})
+    assert status == 200
+    assert all(type(p) is int for p in body["predictions"]), body["predictions"]  # 4, not "4"
+    assert sorted(set(body["predictions"])) == sorted(set(body["predictions"]) & set(range(10)))
+
+
+@pytest.mark.parametrize("content_type,payload", [
+    ("text/csv", b"garbage\x00,\"unterminated\n1,2,3,4\n"),
+    ("text/csv", b"\xff\xfe not csv at all"),
+    ("application/json", b"{not json"),
+])
+def test_a_body_mlflow_cannot_parse_is_a_4xx_of_one_line_without_a_traceback(served, content_type, payload):
+    url = served[0]
+    req = urllib.request.Request(f"{url}/invocations", data=payload, headers={"Content-Type": content_type},
+                                 method="POST")
+    with pytest.raises(urllib.error.HTTPError) as e:
+        urllib.request.urlopen(req, timeout=30)
+    raw = e.value.read()
+    assert 400 <= e.value.code < 500, raw[:500]
+    body = json.loads(raw)
+    assert "stack_trace" not in body and b"Traceback" not in raw
+    assert body["message"] and "\n" not in body["message"] and body["error_code"]
 
 
 def test_wrong_number_of_features_is_a_4xx_with_a_clear_message(served):

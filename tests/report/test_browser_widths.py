@@ -106,3 +106,31 @@ def test_below_760_px_each_row_is_a_card_with_every_figure_labelled(page):
     assert re.search(r'data-verdict="&quot;verdict \(b=all\): &quot;"', dom)  # the verdict, labelled, on each card
     for x, _, w, _ in probe["tables"][0]["slower"]:
         assert x + w <= 560
+
+
+NB_PROBE = """<script>
+window.addEventListener("load", () => {
+  const broken = [...document.querySelectorAll(".nb, td:first-child, strong")]
+    .filter(e => e.getClientRects().length > 1 || (e.tagName === "SPAN" && e.getBoundingClientRect().height > 1.6 *
+             parseFloat(getComputedStyle(e).fontSize)))
+    .map(e => e.textContent);
+  const out = document.createElement("pre");
+  out.id = "probe";
+  out.textContent = JSON.stringify({broken, units: document.querySelectorAll(".nb").length});
+  document.body.append(out);
+});
+</script>"""
+
+
+@pytest.mark.parametrize("width", [800, 1280])
+def test_intervals_numbers_and_names_never_break_inside(page, width):
+    """At 1,280 px every interval broke at its dash ("(92.24–" / "96.81)") and the champion's name wrapped."""
+    html = (page / "report.html").read_text(encoding="utf-8")
+    probe_page = page / f"nb-{width}.html"
+    probe_page.write_text(html.replace(CSP, CSP + "; script-src 'unsafe-inline'").replace("</body>",
+                                                                                       NB_PROBE + "</body>"),
+                          encoding="utf-8")
+    dom = chromium(page, probe_page, width, 1200, "--dump-dom").stdout
+    probe = json.loads(re.search(r'<pre id="probe">(.*?)</pre>', dom, re.S).group(1).replace("&quot;", '"'))
+    assert probe["units"] > 100  # the interval cells are made of unbreakable units
+    assert probe["broken"] == [], probe["broken"][:10]

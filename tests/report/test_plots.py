@@ -150,3 +150,17 @@ def test_importing_the_report_modules_does_not_load_matplotlib():
     code = "import sys, quantrack.report.plots, quantrack.report.writers; print('matplotlib' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_variants_on_one_point_are_named_together_and_drawn_side_by_side(synthetic_report):
+    """fp16 and bf16 often have the same file size and accuracy: one marker would hide the other."""
+    int8 = synthetic_report.variants[1]
+    fp16, bf16 = (dataclasses.replace(int8, name=n) for n in ("fp16", "bf16"))
+    report = dataclasses.replace(synthetic_report, variants=[synthetic_report.variants[0], fp16, bf16])
+    fig = plots.accuracy_size_figure(report)
+    assert "fp16, bf16" in _all_texts(fig)
+    fig.canvas.draw()
+    ax = fig.axes[0]
+    drawn = [c for c in ax.collections if len(c.get_offsets()) and c.get_sizes()[0] == 90]
+    centres = {tuple(np.round(c.get_offset_transform().transform(c.get_offsets())[0], 1)) for c in drawn}
+    assert len(centres) == 3  # fp32, and fp16 beside bf16 on screen though their data is the same

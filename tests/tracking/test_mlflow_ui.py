@@ -67,7 +67,7 @@ def test_the_experiment_opens_as_model_training_with_source_and_child_runs(ui):
     assert sorted(c.data.tags["quantrack.variant"] for c in ui["children"]) == \
         ["dynamic-int8", "fp32", "onnx-int8-dynamic"]
     (mv,) = MlflowClient(ui["url"]).search_model_versions("name='quantrack-digits-logreg'")
-    link = f"{ui['url']}/#/experiments/{run.info.experiment_id}/runs/{run.info.run_id}"
+    link = f"{ui['url']}/#/experiments/{run.info.experiment_id}/runs/{run.info.run_id}?workflowType=machine_learning"
     assert mv.run_link == link and mv.tags["quantrack.run_link"] == link
 
 

@@ -56,7 +56,32 @@ def test_a_half_uploaded_set_of_children_is_completed_exactly_once(synthetic_rep
 def test_run_links_never_carry_credentials():
     from quantrack.tracking.mlflow_ui import run_link
 
+    # ?workflowType=machine_learning: MLflow 3's UI opens the run as model training, not in GenAI mode
     assert run_link("https://user:secret@dagshub.com/u/r.mlflow", "3", "abc") == \
-        "https://dagshub.com/u/r.mlflow/#/experiments/3/runs/abc"
-    assert run_link("http://127.0.0.1:5000/", "1", "abc") == "http://127.0.0.1:5000/#/experiments/1/runs/abc"
+        "https://dagshub.com/u/r.mlflow/#/experiments/3/runs/abc?workflowType=machine_learning"
+    assert run_link("http://127.0.0.1:5000/", "1", "abc") == \
+        "http://127.0.0.1:5000/#/experiments/1/runs/abc?workflowType=machine_learning"
     assert run_link("sqlite:///mlflow.db", "1", "abc") == "runs:/abc"
+
+
+def test_children_are_named_for_what_ran_and_keep_the_times_they_were_measured(synthetic_report, sqlite_uri):
+    from mlflow.tracking import MlflowClient
+
+    from quantrack.tracking.variant_runs import parent_metrics, run_name
+
+    for i, v in enumerate(synthetic_report.variants):
+        v.started_ms, v.ended_ms = 1_000_000 + 10_000 * i, 1_000_000 + 10_000 * i + 2_500
+    client = MlflowClient(sqlite_uri)
+    exp = client.create_experiment("timed")
+    parent = client.create_run(exp).info.run_id
+    ids = upload_children(client, exp, parent, child_records(synthetic_report, {}), 5_000_000)
+    for i, v in enumerate(synthetic_report.variants):
+        run = client.get_run(ids[v.name])
+        assert (run.info.start_time, run.info.end_time) == (v.started_ms, v.ended_ms)
+        assert run.info.run_name == f"{v.name} · {run_name(synthetic_report)}"
+        assert run.data.tags["mlflow.note.content"].startswith(f"**{v.name}**")
+    assert "digits" in run_name(synthetic_report)
+    figures = parent_metrics(synthetic_report)
+    champ = synthetic_report.variant(synthetic_report.champion)
+    assert figures["champion_score"] == champ.score and figures["champion_file_bytes"] == champ.file_bytes
+    assert figures["champion_speedup"] == champ.latency[-1].speedup

@@ -9,10 +9,51 @@ import threading
 from pathlib import Path
 from typing import Annotated, Optional
 
+import click
 import typer
+from typer.core import TyperCommand, TyperGroup
 from typer.exceptions import TyperException
 
+
+class _HelpFormatter(click.HelpFormatter):
+    """Click's help layout, with option and command texts wrapped at spaces only: click breaks at
+    hyphens too, cutting method names in two ("onnx-" / "fp32") where a reader copies them."""
+
+    def write_dl(self, rows, col_max: int = 30, col_spacing: int = 2) -> None:
+        import textwrap
+
+        rows = list(rows)
+        first_col = min(max((click.formatting.term_len(r[0]) for r in rows), default=0), col_max) + col_spacing
+        for first, second in rows:
+            self.write(f"{'':>{self.current_indent}}{first}")
+            if not second:
+                self.write("\n")
+                continue
+            if click.formatting.term_len(first) <= first_col - col_spacing:
+                self.write(" " * (first_col - click.formatting.term_len(first)))
+            else:
+                self.write("\n" + " " * (first_col + self.current_indent))
+            width = max(self.width - first_col - 2, 10)
+            lines = textwrap.wrap(second, width, break_on_hyphens=False, break_long_words=False) or [""]
+            self.write(lines[0] + "\n")
+            for line in lines[1:]:
+                self.write(f"{'':>{first_col + self.current_indent}}{line}\n")
+
+
+class _Context(click.Context):
+    formatter_class = _HelpFormatter
+
+
+class _Group(TyperGroup):
+    context_class = _Context
+
+
+class _Command(TyperCommand):
+    context_class = _Context
+
+
 app = typer.Typer(
+    cls=_Group,
     name="quantrack",
     help="Train a model, track it in MLflow, quantize it every way, measure each variant honestly, "
          "and pick the one to ship.",
@@ -23,6 +64,8 @@ app = typer.Typer(
 )
 
 Opt = typer.Option
+_VERBOSE_HELP = ("Also print the split, the statistics and latency rules, the CPU's flags and each variant's "
+                 "full why-not-faster (the report always has them).")
 
 
 def _show_version(value: bool) -> None:
@@ -52,9 +95,10 @@ def _default(name: str) -> str:
 
 
 def _methods_help() -> str:
-    from quantrack.methods import METHOD_NAMES  # names only: no torch
+    from quantrack.methods import METHOD_NAMES, NAMED_ONLY  # names only: no torch
 
-    return f"Comma-separated quantization methods, or all: {', '.join(METHOD_NAMES)}. {_default('methods')}"
+    return (f"Comma-separated quantization methods, or all: {', '.join(METHOD_NAMES)} (all leaves out "
+            f"{', '.join(sorted(NAMED_ONLY))}: torch.compile takes minutes; name them). {_default('methods')}")
 
 
 @app.command()
@@ -87,6 +131,7 @@ def run(
     promote: Annotated[Optional[bool], Opt("--promote", help="Move @champion to this run's pick even if it does not "
                                                              "beat the current one. [default: only if it beats it]")] = None,
     sensitivity_rows: Annotated[Optional[int], Opt(help=f"mixed-int8/onnx-mixed-int8: score each layer alone on this many test rows (0: all). {_default('sensitivity_rows')}")] = None,
+    verbose: Annotated[bool, Opt("--verbose", help=_VERBOSE_HELP)] = False,
 ) -> None:
     """Train, track, quantize with every method, measure, and name the champion."""
     from quantrack.config import build_config, load_toml
@@ -104,7 +149,7 @@ def run(
 
     with RichProgress() as progress:
         report = pipeline.run(cfg, progress)
-    print_report(report)
+    print_report(report, verbose=verbose)
 
 
 Values = Optional[list[str]]
@@ -174,9 +219,14 @@ def compare(
     out: Annotated[str, Opt(help="Directory that receives a new folder per comparison.")] = "runs",
     tracking_uri: Annotated[Optional[str], Opt(help="MLflow tracking URI (else MLFLOW_TRACKING_URI, else ./mlflow.db).")] = None,
     experiment: Annotated[str, Opt(help="MLflow experiment name.")] = "quantrack",
+    verbose: Annotated[bool, Opt("--verbose", help=_VERBOSE_HELP)] = False,
 ) -> None:
     """Measure an ONNX model and its ONNX Runtime int8 variants on your labelled rows; name the champion."""
     from quantrack import compare_onnx
+
+    # A typo is refused before the console's and the measuring's imports (numpy, onnx, torch, MLflow).
+    compare_onnx.check_options(model_file, dataset, methods, max_accuracy_drop / 100, prefer, threads,
+                               calibration_rows, calibration)
     from quantrack.core.budget import Budget
     from quantrack.cli.console import RichProgress, print_report
 
@@ -186,7 +236,7 @@ def compare(
                                   n_calibration=calibration_rows, methods=methods,
                                   budget=Budget.from_points(max_accuracy_drop, prefer=prefer), threads=threads, out=out,
                                   tracking_uri=tracking_uri, experiment=experiment, seed=seed, progress=progress)
-    print_report(report)
+    print_report(report, verbose=verbose)
     typer.echo(f"calibration: {report.config['calibration_source']}")
     tried = [v for v in report.variants[1:] if not (v.reason or "").startswith("does not apply")]
     if tried and not any(v.available for v in tried):
@@ -363,6 +413,14 @@ def promote(
     typer.echo(move_champion(tracker.client, name, str(version)))
 
 
+# `quantrack --help` lists each command with its whole first sentence (click would cut it at ~45
+# characters with "..."), and every command's help wraps at spaces only (_HelpFormatter).
+for _info in app.registered_commands:
+    _info.cls = _Command
+    if _info.short_help is None and _info.callback is not None and _info.callback.__doc__:
+        _info.short_help = " ".join(_info.callback.__doc__.strip().split("\n\n")[0].split())
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: user errors become one line on stderr and exit code 2, never a traceback."""
     from quantrack.errors import QuantrackError
@@ -381,7 +439,7 @@ def main(argv: list[str] | None = None) -> None:
         _fail(e.format_message())
     except (typer.Abort, KeyboardInterrupt):
         _fail("interrupted; the MLflow run, if one had started, is marked FAILED", code=130)
-    except typer.Exit as e:
+    except (typer.Exit, click.exceptions.Exit) as e:
         sys.exit(e.exit_code)
     except Exception as e:  # a bug, or a library failing in a way we did not foresee
         from quantrack.errors import disk_full

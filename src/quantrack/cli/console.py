@@ -4,22 +4,24 @@ from __future__ import annotations
 
 import io
 import os
+import re
 
 from rich.console import Console
-from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from quantrack.core.results import MIN_EFFECT_TEXT, ReportData
+from quantrack.core.cpu import FLAGS
+from quantrack.core.results import FASTER, MIN_EFFECT_TEXT, ReportData
 from quantrack.report.writers import (METRIC_STATS_RULE, STATS_RULE, report_subject, rule_text, split_text,
-                                      table_headers, table_rows)
+                                      table_headers, table_rows, unavailable_groups)
 
 # Progress goes to stderr so stdout holds only the result; no "console.py:37" after each line.
 _err = Console(stderr=True, log_path=False)
-# When piped, rich assumes 80 columns; a file gets the whole table unless COLUMNS says otherwise.
+# When piped, rich assumes 80 columns; a pipe or a log file gets PIPED_WIDTH unless COLUMNS says otherwise.
+PIPED_WIDTH = 100  # wide enough for the table's main columns, narrow enough for a log viewer
 _out = Console()
-if not _out.is_terminal and not os.environ.get("COLUMNS", "").isdigit():
-    _out = Console(width=200)
+if not _out.is_terminal:
+    _out = Console(width=int(os.environ["COLUMNS"]) if os.environ.get("COLUMNS", "").isdigit() else PIPED_WIDTH)
 
 
 class RichProgress:
@@ -53,110 +55,214 @@ class RichProgress:
 
 
 # Terminal columns by priority (positions in the report's headers, see _priority): the first ones
-# stay at any width, the rest join while they fit. No cell wraps or is cut (rich would otherwise
-# shrink the names into "onnx-in…").
-_SHORT = {"verdict (b=all)": "verdict", "speed-up [95% CI] (b=all)": "speed-up [95% CI]",
-          "p50 µs vs fp32 (b=1)": "p50 µs b=1", "p50 µs vs fp32 (b=all)": "p50 µs b=all",
+# stay at any width, the rest join while they fit. Every cell is one line (a row per variant keeps
+# the whole table on one screen); no cell wraps or is cut (rich would otherwise shrink the names
+# into "onnx-in…"). The speed-up is its point estimate at the largest batch; its interval is in the report.
+_SPEEDUP = "speed-up [95% CI] (b=all)"
+_SHORT = {"verdict (b=all)": "verdict", "p50 µs vs fp32 (b=1)": "p50 µs b=1", "p50 µs vs fp32 (b=all)": "p50 µs b=all",
           "file vs fp32": "file ×fp32", "drop, points (95% CI)": "drop pts (95% CI)"}
+_VERDICT_SHORT = {"no measurable difference": "within noise"}  # the report's rule: p25–p75 within ±5 %
 
 
 def _priority(headers: list[str]) -> list[str]:
-    """The report's columns, most important first: name, score, verdict, size, speed-up, drop, the rest."""
+    """The report's columns, most important first: name, score, speed-up, size, verdict, drop, the rest."""
     score = headers[1] if headers[1] != "accuracy" else headers[2]  # with a metric, plain accuracy comes first
     drop = headers[headers.index(score) + 1]
-    first = ["variant", score, "verdict (b=all)", "file B", "speed-up [95% CI] (b=all)", drop,
+    first = ["variant", score, _SPEEDUP, "file B", drop,
              "p50 µs vs fp32 (b=1)", "agreement", "p", "file vs fp32", "p50 µs vs fp32 (b=all)", "payload B", "params"]
     return [h for h in first if h in headers] + [h for h in headers if h not in first]
 
 
 def variant_table(report: ReportData, width: int) -> tuple[Table, list[str]]:
-    """The widest table of the most important columns that fits ``width``; also the headers left out."""
+    """The widest table of the most important columns that fits ``width``; also the headers left out.
+
+    The variants that did not run are not rows: :func:`print_report` lists them by reason below."""
     headers = table_headers(report)
     priority = _priority(headers)
-    rows = table_rows(report)
-    unavailable = {i for i, v in enumerate(report.variants) if not v.available}
+    rows = [r for r, v in zip(table_rows(report), report.variants, strict=True) if v.available]
+    names = [v.name for v in report.variants if v.available]
+    # The verdict rides in the speed-up cell ("0.66x slower"): one column less to fit.
+    priority = [h for h in priority if h != "verdict (b=all)"]
     for n in range(len(priority), 1, -1):
         shown = [h for h in headers if h in priority[:n]]
-        table = _table(report, headers, rows, unavailable, shown)
-        if _fits(table, width):
-            return table, [h for h in headers if h not in shown]
-    shown = [h for h in headers if h in priority[:2]]
-    return _table(report, headers, rows, unavailable, shown), [h for h in headers if h not in shown]
+        table = _table(report, headers, rows, names, shown)
+        if _fits(table, width) or n == 2:
+            break
+    covered = set(shown) | ({"verdict (b=all)"} if _SPEEDUP in shown else set())
+    return table, [h for h in headers if h not in covered]
 
 
-def _table(report: ReportData, headers: list[str], rows: list[list[str]], unavailable: set[int],
+def _header(report: ReportData, h: str) -> str:
+    if h == _SPEEDUP:
+        return f"speed-up b={report.batch_sizes[-1]}" if report.batch_sizes else "speed-up"
+    return _SHORT.get(h, h)
+
+
+def _cell(h: str, text: str, verdict: str) -> str:
+    if h == _SPEEDUP:  # "0.85x [0.80–0.90]" and "slower" -> "0.85x slower"; fp32's own row: "baseline"
+        speed = text.split(" ")[0]
+        verdict = _VERDICT_SHORT.get(verdict, verdict)
+        return verdict if speed == "–" else f"{speed} {verdict}"
+    if h == "verdict (b=all)":
+        return _VERDICT_SHORT.get(text, text)
+    return text
+
+
+def _table(report: ReportData, headers: list[str], rows: list[list[str]], names: list[str],
            shown: list[str]) -> Table:
     from rich import box
 
     training = (f": best epoch {report.best_epoch}, {report.train_seconds:.2f} s training"
                 if report.best_epoch is not None else "")
     table = Table(title=f"{report_subject(report)}{training}", box=box.SIMPLE_HEAD, pad_edge=False,
-                  title_justify="left")
+                  title_justify="left", show_edge=False)
     for h in shown:
-        table.add_column(_SHORT.get(h, h), justify="left" if h in ("variant", "verdict (b=all)") else "right",
-                         no_wrap=True)
+        table.add_column(_header(report, h), justify="left" if h in ("variant", "verdict (b=all)", _SPEEDUP)
+                         else "right", no_wrap=True)
     idx = [headers.index(h) for h in shown]
-    for i, row in enumerate(rows):
-        if i in unavailable:  # the reason is listed below the table, where it can wrap
-            cells = [row[0]] + ["–"] * (len(shown) - 1)
-            if "verdict (b=all)" in shown:
-                cells[shown.index("verdict (b=all)")] = "not run"
-        else:  # long cells on two lines (a verdict, a figure and its interval) keep more columns in view
-            cells = [row[j].replace("no measurable ", "no measurable\n").replace(" (", "\n(").replace(" [", "\n[")
-                     for j in idx]
-        style = "bold" if report.variants[i].name == report.champion else None
-        table.add_row(*cells, style=style)
+    for name, row in zip(names, rows, strict=True):
+        style = "bold" if name == report.champion else None
+        table.add_row(*(_cell(h, row[j], row[-1]) for h, j in zip(shown, idx, strict=True)), style=style)
     return table
 
 
-def _fits(table: Table, width: int) -> bool:
+def _render(renderable, width: int) -> list[str]:
     probe = Console(width=width, file=io.StringIO(), color_system=None, legacy_windows=False)
-    probe.print(table)
-    lines = probe.file.getvalue().splitlines()
-    return all(len(line.rstrip()) <= width for line in lines) and "…" not in probe.file.getvalue()
+    probe.print(renderable)
+    return [line.rstrip() for line in probe.file.getvalue().splitlines()]
 
 
-def print_report(report: ReportData, console: Console | None = None) -> None:
+def _fits(table: Table, width: int) -> bool:
+    lines = _render(table, width)
+    return all(len(line) <= width for line in lines) and not any("…" in line for line in lines)
+
+
+def wrap(text: str, width: int) -> list[str]:
+    """Lines of at most ``width`` columns broken at spaces only: never inside a number, a name
+    ("onnx-int8-dynamic", "1,670") or a figure and its unit ("13.3 µs", "95 %", "1,670 B")."""
+    import re
+    import textwrap
+
+    # A non-breaking space (textwrap breaks at ASCII whitespace only) glues a number to its unit.
+    glued = re.sub(r"(\d) (µs|ms|B|KB|MB|%|points?|pt|rows|thread\(s\)|s\b)", "\\1\u00a0\\2", text)
+    lines = textwrap.wrap(glued, width, break_long_words=False, break_on_hyphens=False) or [""]
+    return [line.replace("\u00a0", " ") for line in lines]
+
+
+def print_report(report: ReportData, console: Console | None = None, *, verbose: bool = False) -> None:
+    """The table, then one line per fact that matters; the rule texts and every reason in full with ``verbose``.
+
+    Sized to end on one 80×40 screen for the default run: the table, why not faster (one line per
+    distinct reason, naming its variants), the champion, and where the report is."""
     out = console or _out
-    table, hidden = variant_table(report, out.width)
-    out.print(table)
+    width = out.width
+
+    table, hidden = variant_table(report, width)
+    table_lines = _render(table, width)
+    items = _after_table(report, hidden, width, verbose, condensed=False)
+    height = getattr(out, "height", None) if out.is_terminal else None
+    if height and not verbose and len(table_lines) + sum(len(wrap(t, width)) for t, _ in items) > height - 1:
+        items = _after_table(report, hidden, width, verbose, condensed=True)  # keep the table on the last screen
+    if out.is_terminal:
+        out.print(table)
+    else:  # a pipe or a file: the same table without rich's padding to the table's width
+        for line in table_lines:
+            out.print(line, highlight=False, markup=False, soft_wrap=True)
+    for text, style in items:
+        for line in wrap(text, width):
+            out.print(line, style=style, highlight=False, markup=False, soft_wrap=True)
+
+
+def _after_table(report: ReportData, hidden: list[str], width: int, verbose: bool,
+                 condensed: bool) -> list[tuple[str, str | None]]:
+    """The lines below the table, as (text, style); ``condensed``: the reasons in one line, for a short screen."""
+    items: list[tuple[str, str | None]] = []
+
+    def say(text: str, style: str | None = None) -> None:
+        items.append((text, style))
+
+    for names, reason in unavailable_groups(report):
+        say(f"not run: {', '.join(names)} — {reason}")
+    if hidden and not condensed:
+        say(f"(not shown at {width} columns: {', '.join(_SHORT.get(h, h) for h in hidden)}; see the report)")
+    if verbose:
+        _print_details(report, say)
+    else:
+        _print_why_not_faster(report, say, condensed=condensed)
+    from quantrack.report.sensitivity import console_lines
+
+    for line in console_lines(report):
+        say(line)
+    rule = f" ({rule_text(report)})" if verbose else ""  # the reason says the confidence; the rule is in the report
+    say(f"champion: {report.champion} ★{rule} — {report.champion_reason}", style="bold")
+    if report.out_dir:
+        say(f"report: {report.out_dir}/report.html")
+    if report.mlflow.get("spooled_to"):
+        say(f"MLflow run {report.mlflow['run_id']} NOT uploaded (server unreachable): saved in "
+            f"{report.mlflow['spooled_to']}; upload it with `quantrack sync`")
+    elif report.mlflow.get("run_id"):
+        say(f"MLflow run {report.mlflow['run_id']} at {report.mlflow['tracking_uri']}")
+    aliases = report.mlflow.get("aliases")
+    if report.registered_model and aliases:
+        registered = (f"{report.champion} is models:/{report.registered_model}@challenger, version "
+                      f"{aliases['challenger']}; " if aliases.get("challenger") else "")
+        say(f"registry: {registered}{aliases['why']}")
+    return items
+
+
+def _print_why_not_faster(report: ReportData, say, condensed: bool = False) -> None:
+    """One line per distinct reason, naming the variants it applies to (each in full: report.md, --verbose)."""
+    from quantrack.evaluate.hardware import short_reasons
+
+    groups: dict[str, list[str]] = {}
     for v in report.variants:
-        if not v.available:
-            out.print(f"{v.name}: not run — {v.reason}", highlight=False, markup=False)
-    if hidden:
-        out.print(f"(narrow terminal: {', '.join(hidden)} are in the report)", highlight=False, markup=False)
+        if v.why:
+            # "onnx-int8-dynamic (b=1)": not faster at batch 1 only, though faster in the table's column
+            slow = [lat.batch_size for lat in v.latency if lat.verdict not in (None, FASTER)]
+            name = v.name if len(slow) == len(v.latency) else f"{v.name} (b={','.join(map(str, slow))})"
+            for reason in short_reasons(v.why):
+                groups.setdefault(reason, []).append(name)
+    if condensed and groups:  # a screen too short for a line per reason: their gist, the variants in the report
+        gists = [re.split(r":| \(", reason, maxsplit=1)[0] for reason in groups]
+        slow = {n.split(" ")[0] for names in groups.values() for n in names}
+        say(f"not faster ({len(slow)} variants; which and why: the report, --verbose): {'; '.join(gists)}")
+    for reason, names in ({} if condensed else groups).items():
+        say(f"not faster: {', '.join(names)} — {reason}")
+    cpu = report.environment.get("cpu")
+    if cpu:
+        say(f"CPU: {_cpu_short(cpu)}")
+
+
+def _cpu_short(cpu: dict) -> str:
+    """"AMD EPYC; has avx2; lacks AVX-512, VNNI, AMX; 1 thread(s)": the instruction families, not every flag."""
+    def families(flags: list[str]) -> str:
+        names = {"AVX-512" if f.startswith("avx512") and f not in ("avx512_vnni", "avx512_bf16", "avx512_fp16")
+                 else "VNNI" if "vnni" in f else "AMX" if f.startswith("amx") else "AVX-512 bf16/fp16"
+                 if f.startswith("avx512") else f.upper() for f in flags}
+        order = ["AVX2", "AVX-512", "VNNI", "AVX-512 bf16/fp16", "AMX"]
+        return ", ".join(sorted(names, key=lambda n: order.index(n) if n in order else len(order)))
+
+    text = f"{cpu.get('model') or 'unknown'}; has {families(cpu.get('flags') or []) or 'none of ' + ', '.join(FLAGS)}"
+    if cpu.get("missing"):
+        text += f"; lacks {families(cpu['missing'])}"
+    threads = cpu.get("threads")
+    return f"{text}; {threads} thread{'' if threads == 1 else 's'}"
+
+
+def _print_details(report: ReportData, say) -> None:
     b = report.batch_sizes
     if report.split:
-        out.print(f"split: {split_text(report)}", highlight=False, markup=False)
-    out.print(STATS_RULE if report.score_name == "accuracy" else METRIC_STATS_RULE, highlight=False, markup=False)
-    out.print(f"latency: median of repeated single calls, {report.environment.get('threads')} thread(s), "
-              f"batch sizes {', '.join(map(str, b))}; each variant timed side by side with fp32 (its p50 is shown "
-              f"beside fp32's from the same windows), the speed-up with its 95 % interval, and a verdict needs the "
-              f"p25–p75 of its speed-ups beyond {MIN_EFFECT_TEXT}.", highlight=False)
+        say(f"split: {split_text(report)}")
+    say(STATS_RULE if report.score_name == "accuracy" else METRIC_STATS_RULE)
+    say(f"latency: median of repeated single calls, {report.environment.get('threads')} thread(s), "
+        f"batch sizes {', '.join(map(str, b))}; each variant timed side by side with fp32 (its p50 is shown "
+        f"beside fp32's from the same windows), the speed-up with its 95 % interval, and a verdict needs the "
+        f"p25–p75 of its speed-ups beyond {MIN_EFFECT_TEXT}.")
     cpu = report.environment.get("cpu")
     if cpu:
         from quantrack.core.cpu import cpu_line
 
-        out.print(f"CPU: {cpu_line(cpu)}", highlight=False, markup=False)
+        say(f"CPU: {cpu_line(cpu)}")
     for v in report.variants:
         if v.why:
-            out.print(f"why not faster — {v.name}: {v.why}", highlight=False, markup=False)
-    from quantrack.report.sensitivity import console_lines
-
-    for line in console_lines(report):
-        out.print(line, highlight=False, markup=False)
-    out.print(f"[bold]champion: {escape(report.champion)}[/bold] ★ ({escape(rule_text(report))}) — "
-              f"{escape(report.champion_reason)}", highlight=False)
-    if report.out_dir:
-        out.print(f"report: {report.out_dir}/report.html", highlight=False)
-    if report.mlflow.get("spooled_to"):
-        out.print(f"MLflow run {report.mlflow['run_id']} NOT uploaded (server unreachable): saved in "
-                  f"{report.mlflow['spooled_to']}; upload it with `quantrack sync`", highlight=False)
-    elif report.mlflow.get("run_id"):
-        out.print(f"MLflow run {report.mlflow['run_id']} at {report.mlflow['tracking_uri']}", highlight=False)
-    aliases = report.mlflow.get("aliases")
-    if report.registered_model and aliases:
-        if aliases.get("challenger"):
-            out.print(f"registered: models:/{report.registered_model}@challenger = version {aliases['challenger']} "
-                      f"({report.champion})", highlight=False)
-        out.print(f"registry: {aliases['why']}", highlight=False)
+            say(f"why not faster — {v.name}: {v.why}")

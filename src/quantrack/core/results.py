@@ -85,11 +85,18 @@ class VariantResult:
     float_layers: list[str] | None = None  # mixed precision: the layers left in float
     # Accuracy's interval and, against fp32 on the same rows, the paired drop and test (stats.paired_stats).
     stats: PairedStats | None = None
-    # What ran it, where the backend can tell (ORT's execution provider, OpenVINO's inference precision).
+    # What ran it, where the backend can tell (ORT's execution provider, OpenVINO's inference precision,
+    # torch "eager" or "inductor (torch.compile, freezing)").
     runtime: str | None = None
     recipe: dict[str, Any] | None = None  # the method's config with every per-graph default decided (report.json)
     why: str | None = None  # when a verdict is not "faster": the measured facts that explain it (hardware.py)
+    # Seconds torch.compile took (inside seconds_to_quantize, which also counts quantizing): a cost of the
+    # variant paid once per process, never inside its latency (compiled graphs are warmed up first).
+    compile_seconds: float | None = None
     config: dict[str, Any] = field(default_factory=dict)  # the method's knobs it was made with (MethodConfig.to_dict)
+    # When this variant was quantized, saved, scored and timed (ms since the epoch): its MLflow child run's times.
+    started_ms: int | None = None
+    ended_ms: int | None = None
 
     @property
     def accuracy_ci(self) -> tuple[float, float] | None:

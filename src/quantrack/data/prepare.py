@@ -116,6 +116,7 @@ def prepare(table: Table, test_size: float = 0.2, seed: int = 42, val_size: floa
         image_shape=table.image_shape,
         fingerprint=fingerprint(table),
         impute_means=fill,
+        label_kind="integer" if np.issubdtype(classes.dtype, np.integer) else "name",
     )
 
 

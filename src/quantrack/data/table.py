@@ -50,6 +50,9 @@ class PreparedData:
     # empty when the checkpoint is chosen on the test rows.
     X_val: np.ndarray | None = None
     y_val: np.ndarray | None = None
+    # "integer" when the label column held integers (digits' 0-9), else "name": a served model answers
+    # in the type that went in (class_names holds the labels as text either way).
+    label_kind: str = "name"
 
     @property
     def split(self) -> dict[str, int]:

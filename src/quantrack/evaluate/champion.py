@@ -122,8 +122,14 @@ def _too_small_to_tell(candidates: list[VariantResult], budget: Budget) -> str:
         lo, hi = v.stats.drop_ci
         need = v.stats.rows_to_settle(budget.max_drop)
         settle = f"about {need:,} rows would settle it" if need else "no number of rows settles a drop this close"
-        figures = (f"drop {drop_text(v.stats.drop, score_name)}, interval {drop_text(lo, score_name)} to "
-                   f"{drop_text(hi, score_name)}; {settle}")
+        interval = f"interval {drop_text(lo, score_name)} to {drop_text(hi, score_name)}"
+        if v.agreement == 1.0:  # no difference to see: only the rows' count keeps the interval wide
+            figures = f"every row predicted as fp32 does, {interval}; {settle}"
+        elif tuple(v.stats.discordant or ()) == (0, 0):
+            figures = f"right on exactly fp32's rows, {interval}; {settle}"
+        else:
+            figures = (f"drop {drop_text(v.stats.drop, score_name)}, interval {drop_text(lo, score_name)} to "
+                       f"{drop_text(hi, score_name)}; {settle}")
         groups.setdefault(figures, []).append(v.name)
     named = [f"{', '.join(names)} ({'each: ' if len(names) > 1 else ''}{figures})" for figures, names in groups.items()]
     return (f"the evaluation set is too small to tell: no variant can be shown within "

@@ -208,6 +208,7 @@ def _publish(report: Report, out, models_dir: Path | None, tracker: RunTracker |
             if line:
                 progress.notice(line)
             own.start(None, report.config, tags={"quantrack.kind": "compare"})
+            report.mlflow = own.info  # before the save: report.json, .md and .html name their run
         try:
             if target is not None:
                 log_results(target, report)
@@ -220,8 +221,6 @@ def _publish(report: Report, out, models_dir: Path | None, tracker: RunTracker |
             if own is not None:
                 own.fail()
             raise
-        if own is not None:
-            report.mlflow = own.info
 
 
 def _budget(budget: Budget | None, max_drop, confidence, prefer, score_name: str) -> Budget:
@@ -256,12 +255,12 @@ def _check_options(model, methods, batch_sizes, threads, eval_batch_size, latenc
                    metric, tracker=None, facts=None) -> list[str]:
     """Every argument checked before anything heavy runs: a mistake is one clear error, nothing half done."""
     from quantrack.evaluate.onnx_model import OnnxModel
-    from quantrack.methods import BASELINE, METHOD_NAMES, check_method_names
+    from quantrack.methods import BASELINE, check_method_names, expand
 
     if not isinstance(model, OnnxModel) and not (hasattr(model, "forward") and hasattr(model, "state_dict") and hasattr(model, "parameters")):
         raise QuantrackError(f"model must be a torch.nn.Module or the path of an .onnx file, got {type(model).__name__}")
     chosen = check_method_names([methods] if isinstance(methods, str) else methods)
-    names = [BASELINE] + [m for m in METHOD_NAMES if "all" in chosen or m in chosen]
+    names = [BASELINE] + expand(chosen)
     if not batch_sizes or not all(isinstance(b, int) and b >= 1 for b in batch_sizes):
         raise QuantrackError(f"batch_sizes must be positive integers, got {batch_sizes!r}")
     for label, value in (("threads", threads), ("eval_batch_size", eval_batch_size)):
@@ -358,7 +357,7 @@ def measure_variants(model, names: Sequence[str], evaluation: EvalSet, calib: Ev
         if reason:
             results.append(VariantResult(name, available=False, reason=reason, config=recorded))
             continue
-        started = time.perf_counter()
+        started, started_ms = time.perf_counter(), int(time.time() * 1000)
         path = None
         try:
             with quiet_warnings():
@@ -379,7 +378,8 @@ def measure_variants(model, names: Sequence[str], evaluation: EvalSet, calib: Ev
             if path is not None:
                 remove_artifact(path)  # no artifact for a variant the report calls unavailable
             # One method's bug or missing kernel must not cost the user every other variant's figures.
-            results.append(VariantResult(name, available=False, reason=_reason(e, MethodUnavailable), config=recorded))
+            results.append(VariantResult(name, available=False, reason=_reason(e, MethodUnavailable), config=recorded,
+                                         started_ms=started_ms, ended_ms=int(time.time() * 1000)))
             continue
         if baseline is None:
             baseline, base_out = variant, outputs
@@ -397,6 +397,7 @@ def measure_variants(model, names: Sequence[str], evaluation: EvalSet, calib: Ev
             result.stats = paired_stats(base_rows, None if baseline is variant else rows,
                                         confidence=confidence or 0.95, seed=seed)
         result.why = explain(name, latencies, (env or {}).get("cpu", {}), baseline.params)
+        result.started_ms, result.ended_ms = started_ms, int(time.time() * 1000)
         results.append(result)
     base = results[0]
     for r in results:
@@ -481,7 +482,12 @@ def _result(name, variant, path: Path, outputs, base_out, base_pred, evaluation:
                          payload_bytes=variant.payload_bytes, file_bytes=artifact_bytes(path), artifact=path.name,
                          latency=latencies, seconds_to_quantize=round(quantize_s, 4), confusion=confusion,
                          float_layers=getattr(variant, "float_layers", None),
-                         runtime=getattr(variant, "runtime", None), recipe=getattr(variant, "recipe", None))
+                         runtime=getattr(variant, "runtime", None), recipe=getattr(variant, "recipe", None),
+                         compile_seconds=_rounded(getattr(variant, "compile_seconds", None)))
+
+
+def _rounded(seconds: float | None) -> float | None:
+    return None if seconds is None else round(seconds, 3)
 
 
 def _latency(variant, baseline, x, batch_size: int, threads: int, budget_s: float, gate):

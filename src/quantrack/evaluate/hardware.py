@@ -20,7 +20,12 @@ SMALL_CALL_US = 100.0  # below this a call is dominated by fixed per-call costs 
 
 _INT8_COMPUTE = {"dynamic-int8": "quantizing each input on the fly", "static-int8": "quantize/dequantize steps",
                  "qat-int8": "quantize/dequantize steps", "onnx-int8-dynamic": "quantizing each input on the fly",
-                 "onnx-int8-static": "quantize/dequantize steps", "openvino-int8": "quantize/dequantize steps"}
+                 "onnx-int8-static": "quantize/dequantize steps", "openvino-int8": "quantize/dequantize steps",
+                 "torchao-int8-dynamic": "quantizing each input on the fly",
+                 "torchao-int8-dynamic-compiled": "quantizing each input on the fly",
+                 "pt2e-int8-static-compiled": "quantize/dequantize steps"}
+# Run eager, a PT2E graph is its reference arithmetic: int8 storage, float compute (Inductor fuses it into int8 kernels).
+_REFERENCE_GRAPH = {"pt2e-int8-static": "pt2e-int8-static-compiled"}
 _WEIGHT_ONLY = {"int8-weight-only": "int8", "int4-weight-only": "int4", "openvino-int8-weights": "int8",
                 "openvino-int4-weights": "int4"}
 _OTHER_RUNTIME_FP32 = ("onnx-fp32", "openvino-fp32")  # fp32 arithmetic, another runtime
@@ -86,6 +91,14 @@ def explain(method: str, latency: Iterable[Latency], cpu: dict[str, Any], params
         base = "AVX-512" if "avx512f" in flags else "AVX2"
         reasons.append(f"no VNNI here (no {', '.join(INT8_DOT)}), so int8 matmuls run on plain {base}, with little "
                        "gain over fp32")
+    if method == "torchao-int8-dynamic":
+        reasons.append("run eager, each Linear goes through torchao's int8 tensor subclass (Python dispatch, then "
+                       "torch._int_mm's eager CPU kernel), with no fusion; under torch.compile Inductor lowers it "
+                       "(torchao-int8-dynamic-compiled)")
+    if method in _REFERENCE_GRAPH:
+        reasons.append("run eager, the PT2E graph is the reference arithmetic: every int8 weight is dequantized and "
+                       "multiplied in float, and every activation quantized and dequantized; it saves memory, not "
+                       f"compute ({_REFERENCE_GRAPH[method]} fuses them into int8 kernels)")
     if method in _WEIGHT_ONLY:
         reasons.append(f"{_WEIGHT_ONLY[method]} weight-only turns the weights back into float on every call and "
                        "multiplies in float: it saves memory, not compute")
@@ -115,3 +128,29 @@ def explain(method: str, latency: Iterable[Latency], cpu: dict[str, Any], params
     if not reasons:
         reasons.append("none of the facts recorded here (instruction sets, model size, per-call time) explains it")
     return f"{verdicts}: " + "; ".join(reasons)
+
+
+def short_reasons(why: str) -> list[str]:
+    """The reasons of an :func:`explain` line, each in a few words and without the variant's own figures, so
+    the variants one reason applies to can share one terminal line (the full line stays in the report)."""
+    import re
+
+    _, _, reasons = why.partition(": ")
+    out = []
+    for reason in reasons.split("; "):
+        if reason.startswith("no VNNI here"):
+            base = "AVX-512" if "plain AVX-512" in reason else "AVX2"
+            text = f"no VNNI here: int8 matmuls run on plain {base}"
+        elif " weight-only turns the weights back into float" in reason:
+            text = "weight-only: weights are turned back into float on every call (saves memory, not compute)"
+        elif "has no native CPU kernel here" in reason:
+            text = "no native fp16/bf16 kernel here: values are converted to fp32 around each op"
+        elif reason.startswith("too small a model"):
+            params = re.search(r"([\d,]+) parameters", reason)
+            text = ("too small a model (" + (f"{params.group(1)} parameters, " if params else "")
+                    + f"fp32 under {SMALL_CALL_US:.0f} µs a call) for fixed costs to pay off")
+        else:
+            text = reason
+        if text not in out:
+            out.append(text)
+    return out

@@ -30,6 +30,11 @@ _MODULES: dict[str, str] = {
     "bf16": "quantrack.methods.bf16",
     "int8-weight-only": "quantrack.methods.int8_weight_only",
     "int4-weight-only": "quantrack.methods.int4_weight_only",
+    "torchao-int8-dynamic": "quantrack.methods.torchao_int8_dynamic",
+    "torchao-int8-dynamic-compiled": "quantrack.methods.torchao_int8_dynamic_compiled",
+    "pt2e-int8-static": "quantrack.methods.pt2e_int8_static",
+    "pt2e-int8-static-compiled": "quantrack.methods.pt2e_int8_static_compiled",
+    "pt2e-qat-int8": "quantrack.methods.pt2e_qat_int8",
     "onnx-fp32": "quantrack.methods.onnx_fp32",
     "onnx-int8-dynamic": "quantrack.methods.onnx_int8_dynamic",
     "onnx-int8-static": "quantrack.methods.onnx_int8_static",
@@ -42,10 +47,21 @@ _MODULES: dict[str, str] = {
     "openvino-int4-weights": "quantrack.methods.openvino_int4_weights",
 }
 
-# The methods a user chooses among ("all"); the baseline is always run and never listed here.
+# The methods a user chooses among; the baseline is always run and never listed here.
 METHOD_NAMES: tuple[str, ...] = tuple(n for n in _MODULES if n != BASELINE)
+# Run only when named: torch.compile costs a minute on a small model and ~10 on MiniLM (2 busy cores), so
+# "all" (the default of compare and `quantrack run`) would make every comparison wait for it.
+NAMED_ONLY: frozenset[str] = frozenset({"torchao-int8-dynamic-compiled", "pt2e-int8-static-compiled"})
+# What "all" means.
+ALL_METHODS: tuple[str, ...] = tuple(n for n in METHOD_NAMES if n not in NAMED_ONLY)
 
-__all__ = ["BASELINE", "METHOD_NAMES", "check_method_names", "get_method"]
+__all__ = ["ALL_METHODS", "BASELINE", "METHOD_NAMES", "NAMED_ONLY", "check_method_names", "expand", "get_method"]
+
+
+def expand(chosen: Iterable[str]) -> list[str]:
+    """The methods to run, in registry order: "all" is ALL_METHODS, plus any NAMED_ONLY ones named beside it."""
+    chosen = set(chosen)
+    return [m for m in METHOD_NAMES if m in chosen or ("all" in chosen and m not in NAMED_ONLY)]
 
 
 def check_method_names(names: Iterable[str], *, allow_all: bool = True) -> list[str]:

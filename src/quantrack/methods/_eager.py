@@ -124,20 +124,55 @@ def payload(model: nn.Module) -> int:
     return weight_payload(model, 1, QUANTIZED_KINDS)
 
 
+PT2E_HINT = "use pt2e-int8-static, which quantizes the exported graph"
+
+
 def variant(name: str, float_model: nn.Module, quantized: nn.Module, example: np.ndarray | None = None) -> TorchVariant:
     """The converted model as a Variant, after one call on ``example`` rows: eager mode converts
-    modules only, so a functional op on int8 tensors (``x + y`` of a residual block) fails only
-    when called; better said now, as the reason the method does not apply."""
+    modules only, so a module or functional op that gets int8 tensors without an int8 kernel (a
+    BatchNorm1d, the ``x + y`` of a residual block) fails only when called; better said now, as the
+    reason the method does not apply, naming the module or op that failed."""
     if example is not None:
+        running: list[tuple[str, nn.Module]] = []  # the modules entered and not yet left
+        hooks = []
+
+        def enter(mod_name: str):
+            return lambda m, args: running.append((mod_name, m)) and None
+
+        def leave(m, args, out) -> None:  # returns None: the output stays as it is
+            running.pop()
+
+        for mod_name, mod in quantized.named_modules():
+            hooks.append(mod.register_forward_pre_hook(enter(mod_name)))
+            hooks.append(mod.register_forward_hook(leave))
         try:
             with torch.inference_mode():
                 quantized(torch.from_numpy(np.ascontiguousarray(example[:2], dtype=np.float32)))
         except (NotImplementedError, RuntimeError) as e:
-            op = re.search(r"run '([\w:.]+)' with arguments from the 'QuantizedCPU'", str(e))
-            what = f"the operation {op.group(1)} has no int8 kernel" if op else str(e).splitlines()[0][:160]
-            raise MethodUnavailable(f"{name} (torch.ao eager mode) cannot run this model: {what} (eager mode "
-                                    "converts modules, not functional ops such as a residual x + y)") from None
+            raise MethodUnavailable(f"{name} (torch.ao eager mode) cannot run this model: "
+                                    f"{_failure(e, running)}; {PT2E_HINT}") from None
+        finally:
+            for h in hooks:
+                h.remove()
     return TorchVariant(name, quantized, count_params(float_model), payload(float_model))
+
+
+def _failure(e: Exception, running: list[tuple[str, nn.Module]]) -> str:
+    """What got int8 tensors it cannot take: the leaf module that was running, else the functional op."""
+    op = re.search(r"run '([\w:.]+)' with arguments from the 'QuantizedCPU'", str(e))
+    what = f"the operation {op.group(1)}" if op else str(e).splitlines()[0][:160]
+    if running:
+        mod_name, mod = running[-1]
+        # Wrapped holds the user's model as .model: the user knows the names without it
+        mod_name = "" if mod_name == "model" else mod_name.removeprefix("model.")
+        if not list(mod.children()):
+            return (f"its {type(mod).__name__} module {mod_name!r} receives int8 tensors and has no int8 kernel "
+                    f"({what}; eager mode swaps only Linear and Conv modules and fuses only a ReLU after them)")
+        where = f"in the forward of {mod_name!r} ({type(mod).__name__})" if mod_name else \
+            f"in the model's forward ({type(mod).__name__})"
+        return (f"{what} {where} gets int8 tensors and has no int8 kernel (eager mode converts modules, not "
+                "functional ops such as a residual x + y)")
+    return f"{what} has no int8 kernel"
 
 
 def load(name: str, path: Path, fresh: nn.Module, *, qat: bool) -> TorchVariant:

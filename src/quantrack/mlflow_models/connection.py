@@ -54,6 +54,9 @@ HTTP_LIMITS = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2", "MLFLOW_HTTP_REQUEST_BACK
                "MLFLOW_HTTP_REQUEST_BACKOFF_JITTER": "0.2", "MLFLOW_HTTP_REQUEST_TIMEOUT": "10"}
 # The start-up check: one attempt, 5 s at most, so "no server" or "wrong password" is known fast.
 CHECK_LIMITS = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0", "MLFLOW_HTTP_REQUEST_TIMEOUT": "5"}
+# MLflow draws a tqdm "Downloading artifacts" bar on stderr each time it copies a model's files (saving
+# a pyfunc, registering a version, loading one to serve): set around those calls, restored after.
+NO_PROGRESS_BARS = {"MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false"}
 
 
 def bound_http() -> None:

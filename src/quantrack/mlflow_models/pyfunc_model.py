@@ -6,7 +6,7 @@ bottom), and the logged model carries only data as artifacts: the variant's own 
 (architecture, method, scaler, class names). Loading never unpickles anything.
 
 The scaler travels inside the model, so callers send the same rows they have (digits: 64
-pixel values 0-16) and get the original class labels back.
+pixel values 0-16) and get the original class labels back, in their type (digits: integers).
 """
 
 from __future__ import annotations
@@ -32,7 +32,11 @@ class QuantrackModel(PythonModel):
         self.n_features = int(meta["n_features"])
         self.mean = np.asarray(meta["scaler_mean"], dtype=np.float32)
         self.scale = np.asarray(meta["scaler_scale"], dtype=np.float32)
-        self.class_names = np.asarray(meta["class_names"], dtype=object)
+        # Labels in the type they had in the data: integers (digits' 0-9) as int64, names as text.
+        if meta.get("label_kind") == "integer":
+            self.class_names = np.asarray([int(c) for c in meta["class_names"]], dtype=np.int64)
+        else:
+            self.class_names = np.asarray(meta["class_names"], dtype=object)
         fill = meta.get("impute_means")
         self.impute_means = None if fill is None else np.asarray(fill, dtype=np.float32)
         image_shape = tuple(meta["image_shape"]) if meta.get("image_shape") else None

@@ -67,6 +67,7 @@ def metadata(config, data, method: str, method_config: dict[str, Any] | None = N
         "hidden": list(config.hidden),
         "image_shape": list(data.image_shape) if data.image_shape else None,
         "class_names": list(data.class_names),
+        "label_kind": getattr(data, "label_kind", "name"),  # "integer": predictions are ints, as the labels were
         "feature_names": list(data.feature_names),
         "scaler_mean": [float(v) for v in data.scaler_mean],
         "scaler_scale": [float(v) for v in data.scaler_scale],
@@ -89,7 +90,8 @@ def build_models(config, data, variants, models_dir: Path, dest: Path, champion:
     signature = ModelSignature(
         # float64 so that JSON numbers and float64 arrays (what data usually is) pass as they are.
         inputs=Schema([TensorSpec(np.dtype("float64"), (-1, int(data.n_features)))]),
-        outputs=Schema([ColSpec("string")]),
+        # The label type that went in: integers stay integers (digits: 4, not "4"), names stay names.
+        outputs=Schema([ColSpec("long" if getattr(data, "label_kind", "name") == "integer" else "string")]),
     )
     example = np.asarray(data.X_test_raw[:2], dtype=np.float64)
     reqs = pip_requirements([v.name for v in available])
@@ -97,14 +99,17 @@ def build_models(config, data, variants, models_dir: Path, dest: Path, champion:
     entries = []
     scratch = Path(tempfile.mkdtemp(prefix="quantrack-meta-"))
     meta_file = scratch / "meta.json"
+    from quantrack.mlflow_models.connection import NO_PROGRESS_BARS, env_override
+
     for v in available:
         target = dest / v.name
         meta_file.write_text(json.dumps(metadata(config, data, v.name, v.config)), encoding="utf-8")
-        mlflow.pyfunc.save_model(
-            path=str(target), python_model=str(_CODE),
-            artifacts={"variant": str(models_dir / v.artifact), "meta": str(meta_file)},
-            pip_requirements=reqs, signature=signature, input_example=example,
-        )
+        with env_override(NO_PROGRESS_BARS):  # it copies the artifacts in: no tqdm bar on the user's stderr
+            mlflow.pyfunc.save_model(
+                path=str(target), python_model=str(_CODE),
+                artifacts={"variant": str(models_dir / v.artifact), "meta": str(meta_file)},
+                pip_requirements=reqs, signature=signature, input_example=example,
+            )
         entries.append(_version_entry(v, data))
     shutil.rmtree(scratch, ignore_errors=True)
     registered = [e["variant"] for e in entries]
@@ -119,8 +124,32 @@ def build_models(config, data, variants, models_dir: Path, dest: Path, champion:
 def _version_entry(v, data) -> dict[str, Any]:
     """What a model version records of its variant (whole-test-split latency: the champion rule's batch)."""
     lat = v.latency_at(len(data.X_test))
+    ci = v.accuracy_ci
     return {"variant": v.name, "artifact_path": f"{PYFUNC_DIR}/{v.name}", "accuracy": v.accuracy,
-            "file_bytes": v.file_bytes, "file_ratio": v.file_ratio, "p50_us": lat.p50_us if lat else None}
+            "accuracy_ci": list(ci) if ci else None,
+            "file_bytes": v.file_bytes, "file_ratio": v.file_ratio, "p50_us": lat.p50_us if lat else None,
+            "speedup": lat.speedup if lat else None, "speedup_ci": list(lat.speedup_ci) if lat and lat.speedup_ci
+            else None, "verdict": lat.verdict if lat else None, "batch_size": lat.batch_size if lat else None}
+
+
+def _accuracy_text(entry: dict[str, Any]) -> str:
+    """"95.56% (95% CI 92.90–97.25)"."""
+    ci = entry.get("accuracy_ci")
+    return f"{100 * entry['accuracy']:.2f}%" + (f" (95% CI {100 * ci[0]:.2f}–{100 * ci[1]:.2f})" if ci else "")
+
+
+def _speedup_text(entry: dict[str, Any]) -> str | None:
+    """"1.38x [1.30–1.45] vs fp32 at batch 360 (faster)", None when the variant was not timed against fp32."""
+    if entry.get("speedup") is None:
+        return None
+    ci = entry.get("speedup_ci")
+    return (f"{entry['speedup']:.2f}x" + (f" [{ci[0]:.2f}–{ci[1]:.2f}]" if ci else "")
+            + f" vs fp32 at batch {entry.get('batch_size')}" + (f" ({entry['verdict']})" if entry.get("verdict") else ""))
+
+
+def _rule_text(intent: dict[str, Any]) -> str:
+    rule = intent.get("rule") or {}
+    return f"prefer {rule.get('prefer')} within {rule.get('max_accuracy_drop')} accuracy points of fp32"
 
 
 def version_tags(entry: dict[str, Any], intent: dict[str, Any], run_id: str) -> dict[str, str]:
@@ -131,6 +160,16 @@ def version_tags(entry: dict[str, Any], intent: dict[str, Any], run_id: str) -> 
             "quantrack.accuracy": "" if entry["accuracy"] is None else f"{entry['accuracy']:.6f}",
             "quantrack.champion": str(entry["variant"] == intent["champion"]).lower(),
             **candidate_tags(entry, intent)}
+    # What the registry's version page lists (the quantrack.* tags above are what promotion reads).
+    if entry.get("accuracy") is not None:
+        tags["accuracy"] = _accuracy_text(entry)
+    if entry.get("file_bytes") is not None:
+        tags["size"] = f"{entry['file_bytes']:,} B" + (f" ({entry['file_ratio']:.2f}x of fp32)"
+                                                       if entry.get("file_ratio") is not None else "")
+    if _speedup_text(entry):
+        tags["speed-up"] = _speedup_text(entry)
+    tags["variant"] = entry["variant"]
+    tags["rule"] = _rule_text(intent)
     if intent.get("run_link"):
         tags["quantrack.run_link"] = intent["run_link"]
     return tags
@@ -140,16 +179,17 @@ def version_description(entry: dict[str, Any], intent: dict[str, Any], run_id: s
     rule = intent.get("rule") or {}
     parts = [f"{entry['variant']} from run {run_id}"]
     if entry.get("accuracy") is not None:
-        parts.append(f"accuracy {100 * entry['accuracy']:.2f}%")
+        parts.append(f"accuracy {_accuracy_text(entry)}")
     if entry.get("file_bytes") is not None:
         ratio = f" ({entry['file_ratio']:.2f}x of fp32)" if entry.get("file_ratio") is not None else ""
         parts.append(f"file {entry['file_bytes']:,} B{ratio}")
+    if _speedup_text(entry):
+        parts.append(f"speed-up {_speedup_text(entry)}")
     if intent.get("fingerprint"):
         parts.append(f"data {intent.get('data_source') or ''} sha256 {intent['fingerprint'][:16]}…".replace("  ", " "))
     text = ", ".join(parts) + "."
     if entry["variant"] == intent["champion"] and rule:
-        text += (f" The run's champion: prefer {rule.get('prefer')}, at most {rule.get('max_accuracy_drop')} "
-                 "accuracy points below fp32.")
+        text += f" The run's champion ({_rule_text(intent)})."
     return text
 
 

@@ -153,7 +153,7 @@ def check_options(*, methods: str | Sequence[str] = "all", objective: str = "lat
 
 def choose_methods(methods: str | Sequence[str]) -> list[str]:
     """The registered methods to search (the baseline is always measured, never searched)."""
-    from quantrack.methods import BASELINE, METHOD_NAMES
+    from quantrack.methods import BASELINE, METHOD_NAMES, NAMED_ONLY
     from quantrack.recipe_search.strategies import MIXED, searchable_methods
 
     chosen = [methods] if isinstance(methods, str) else list(methods)
@@ -168,7 +168,8 @@ def choose_methods(methods: str | Sequence[str]) -> list[str]:
         hint = " (fp32 is the baseline, always measured)" if unknown[0] == BASELINE else ""
         raise QuantrackError(f"unknown method {unknown[0]!r}{hint}; choose from all, "
                              f"{', '.join(searchable_methods())}")
-    return [m for m in searchable_methods() if "all" in chosen or m in chosen]
+    # "all" as in compare: the compiled twins (minutes of torch.compile per trial) only when named.
+    return [m for m in searchable_methods() if m in chosen or ("all" in chosen and m not in NAMED_ONLY)]
 
 
 def _check_numbers(objective, time_budget_s, max_trials, workers, threads, eval_batch_size, latency_budget_s, seed,

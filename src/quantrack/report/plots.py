@@ -88,6 +88,14 @@ def loss_figure(report: ReportData) -> Figure | None:
     return fig
 
 
+def coincident(points: list[VariantResult], y) -> dict[tuple[float, float], list[str]]:
+    """{(file bytes, score): [names]} of the plotted variants, the names of one spot together."""
+    groups: dict[tuple[float, float], list[str]] = {}
+    for v in points:
+        groups.setdefault((v.file_bytes, round(y(v), 9)), []).append(v.name)
+    return groups
+
+
 def accuracy_size_figure(report: ReportData) -> Figure | None:
     """The score (test accuracy, or the user's metric) against the saved artifact's bytes on disk,
     with fp32's budget."""
@@ -106,14 +114,26 @@ def accuracy_size_figure(report: ReportData) -> Figure | None:
     ax = fig.add_subplot()
     markers = "osD^vP*Xh<>p"
     handles = []
+    from matplotlib.transforms import offset_copy
+
+    groups = coincident(points, y)
+    for names in groups.values():  # variants on one point (fp16 and bf16 often are): named together there
+        if len(names) > 1:
+            first = next(v for v in points if v.name == names[0])
+            ax.annotate(", ".join(names), (first.file_bytes, y(first)), xytext=(0, 11), textcoords="offset points",
+                        ha="center", va="bottom", fontsize=8, color="#333333", zorder=6)
     for i, v in enumerate(points):
         color = f"C{i % 10}"
         champion = v.name == report.champion
+        names = groups[(v.file_bytes, round(y(v), 9))]
+        # side by side, 8 points apart, so a marker never hides another on the same spot
+        dx = 8.0 * (names.index(v.name) - (len(names) - 1) / 2)
+        where = offset_copy(ax.transData, fig=fig, x=dx, y=0, units="points")
         ax.scatter(v.file_bytes, y(v), s=90, marker=markers[i % len(markers)], color=color,
-                   edgecolor="black", linewidth=0.6, zorder=4)
+                   edgecolor="black", linewidth=0.6, zorder=4, transform=where)
         if champion:
             ax.scatter(v.file_bytes, y(v), s=420, facecolor="none", edgecolor=CHAMPION_COLOR,
-                       linewidth=2.5, zorder=5)
+                       linewidth=2.5, zorder=5, transform=where)
         handles.append(Line2D([], [], ls="", marker=markers[i % len(markers)], color=color, mec="black", mew=0.6,
                               ms=9, label=v.name + ("  ★ champion" if champion else "")))
     base = report.variant("fp32")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 from collections.abc import Sequence
 from html import escape
 from pathlib import Path
@@ -147,6 +148,15 @@ def table_rows(report: ReportData) -> list[list[str]]:
     return rows
 
 
+def unavailable_groups(report: ReportData) -> list[tuple[list[str], str]]:
+    """The variants that did not run, grouped by their reason: ([names], reason), in the report's order."""
+    groups: dict[str, list[str]] = {}
+    for v in report.variants:
+        if not v.available:
+            groups.setdefault(v.reason or "no reason given", []).append(v.name)
+    return [(names, reason) for reason, names in groups.items()]
+
+
 def write_json(report: ReportData, path: Path) -> Path:
     path.write_text(json.dumps(report.to_dict(), indent=2) + "\n", encoding="utf-8")
     return path
@@ -184,6 +194,16 @@ def _model_line(report: ReportData) -> str:
             f"seed {cfg.get('seed')}")
 
 
+def run_url(report: ReportData) -> str | None:
+    """The run's page in MLflow's UI when the tracking URI is a server (report.json keeps it without
+    credentials); None for a local store (its UI's address is whatever `mlflow ui` is started on)."""
+    uri, eid, rid = (report.mlflow.get(k) for k in ("tracking_uri", "experiment_id", "run_id"))
+    if not (uri and eid and rid and str(uri).startswith(("http://", "https://"))):
+        return None
+    # ?workflowType=machine_learning: MLflow 3's UI would otherwise open the run in its GenAI mode
+    return f"{str(uri).rstrip('/')}/#/experiments/{eid}/runs/{rid}?workflowType=machine_learning"
+
+
 def report_subject(report: ReportData) -> str:
     """What the report is about: the dataset and model kind of a run, or the user's model class."""
     if report.dataset or "model" in report.config:
@@ -209,11 +229,17 @@ def to_markdown(report: ReportData, plots: Sequence[tuple[str, str]] = ()) -> st
     lines += [f"- CPU: {_md(_cpu_line(report))}",
               f"- champion: **{_md(report.champion)}** ({_md(rule_text(report))}) — {_md(report.champion_reason)}"]
     if report.mlflow.get("run_id"):
-        lines.append(f"- MLflow run `{report.mlflow['run_id']}` in experiment {report.mlflow.get('experiment_id')} "
+        url = run_url(report)
+        run = f"[`{report.mlflow['run_id']}`]({url})" if url else f"`{report.mlflow['run_id']}`"
+        lines.append(f"- MLflow run {run} in experiment {report.mlflow.get('experiment_id')} "
                      f"at {_md(report.mlflow.get('tracking_uri'))}")
     lines += ["", "## Variants", "", "| " + " | ".join(table_headers(report)) + " |",
               "|" + "---|" * len(table_headers(report))]
-    lines += ["| " + " | ".join(map(_md, r)) + " |" for r in table_rows(report)]
+    lines += ["| " + " | ".join(map(_md, r)) + " |"
+              for r, v in zip(table_rows(report), report.variants, strict=True) if v.available]
+    width = len(table_headers(report))  # the variants that did not run: one row per reason
+    lines += ["| " + " | ".join([_md(", ".join(names)), _md("unavailable: " + reason)] + [""] * (width - 2)) + " |"
+              for names, reason in unavailable_groups(report)]
     lines += ["", STATS_RULE, "",
               "Payload bytes follow the assignment's formula (elements x bytes of their stored type, "
               "quantization scales not counted); file bytes are the saved artifact on disk.",
@@ -224,9 +250,9 @@ def to_markdown(report: ReportData, plots: Sequence[tuple[str, str]] = ()) -> st
               "|---|---|---|---|---|---|---|---|---|---|---|"]
     for v in report.variants:
         lines += _latency_lines(v)
-    ran = [v for v in report.variants if v.available and v.runtime]
-    if ran:  # what each backend ran with, where it can tell (ORT's provider, OpenVINO's precision)
-        lines += ["", "## What ran each variant", ""] + [f"- **{_md(v.name)}**: {_md(v.runtime)}" for v in ran]
+    # what each backend ran with, where it can tell (ORT's provider, OpenVINO's precision, eager or Inductor),
+    # with the seconds producing it took (of which compiling)
+    lines += runtime_lines(report)
     whys = [v for v in report.variants if v.why]
     if whys:
         lines += ["", "## Why not faster", ""] + [f"- **{_md(v.name)}**: {_md(v.why)}" for v in whys]
@@ -235,14 +261,34 @@ def to_markdown(report: ReportData, plots: Sequence[tuple[str, str]] = ()) -> st
 
     lines += search_lines(report)
     lines += markdown_lines(report)
-    unavailable = [v for v in report.variants if not v.available]
-    if unavailable:
-        lines += ["", "## Not run", ""] + [f"- **{_md(v.name)}**: {_md(v.reason)}" for v in unavailable]
+    groups = unavailable_groups(report)
+    if groups:
+        lines += ["", "## Not run", ""] + [f"- {', '.join(f'**{_md(n)}**' for n in names)}: {_md(reason)}"
+                                           for names, reason in groups]
     if plots:
         lines += ["", "## Plots"]
         for title, rel in plots:
             lines += ["", f"### {title}", "", f"![{title}]({rel})"]
     return "\n".join(lines) + "\n"
+
+
+def runtime_text(v: VariantResult) -> str:
+    """How a variant ran and what producing it cost: "inductor (...); 41.2 s to produce, of which 38.0 s compiling"."""
+    parts = [v.runtime or "–"]
+    if v.seconds_to_quantize is not None:
+        parts.append(f"{v.seconds_to_quantize:,.1f} s to produce" + (
+            f", of which {v.compile_seconds:,.1f} s compiling" if v.compile_seconds is not None else ""))
+    return "; ".join(parts)
+
+
+def runtime_lines(report: ReportData) -> list[str]:
+    """A section for the variants that say how they ran (compiled or eager), so a speed-up is read with its cost."""
+    told = [v for v in report.variants if v.available and v.runtime]
+    if not told:
+        return []
+    return ["", "## What ran each variant", "", "Compile time is paid once per process (and again when a saved "
+            "variant is loaded); latencies are measured after it, on warmed-up graphs.", ""] + [
+        f"- **{_md(v.name)}**: {_md(runtime_text(v))}" for v in told]
 
 
 def write_markdown(report: ReportData, path: Path, plots: Sequence[tuple[str, str]] = ()) -> Path:
@@ -251,8 +297,10 @@ def write_markdown(report: ReportData, path: Path, plots: Sequence[tuple[str, st
 
 
 # Fluid from 800 px up (and inside MLflow's artifact viewer, an iframe often narrower): no page
-# width cap, headers and long cells wrap, numbers never break; a table still too wide scrolls
-# inside its own frame, whose scrollbar stays visible, rather than hiding its last columns.
+# width cap, headers and long cells wrap between a figure and its interval, never inside a number, an
+# interval or a name (.nb spans); the tables' type and cell padding scale with the window (9.5 px type
+# at 800 with a scrollbar, 13.5 px from 1,300 up) so every column of the widest report fits; a table still too wide
+# scrolls inside its own frame, whose scrollbar stays visible, rather than hiding its last columns.
 _CSS = """
 body{font:15px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,"DejaVu Sans",sans-serif;color:#1d1d1f;
  background:#fff;margin:0}
@@ -265,11 +313,11 @@ code{font:13px/1.3 ui-monospace,"DejaVu Sans Mono",monospace;background:#f3f3f3;
 .champion-box{border-left:5px solid #ff7f0e;background:#fff6ec;padding:10px 14px;margin:16px 0;max-width:1100px}
 .table-wrap{overflow-x:auto;max-width:100%}
 .table-wrap::-webkit-scrollbar{height:10px}.table-wrap::-webkit-scrollbar-thumb{background:#bbb;border-radius:5px}
-table{border-collapse:collapse;font-size:13.5px}
-th,td{border:1px solid #ddd;padding:4px 8px;text-align:right;white-space:nowrap}
+table{border-collapse:collapse;font-size:clamp(9.5px,calc(1vw + 0.5px),13.5px)}
+th,td{border:1px solid #ddd;padding:4px clamp(2px,calc(0.6vw - 3px),8px);text-align:right;white-space:nowrap}
 th{background:#f5f5f7;text-align:center;white-space:normal;vertical-align:bottom}
 td:first-child,th:first-child{text-align:left}
-td.wrap{white-space:normal}
+td.wrap{white-space:normal}.nb,strong{white-space:nowrap}
 tr.champion td{background:#fff6ec;font-weight:600}
 tr.unavailable td{color:#888;font-style:italic}td.reason{text-align:left;white-space:normal}
 .verdict-faster,.verdict-slower,.verdict-same,.verdict-baseline{text-align:left;white-space:normal}
@@ -278,8 +326,6 @@ tr.unavailable td{color:#888;font-style:italic}td.reason{text-align:left;white-s
 figure{margin:18px 0 28px;max-width:1100px}figure img{max-width:100%;height:auto;border:1px solid #eee}
 figcaption{color:#555;font-size:13px;margin-top:4px}
 p.note{color:#555;font-size:13px;max-width:900px}
-@media (max-width:1100px){table{font-size:12.5px}th,td{padding:3px 4px}}
-@media (max-width:900px){table{font-size:11.5px}th,td{padding:2px 3px}}
 """
 
 _LATENCY_HEADERS = ["variant", "batch", "threads", "samples", "p50 µs", "p90 µs", "p99 µs", "p25–p75 µs", "p10–p90 µs",
@@ -322,6 +368,17 @@ _HEADER_BREAKS = {"accuracy": "accu\u00adracy", "agreement": "agree\u00adment", 
                   "samples": "sam\u00adples", "threads": "threads"}
 
 
+# A bracketed interval is one unit; a label opening a bracket ("(p25–p75 0.31–0.32)") is a unit of its own.
+_UNIT = re.compile(r"\([a-z][\w–]*(?= )|\([^)]*\)|\[[^\]]*\]|\S+")
+
+
+def _units(text: str) -> str:
+    """``text`` escaped, each number, name and bracketed interval in a span that never breaks inside:
+    "95.00% (92.24–96.81)" may go onto two lines between the figure and its interval, but never at
+    the dash (a browser breaks after "–" and "-" unless told not to)."""
+    return " ".join(f'<span class="nb">{_e(m.group())}</span>' for m in _UNIT.finditer(text))
+
+
 def _th(header: str) -> str:
     return "<th>" + " ".join(_HEADER_BREAKS.get(w, w) for w in _e(header).split(" ")) + "</th>"
 
@@ -351,7 +408,9 @@ def _html_summary(report: ReportData) -> list[str]:
                                         else ", on point estimates")))
     items.append(("CPU", _e(_cpu_line(report))))
     if report.mlflow.get("run_id"):
-        items.append(("MLflow run", f"<code>{_e(report.mlflow['run_id'])}</code> in experiment "
+        url = run_url(report)
+        code = f"<code>{_e(report.mlflow['run_id'])}</code>"
+        items.append(("MLflow run", (f'<a href="{_e(url)}">{code}</a>' if url else code) + " in experiment "
                                     f"{_e(report.mlflow.get('experiment_id'))} at "
                                     f"<code>{_e(report.mlflow.get('tracking_uri'))}</code>"))
     if report.registered_model:
@@ -370,16 +429,18 @@ def _html_variants(report: ReportData) -> list[str]:
     out = ['<section id="variants">', "<h2>Variants</h2>", '<div class="table-wrap"><table>',
            "<thead><tr>" + "".join(_th(h) for h in table_headers(report)) + "</tr></thead>", "<tbody>"]
     for v, row in zip(report.variants, table_rows(report), strict=True):
-        if not v.available:
-            out.append(f'<tr class="unavailable"><td>{_e(row[0])}</td>'
-                       f'<td class="reason" colspan="{len(table_headers(report)) - 1}">{_e(row[1])}</td></tr>')
+        if not v.available:  # after the measured rows: one row per reason, naming its variants
             continue
         cls = ' class="champion"' if v.name == report.champion else ""
-        # A figure with its interval ("95.00% (92.24–96.81)", "37.0 vs 10.4") may break at its space, so
-        # the 13 columns fit an 800 px window; a plain number never breaks.
-        cells = [f'<td class="wrap">{_e(c)}</td>' if " " in c else f"<td>{_e(c)}</td>" for c in row[:-1]]
+        # A figure with its interval ("95.00% (92.24–96.81)", "37.0 vs 10.4") may break between the two, so
+        # the 13 columns fit an 800 px window; never inside a number, an interval or a name (_units).
+        cells = [f'<td class="wrap">{_units(row[0])}</td>']  # "onnx-int8-dynamic ★": a break before the ★ only
+        cells += [f'<td class="wrap">{_units(c)}</td>' if " " in c else f"<td>{_e(c)}</td>" for c in row[1:-1]]
         cells.append(_verdict_cell(row[-1]))
         out.append(f"<tr{cls}>" + "".join(cells) + "</tr>")
+    for names, reason in unavailable_groups(report):
+        out.append(f'<tr class="unavailable"><td>{", ".join(_e(n) for n in names)}</td>'
+                   f'<td class="reason" colspan="{len(table_headers(report)) - 1}">unavailable: {_e(reason)}</td></tr>')
     out += ["</tbody></table></div>",
             '<p class="note">Payload bytes follow the assignment\'s formula (elements × bytes of their stored type, '
             "quantization scales not counted); file bytes are the saved artifact on disk. ★ marks the champion.</p>",
@@ -401,8 +462,8 @@ def _html_latency(report: ReportData) -> list[str]:
                      f"{lat.p10_us:,.1f}–{lat.p90_us:,.1f}", _baseline_text(lat),
                      "yes" if lat.stable else "no (budget ran out)", _speedup_text(lat)]
             # ranges, "no (budget ran out)" and "0.57x (0.54–0.60)" may break after their dash or space
-            out.append(f"<tr{cls}>" + "".join(f'<td class="wrap">{_e(c)}</td>' if i >= 7 else f"<td>{_e(c)}</td>"
-                                              for i, c in enumerate(cells))
+            out.append(f"<tr{cls}>" + "".join(f'<td class="wrap">{_units(str(c))}</td>' if i >= 7
+                                              else f"<td>{_e(c)}</td>" for i, c in enumerate(cells))
                        + _verdict_cell(lat.verdict or "baseline") + "</tr>")
     out += ["</tbody></table></div>"]
     whys = [v for v in report.variants if v.why]
@@ -413,11 +474,12 @@ def _html_latency(report: ReportData) -> list[str]:
 
 
 def _html_unavailable(report: ReportData) -> list[str]:
-    unavailable = [v for v in report.variants if not v.available]
-    if not unavailable:
+    groups = unavailable_groups(report)
+    if not groups:
         return []
     return (['<section id="unavailable">', "<h2>Not run</h2>", "<ul>"]
-            + [f"<li><strong>{_e(v.name)}</strong>: {_e(v.reason or 'no reason given')}</li>" for v in unavailable]
+            + [f"<li>{', '.join(f'<strong>{_e(n)}</strong>' for n in names)}: {_e(reason)}</li>"
+               for names, reason in groups]
             + ["</ul>", "</section>"])
 
 

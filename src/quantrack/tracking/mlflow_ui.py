@@ -6,6 +6,9 @@ from __future__ import annotations
 # runs"); "custom_model_development" is its value for classic model training (mlflow's
 # ExperimentKind enum in the UI bundle).
 EXPERIMENT_KIND = "custom_model_development"
+# MLflow 3.17's UI opens in GenAI mode unless its "GenAI / Model training" switch says otherwise, or the
+# page's URL does: every link quantrack writes (a version's run link, the report's) carries this.
+CLASSIC_UI = "workflowType=machine_learning"
 
 
 def ui_tags() -> dict[str, str]:
@@ -43,5 +46,5 @@ def run_link(tracking_uri: str, experiment_id: str | None, run_id: str | None) -
         if parts.port:
             netloc += f":{parts.port}"
         base = urlunsplit((parts.scheme, netloc, parts.path.rstrip("/"), "", ""))
-        return f"{base}/#/experiments/{experiment_id}/runs/{run_id}"
+        return f"{base}/#/experiments/{experiment_id}/runs/{run_id}?{CLASSIC_UI}"
     return f"runs:/{run_id}"

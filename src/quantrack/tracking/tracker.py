@@ -25,8 +25,9 @@ from pathlib import Path
 from typing import Any
 
 from quantrack.errors import TrackingError, first_line
-from quantrack.mlflow_models.connection import (CHECK_LIMITS, bound_http, check_database, env_override, explain,
-                                           is_unreachable, redact, resolve_tracking_uri, short_reason)
+from quantrack.mlflow_models.connection import (CHECK_LIMITS, NO_PROGRESS_BARS, bound_http, check_database,
+                                                env_override, explain, is_unreachable, redact,
+                                                resolve_tracking_uri, short_reason)
 from quantrack.tracking.dataset_input import dataset_input, link_inputs
 from quantrack.tracking.mlflow_ui import ensure_experiment_kind, run_link, ui_tags
 from quantrack.tracking.experiments import experiment_id
@@ -81,6 +82,8 @@ class Tracker:
         self._registry_before: tuple[str, dict[str, Any]] | None = None  # for unregister()
         self._checked = False
         self._experiment_tags: dict[str, str] = {}
+        self._named = False  # the user named the run: log_children keeps that name
+        self.child_ids: dict[str, str] = {}  # variant -> child run id, once log_children has run
 
     @property
     def online(self) -> bool:
@@ -112,6 +115,7 @@ class Tracker:
 
         if not self._checked:
             self.check()
+        self._named = run_name is not None
         # Who runs it: if this process is killed outright, the next one can tell and mark the run KILLED.
         tags = {**(tags or {}), **owner_tags()}
         try:
@@ -274,13 +278,18 @@ class Tracker:
 
     def log_children(self, report) -> None:
         """Each variant as a child run (variant_runs.py); journaled, so a spooled run gets them on sync."""
-        from quantrack.tracking.variant_runs import child_records, upload_children
+        from quantrack.tracking.variant_runs import child_records, parent_metrics, run_name, upload_children
 
         children = child_records(report, ui_tags())
         self.journal["children"] = children
         self.journal["children_time"] = int(time.time() * 1000)
-        self._send(upload_children, self.client, self.experiment_id, self.run_id, children,
-                   self.journal["children_time"])
+        self.child_ids = self._send(upload_children, self.client, self.experiment_id, self.run_id, children,
+                                    self.journal["children_time"]) or {}
+        # The experiment's run list: a name that says what ran (unless the user chose one), the champion's figures.
+        if not self._named:
+            self.set_tags({"mlflow.runName": run_name(report)})
+        self.log_metrics(parent_metrics(report))
+        self.flush()
 
     def mark_dead_runs(self, spool_root: Path) -> list[str]:
         """Runs a killed quantrack left RUNNING in this experiment, marked KILLED (see leftovers.py)."""
@@ -307,14 +316,35 @@ class Tracker:
         try:
             # What to undo if this process is killed outright while registering (leftovers.py reads it).
             self.set_tags({REGISTRY_TAG: registry_note(intent["name"], before)})
-            self.versions = self._send(register, self.client, self.run_id, self.artifact_uri, intent) or {}
+            with env_override(NO_PROGRESS_BARS):  # a version's files are copied: no tqdm bar on stderr
+                self.versions = self._send(register, self.client, self.run_id, self.artifact_uri, intent) or {}
             if self.versions:
                 decision = self._send(update_aliases, self.client, intent, self.versions)
                 self.aliases = decision.to_dict() if decision else None
+                self._note_versions_on_children(intent["name"])
         except BaseException:
             self.unregister()
             raise
         return self.versions
+
+    def _note_versions_on_children(self, name: str) -> None:
+        """Each registered variant's child run says which model version it became (the version's own run is
+        the parent, which holds the packaged model); best effort: a UI nicety, never a reason to fail."""
+        from mlflow.entities import RunTag
+
+        for variant, version in self.versions.items():
+            child = self.child_ids.get(variant)
+            if child is None:
+                continue
+            record = next((c for c in self.journal.get("children", []) if c["variant"] == variant), None)
+            note = (record or {}).get("tags", {}).get("mlflow.note.content", "")
+            line = (f"Registered as **models:/{name}/{version}** (the registry's *{name}*, version {version}; "
+                    "the version's run is the parent, which holds the packaged model).")
+            try:
+                self._send(self.client.log_batch, child, tags=[RunTag("mlflow.note.content", f"{line}\n\n{note}"),
+                                                               RunTag("quantrack.model_version", f"{name}/{version}")])
+            except Exception:  # noqa: BLE001 - the registration itself succeeded
+                pass
 
     def unregister(self) -> str | None:
         """Undo this run's registration, if one started; best effort. Returns a line to show on failure."""

@@ -31,12 +31,67 @@ VARIANT_TAG = "quantrack.variant"
 PARENT_TAG = "mlflow.parentRunId"
 
 
-def child_records(report, base_tags: dict[str, str]) -> list[dict[str, Any]]:
-    """One record per variant: run name, tags, params and metrics, in the report's order."""
+def run_name(report) -> str:
+    """What ran, for MLflow's run lists: "digits-logreg", or the user's model ("compare OnnxModel")."""
+    if report.dataset or "model" in report.config:
+        return f"{report.dataset.get('name')}-{report.config.get('model')}"
+    return f"compare {report.model_summary.get('class', 'model')}"
+
+
+def parent_metrics(report) -> dict[str, float]:
+    """The champion's figures on the parent run, so the experiment's run list has columns worth showing."""
+    champ = report.variant(report.champion)
+    if champ is None or not champ.available:
+        return {}
     whole = report.batch_sizes[-1] if report.batch_sizes else None
+    lat = champ.latency_at(whole) if whole else None
+    figures = {"champion_score": champ.score, "champion_accuracy": champ.accuracy,
+               "champion_file_bytes": champ.file_bytes, "champion_file_ratio": champ.file_ratio,
+               "champion_speedup": (lat.speedup if lat.speedup is not None else 1.0) if lat else None,
+               "champion_drop_ci_hi": champ.drop_ci[1] if champ.drop_ci else None}
+    return {k: float(v) for k, v in figures.items() if v is not None}
+
+
+def score_text(report, v) -> str:
+    """"accuracy 95.56% (92.90–97.25)", or a user's metric as it is, with its interval."""
+    ci = v.accuracy_ci
+    if report.score_name == "accuracy" and v.accuracy is not None:
+        return f"accuracy {100 * v.accuracy:.2f}%" + (f" ({100 * ci[0]:.2f}–{100 * ci[1]:.2f})" if ci else "")
+    if v.score is None:
+        return f"{report.score_name} –"
+    return f"{report.score_name} {v.score:.4f}" + (f" ({ci[0]:.4f}–{ci[1]:.4f})" if ci else "")
+
+
+def speedup_text(report, v) -> str:
+    """"1.38x [1.30–1.45] at batch 360, faster"; fp32 itself: "the baseline"."""
+    whole = report.batch_sizes[-1] if report.batch_sizes else None
+    lat = v.latency_at(whole) if whole else None
+    if lat is None or lat.speedup is None:
+        return "the baseline" if v.name == BASELINE else "not timed"
+    ci = f" [{lat.speedup_ci[0]:.2f}–{lat.speedup_ci[1]:.2f}]" if lat.speedup_ci else ""
+    return f"{lat.speedup:.2f}x{ci} at batch {whole}, {lat.verdict}"
+
+
+def child_note(report, v) -> str:
+    """A child run's description (Markdown): what the variant scored, weighs and gains, or why it did not run."""
+    if not v.available:
+        return f"**{v.name}** did not run: {v.reason}"
+    size = f"file {v.file_bytes:,} B" + (f" ({v.file_ratio:.2f}x of fp32)" if v.file_ratio is not None else "")
+    lines = [f"**{v.name}**{' — the champion of this run' if v.name == report.champion else ''}: "
+             f"{score_text(report, v)}; {size}; speed-up {speedup_text(report, v)}"]
+    if v.why:
+        lines.append(f"Why not faster: {v.why}")
+    return "\n\n".join(lines)
+
+
+def child_records(report, base_tags: dict[str, str]) -> list[dict[str, Any]]:
+    """One record per variant: run name, tags, params, metrics and its real start and end, in the report's order."""
+    whole = report.batch_sizes[-1] if report.batch_sizes else None
+    parent = run_name(report)
     out = []
     for v in report.variants:
-        tags = {**base_tags, VARIANT_TAG: v.name, "quantrack.champion": str(v.name == report.champion).lower()}
+        tags = {**base_tags, VARIANT_TAG: v.name, "quantrack.champion": str(v.name == report.champion).lower(),
+                "mlflow.note.content": child_note(report, v)}
         metrics: dict[str, float] = {}
         if not v.available:
             tags.update({"verdict": "unavailable", "quantrack.reason": (v.reason or "")[:5000]})
@@ -67,7 +122,8 @@ def child_records(report, base_tags: dict[str, str]) -> list[dict[str, Any]]:
             whole_lat = v.latency_at(whole) if whole else None
             tags["verdict"] = (whole_lat.verdict or "baseline") if whole_lat else "–"
         params = {"method": v.name, "batch_size": str(whole), "threads": str(report.environment.get("threads"))}
-        out.append({"variant": v.name, "run_name": v.name, "tags": tags, "params": params, "metrics": metrics})
+        out.append({"variant": v.name, "run_name": f"{v.name} · {parent}", "tags": tags, "params": params,
+                    "metrics": metrics, "start_time": v.started_ms, "end_time": v.ended_ms})
     return out
 
 
@@ -85,18 +141,21 @@ def upload_children(client, experiment_id: str, parent_run_id: str, children: li
     for child in children:
         tags = {**child["tags"], PARENT_TAG: parent_run_id}
         run = existing.get(child["variant"])
+        # When the variant was measured; a record without times (a variant never started) gets the upload's.
+        start = child.get("start_time") or timestamp_ms
+        end = max(child.get("end_time") or timestamp_ms, start + 1)
         if run is None:
-            run = client.create_run(experiment_id, start_time=timestamp_ms, run_name=child["run_name"], tags=tags)
+            run = client.create_run(experiment_id, start_time=start, run_name=child["run_name"], tags=tags)
             have_metrics, have_params = set(), {}
         else:
             have_metrics, have_params = set(run.data.metrics), run.data.params
             client.log_batch(run.info.run_id, tags=[RunTag(k, str(v)) for k, v in tags.items()])
         rid = run.info.run_id
-        metrics = [Metric(k, float(v), timestamp_ms, 0) for k, v in child["metrics"].items() if k not in have_metrics]
+        metrics = [Metric(k, float(v), end, 0) for k, v in child["metrics"].items() if k not in have_metrics]
         params = [Param(k, str(v)) for k, v in child["params"].items() if k not in have_params]
         if metrics or params:
             client.log_batch(rid, metrics=metrics, params=params)
-        client.set_terminated(rid, status="FINISHED", end_time=timestamp_ms)
+        client.set_terminated(rid, status="FINISHED", end_time=end)
         ids[child["variant"]] = rid
     return ids
 
