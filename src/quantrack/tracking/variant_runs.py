@@ -76,7 +76,10 @@ def child_note(report, v) -> str:
     """A child run's description (Markdown): what the variant scored, weighs and gains, or why it did not run."""
     if not v.available:
         return f"**{v.name}** did not run: {v.reason}"
-    size = f"file {v.file_bytes:,} B" + (f" ({v.file_ratio:.2f}x of fp32)" if v.file_ratio is not None else "")
+    if v.file_bytes is not None:
+        size = f"file {v.file_bytes:,} B" + (f" ({v.file_ratio:.2f}x of fp32)" if v.file_ratio is not None else "")
+    else:  # nothing saved (compare_lm measures the weights in memory)
+        size = f"weights {v.payload_bytes:,} B" if v.payload_bytes is not None else "no size measured"
     lines = [f"**{v.name}**{' — the champion of this run' if v.name == report.champion else ''}: "
              f"{score_text(report, v)}; {size}; speed-up {speedup_text(report, v)}"]
     if v.why:
