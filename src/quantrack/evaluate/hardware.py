@@ -93,11 +93,11 @@ def explain(method: str, latency: Iterable[Latency], cpu: dict[str, Any], params
                        "gain over fp32")
     if method == "torchao-int8-dynamic":
         reasons.append("run eager, each Linear goes through torchao's int8 tensor subclass (Python dispatch, then "
-                       "torch._int_mm's eager CPU kernel), with no fusion; under torch.compile Inductor lowers it "
-                       "(torchao-int8-dynamic-compiled)")
+                       "torch._int_mm's eager CPU kernel), with no fusion (torchao-int8-dynamic-compiled lowers it "
+                       "with Inductor)")
     if method in _REFERENCE_GRAPH:
         reasons.append("run eager, the PT2E graph is the reference arithmetic: every int8 weight is dequantized and "
-                       "multiplied in float, and every activation quantized and dequantized; it saves memory, not "
+                       "multiplied in float, and every activation quantized and dequantized, which saves memory, not "
                        f"compute ({_REFERENCE_GRAPH[method]} fuses them into int8 kernels)")
     if method in _WEIGHT_ONLY:
         reasons.append(f"{_WEIGHT_ONLY[method]} weight-only turns the weights back into float on every call and "
