@@ -161,7 +161,8 @@ def print_report(report: ReportData, console: Console | None = None, *, verbose:
     table_lines = _render(table, width)
     items = _after_table(report, hidden, width, verbose, condensed=False)
     height = getattr(out, "height", None) if out.is_terminal else None
-    if height and not verbose and len(table_lines) + sum(len(wrap(t, width)) for t, _ in items) > height - 1:
+    # height - 3: the title line above the table and the shell's prompt below stay on the screen too
+    if height and not verbose and len(table_lines) + sum(len(wrap(t, width)) for t, _ in items) > height - 3:
         items = _after_table(report, hidden, width, verbose, condensed=True)  # keep the table on the last screen
     if out.is_terminal:
         out.print(table)
@@ -182,7 +183,8 @@ def _after_table(report: ReportData, hidden: list[str], width: int, verbose: boo
         items.append((text, style))
 
     for names, reason in unavailable_groups(report):
-        say(f"not run: {', '.join(names)} — {reason}")
+        # condensed: the reason up to its first colon ("does not apply to --model logreg"); in full in the report
+        say(f"not run: {', '.join(names)} — {reason.split(':', 1)[0] if condensed else reason}")
     if hidden and not condensed:
         say(f"(not shown at {width} columns: {', '.join(_SHORT.get(h, h) for h in hidden)}; see the report)")
     if verbose:
@@ -223,9 +225,9 @@ def _print_why_not_faster(report: ReportData, say, condensed: bool = False) -> N
             for reason in short_reasons(v.why):
                 groups.setdefault(reason, []).append(name)
     if condensed and groups:  # a screen too short for a line per reason: their gist, the variants in the report
-        gists = [re.split(r":| \(", reason, maxsplit=1)[0] for reason in groups]
         slow = {n.split(" ")[0] for names in groups.values() for n in names}
-        say(f"not faster ({len(slow)} variants; which and why: the report, --verbose): {'; '.join(gists)}")
+        say(f"not faster: {len(slow)} variants, for {len(groups)} distinct reasons (the report and --verbose "
+            "say which and why)")
     for reason, names in ({} if condensed else groups).items():
         say(f"not faster: {', '.join(names)} — {reason}")
     cpu = report.environment.get("cpu")
