@@ -73,9 +73,9 @@ def test_a_user_model_goes_through_compare_untouched_and_writes_nothing(user_mod
     assert state.keys() == before.keys() and all(torch.equal(state[k], before[k]) for k in state)
     assert user_model.training and {n: p.requires_grad for n, p in user_model.named_parameters()} == grads
 
-    from quantrack.methods import METHOD_NAMES
+    from quantrack.methods import ALL_METHODS
 
-    assert [v.name for v in report.variants] == ["fp32", *METHOD_NAMES]
+    assert [v.name for v in report.variants] == ["fp32", *ALL_METHODS]
     user_model.eval()
     with torch.no_grad():
         own = float((user_model(torch.from_numpy(Xt)).argmax(1).numpy() == yt).mean())

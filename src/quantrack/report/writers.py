@@ -298,7 +298,7 @@ def write_markdown(report: ReportData, path: Path, plots: Sequence[tuple[str, st
 
 # Fluid from 800 px up (and inside MLflow's artifact viewer, an iframe often narrower): no page
 # width cap, headers and long cells wrap between a figure and its interval, never inside a number, an
-# interval or a name (.nb spans); the tables' type and cell padding scale with the window (9.5 px type
+# interval or a name (.nb spans); the tables' type and cell padding scale with the window (9 px type
 # at 800 with a scrollbar, 13.5 px from 1,300 up) so every column of the widest report fits; a table still too wide
 # scrolls inside its own frame, whose scrollbar stays visible, rather than hiding its last columns.
 _CSS = """
@@ -313,7 +313,7 @@ code{font:13px/1.3 ui-monospace,"DejaVu Sans Mono",monospace;background:#f3f3f3;
 .champion-box{border-left:5px solid #ff7f0e;background:#fff6ec;padding:10px 14px;margin:16px 0;max-width:1100px}
 .table-wrap{overflow-x:auto;max-width:100%}
 .table-wrap::-webkit-scrollbar{height:10px}.table-wrap::-webkit-scrollbar-thumb{background:#bbb;border-radius:5px}
-table{border-collapse:collapse;font-size:clamp(9.5px,calc(1vw + 0.5px),13.5px)}
+table{border-collapse:collapse;font-size:clamp(9px,calc(1vw + 0.5px),13.5px)}
 th,td{border:1px solid #ddd;padding:4px clamp(2px,calc(0.6vw - 3px),8px);text-align:right;white-space:nowrap}
 th{background:#f5f5f7;text-align:center;white-space:normal;vertical-align:bottom}
 td:first-child,th:first-child{text-align:left}
