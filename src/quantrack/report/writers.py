@@ -439,7 +439,9 @@ def _html_variants(report: ReportData) -> list[str]:
         cells.append(_verdict_cell(row[-1]))
         out.append(f"<tr{cls}>" + "".join(cells) + "</tr>")
     for names, reason in unavailable_groups(report):
-        out.append(f'<tr class="unavailable"><td>{", ".join(_e(n) for n in names)}</td>'
+        # the names wrap between each other (each one unbroken), so a long group never widens the variant column
+        spans = ", ".join(f'<span class="nb">{_e(n)}</span>' for n in names)
+        out.append(f'<tr class="unavailable"><td class="wrap">{spans}</td>'
                    f'<td class="reason" colspan="{len(table_headers(report)) - 1}">unavailable: {_e(reason)}</td></tr>')
     out += ["</tbody></table></div>",
             '<p class="note">Payload bytes follow the assignment\'s formula (elements × bytes of their stored type, '
