@@ -58,7 +58,9 @@ def test_log_lines_carry_no_source_location(capsys, monkeypatch):
     from quantrack.cli import console
 
     buf = io.StringIO()
-    monkeypatch.setattr(console._err, "file", buf)
+    # _file, not the file property: undoing a set of the property would pin the console to the stderr
+    # pytest was capturing at the time, which later tests then find closed
+    monkeypatch.setattr(console._err, "_file", buf)
     monkeypatch.setattr(console._err, "_force_terminal", True)
     progress = console.RichProgress()
     progress.stage("training")
