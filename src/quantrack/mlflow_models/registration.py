@@ -99,7 +99,8 @@ def build_models(config, data, variants, models_dir: Path, dest: Path, champion:
     entries = []
     scratch = Path(tempfile.mkdtemp(prefix="quantrack-meta-"))
     meta_file = scratch / "meta.json"
-    from quantrack.mlflow_models.connection import NO_PROGRESS_BARS, env_override
+    from quantrack.core.environment import env_override
+    from quantrack.mlflow_models.connection import NO_PROGRESS_BARS
 
     for v in available:
         target = dest / v.name

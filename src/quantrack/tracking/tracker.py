@@ -24,9 +24,10 @@ import time
 from pathlib import Path
 from typing import Any
 
+from quantrack.core.environment import env_override
 from quantrack.errors import TrackingError, first_line
 from quantrack.mlflow_models.connection import (CHECK_LIMITS, NO_PROGRESS_BARS, bound_http, check_database,
-                                                env_override, explain, is_unreachable, redact,
+                                                explain, is_unreachable, redact,
                                                 resolve_tracking_uri, short_reason)
 from quantrack.tracking.dataset_input import dataset_input, link_inputs
 from quantrack.tracking.mlflow_ui import ensure_experiment_kind, run_link, ui_tags
