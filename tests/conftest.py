@@ -41,6 +41,12 @@ def synthetic_report():
 
 
 @pytest.fixture(scope="session")
+def make_synthetic_report():
+    """The builder of the hand-built Report, for module-scoped fixtures that cannot take a function-scoped one."""
+    return _synthetic_report
+
+
+@pytest.fixture(scope="session")
 def synthetic_report_files(tmp_path_factory):
     """(directory, paths) of report.write_all on the synthetic Report; drawn once, read-only for tests."""
     from quantrack.report.writers import write_all

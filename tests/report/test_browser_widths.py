@@ -46,15 +46,11 @@ def chromium(tmp: Path, page: Path, width: int, height: int, *args: str) -> subp
 
 
 @pytest.fixture(scope="module")
-def page(tmp_path_factory):
-    import sys
-
-    sys.path.insert(0, str(Path(__file__).parents[1]))
-    from conftest import _synthetic_report
+def page(tmp_path_factory, make_synthetic_report):
     from quantrack.report.writers import write_all
 
     tmp = tmp_path_factory.mktemp("widths")
-    write_all(every_method_report(_synthetic_report()), tmp, plots=[])  # tables only: plots are tested elsewhere
+    write_all(every_method_report(make_synthetic_report()), tmp, plots=[])  # tables only: plots are tested elsewhere
     return tmp
 
 
