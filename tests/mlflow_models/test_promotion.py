@@ -41,8 +41,8 @@ def test_tags_round_trip_into_a_candidate():
     intent = {"fingerprint": "ef" * 32, "rule": {"prefer": "size", "max_accuracy_drop": 1.0}}
     tags = {**candidate_tags({"file_bytes": 1670, "p50_us": 26.2}, intent), "quantrack.accuracy": "0.978"}
     c = Candidate.from_tags("4", tags)
-    assert (c.fingerprint, c.prefer, c.max_accuracy_drop, c.accuracy, c.file_bytes, c.p50_us) == \
-        ("ef" * 32, "size", 1.0, 0.978, 1670.0, 26.2)
+    assert (c.fingerprint, c.prefer, c.max_drop, c.score, c.file_bytes, c.p50_us, c.metric) == \
+        ("ef" * 32, "size", 1.0, 0.978, 1670.0, 26.2, "accuracy")
     assert Candidate.from_tags("1", {"quantrack.variant": "fp32"}) is None  # registered before these tags
 
 

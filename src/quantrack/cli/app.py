@@ -263,6 +263,9 @@ def compare_lm(
     out: Annotated[Optional[str], Opt(help="Folder for report.json and report.md [default: none written].")] = None,
     tracking_uri: Annotated[Optional[str], Opt(help="Track the comparison in this MLflow store (a run, a child run per variant) [default: not tracked].")] = None,
     experiment: Annotated[str, Opt(help="MLflow experiment name.")] = "quantrack",
+    register: Annotated[str, Opt(help="champion: register the champion (as @challenger; @champion by the same rules as `quantrack run`) in the --tracking-uri store, to `quantrack serve`; none: do not (each version holds the whole fp32 checkpoint).")] = "none",
+    model_name: Annotated[Optional[str], Opt(help="Registered model name. [default: quantrack-lm-<GGUF file or folder name>]")] = None,
+    promote: Annotated[bool, Opt("--promote", help="Move @champion to this run's champion even if it does not beat the current one.")] = False,
 ) -> None:
     """Measure a causal language model and its quantized variants: perplexity, tokens/s, memory; name the champion."""
     from quantrack.cli.lm_console import print_lm_report
@@ -270,7 +273,10 @@ def compare_lm(
     from quantrack.lm.loading import resolve
 
     texts = texts_from(text)  # refused before anything heavy is loaded
-    resolve(folder, gguf_file)
+    source = resolve(folder, gguf_file)
+    from quantrack.lm.registry import check_register
+
+    check_register(register, tracking_uri, model_name)
     from quantrack.cli.console import RichProgress
     from quantrack.lm.compare import compare_lm as run_compare
     from quantrack.lm.loading import load_causal_lm
@@ -285,7 +291,8 @@ def compare_lm(
         report = run_compare(model, tokenizer, texts, methods=methods, max_increase=max_increase_pct / 100,
                              prefer=prefer, prompts=prompt, max_new_tokens=max_new_tokens, context=context,
                              max_windows=windows, threads=threads, out=out, tracking=tracking_uri,
-                             experiment=experiment, source=source.text(), caveat=caveat, progress=progress)
+                             experiment=experiment, source=source.text(), caveat=caveat, progress=progress,
+                             register=register, model_name=model_name, promote=promote)
     print_lm_report(report)
 
 

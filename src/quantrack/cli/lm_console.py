@@ -38,3 +38,11 @@ def print_lm_report(report: LMReport, console: Console | None = None) -> None:
         out.print(f"report: {report.out_dir}/report.md", highlight=False)
     if report.mlflow.get("run_id"):
         out.print(f"MLflow run {report.mlflow['run_id']} at {report.mlflow['tracking_uri']}", highlight=False)
+    aliases = report.mlflow.get("aliases")
+    if report.registered_model and aliases:
+        version = aliases.get("challenger")
+        out.print(f"registry: {report.champion} is models:/{report.registered_model}@challenger, version {version}; "
+                  f"{aliases['why']}", highlight=False, markup=False)
+        out.print(f"serve it: quantrack serve --model-uri models:/{report.registered_model}@champion"
+                  + (f" --tracking-uri {report.mlflow['tracking_uri']}" if report.mlflow.get("tracking_uri") else ""),
+                  highlight=False, markup=False)

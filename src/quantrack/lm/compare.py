@@ -43,7 +43,8 @@ def compare_lm(model: Any, tokenizer: Any, texts: str | Sequence[str], *, calibr
                threads: int = 1, tracking: bool | str | None = None, out: str | Path | None = None,
                configs: dict[str, MethodConfig] | None = None, max_windows: int | None = None,
                check_tokens: int | None = None, experiment: str = "quantrack", source: str | None = None,
-               caveat: str | None = None, progress: Any = None) -> LMReport:
+               caveat: str | None = None, progress: Any = None, register: str = "none",
+               model_name: str | None = None, promote: bool = False) -> LMReport:
     """Quantize a causal LM every way asked, measure each variant against fp32, choose the one to ship.
 
     model: a transformers causal LM in float32 (never modified); tokenizer: its tokenizer. texts: the
@@ -56,6 +57,11 @@ def compare_lm(model: Any, tokenizer: Any, texts: str | Sequence[str], *, calibr
     max_new_tokens: tokens generated per prompt; check_tokens: how many of them must equal fp32's
     (default: all). context: tokens per window (stride = context). max_windows: at most this many
     windows. configs: {method: its config}. tracking: None, True (default store) or a URI; out: a folder.
+    register: "champion" registers the champion in the tracking store's model registry as
+    ``model_name`` (default quantrack-lm-<source stem>), @challenger, and @champion by the same rules
+    as ``quantrack run`` (``promote``: move @champion anyway); "none" (the default: each version holds
+    the whole fp32 checkpoint, so it is asked for). ``quantrack serve --model-uri
+    models:/<name>@champion`` then answers {"prompt", "max_new_tokens"} rows with generated text.
     """
     from quantrack.lm import methods as registry
     from quantrack.lm.champion import budget_for
@@ -84,6 +90,10 @@ def compare_lm(model: Any, tokenizer: Any, texts: str | Sequence[str], *, calibr
     if out is not None and Path(out).exists() and not Path(out).is_dir():
         raise QuantrackError(f"out must be a folder; {out} is a file")
     configs = _check_configs(configs or {}, names)
+    from quantrack.lm.registry import check_register, default_model_name
+
+    check_register(register, tracking, model_name)
+    name = model_name or default_model_name(source, model)
     from quantrack.lm.corpus import make_windows, token_ids
 
     windows = make_windows(tokenizer, texts, context, max_windows=max_windows)
@@ -118,7 +128,12 @@ def compare_lm(model: Any, tokenizer: Any, texts: str | Sequence[str], *, calibr
             report.out_dir = str(Path(out))
             report.save(out)
         if tracking:
-            _track(report, tracking, experiment, out)
+            from quantrack.lm.registry import fingerprint
+
+            registry = None if register == "none" else {"name": name, "promote": bool(promote), "model": model,
+                                                        "tokenizer": tokenizer,
+                                                        "fingerprint": fingerprint(windows.spec, windows.ids)}
+            _track(report, tracking, experiment, out, registry, progress)
     return report
 
 
@@ -217,8 +232,10 @@ def _measure(model, names, configs, ids, prompt_ids, max_new_tokens, check, thre
     return results
 
 
-def _track(report: LMReport, tracking: bool | str, experiment: str, out) -> None:
-    """One MLflow run with the options and a child run per variant (perplexity, tokens/s, memory...)."""
+def _track(report: LMReport, tracking: bool | str, experiment: str, out, registry: dict[str, Any] | None = None,
+           progress: Any = None) -> None:
+    """One MLflow run with the options and a child run per variant (perplexity, tokens/s, memory...);
+    with ``registry``, the champion packaged into the run and registered, last (as ``quantrack run`` does)."""
     import os
 
     from quantrack.tracking.tracker import Tracker
@@ -236,8 +253,28 @@ def _track(report: LMReport, tracking: bool | str, experiment: str, out) -> None
                 tempfile.TemporaryDirectory(prefix="quantrack-report-")))
             files = report.save(folder) if out is None else [folder / "report.json", folder / "report.md"]
             log_files(tracker, folder, files)
+        if registry is not None:
+            _register(report, tracker, registry, progress or _Silent())
         tracker.end("FINISHED")
     except BaseException:
+        problem = tracker.unregister()  # versions this run created are deleted, aliases put back
+        if problem and progress is not None:
+            progress.notice(problem)
         tracker.fail()
         raise
-    report.mlflow = tracker.info
+    report.mlflow = {**tracker.info, **{k: v for k, v in report.mlflow.items() if k in ("model_versions", "aliases")}}
+
+
+def _register(report: LMReport, tracker, registry: dict[str, Any], progress) -> None:
+    """Package the champion (the fp32 checkpoint, its method and config), upload it, register it."""
+    from quantrack.lm.registry import PYFUNC_DIR, package
+
+    progress.stage(f"packaging {report.champion} for the registry")
+    with tempfile.TemporaryDirectory(prefix="quantrack-pyfunc-") as d:
+        intent = package(report, registry["model"], registry["tokenizer"], Path(d), registry["name"],
+                         registry["promote"], registry["fingerprint"])
+        tracker.log_artifacts(Path(d), PYFUNC_DIR)
+    progress.stage(f"registering {report.champion} as {registry['name']}")
+    versions = tracker.register(intent)
+    report.registered_model = registry["name"]
+    report.mlflow.update(model_versions=versions, aliases=tracker.aliases)

@@ -10,7 +10,9 @@ champion's version, and moves ``champion`` to it only when
   rule** (``prefer`` and ``max_accuracy_drop``): see :func:`beats`.
 
 Different data or a different rule cannot be compared, so the alias stays and the decision
-says why. Everything compared is read from the versions' own tags, so the decision needs no
+says why. A language model's versions are judged the same way on perplexity (lower is better;
+its budget a relative increase, ``quantrack compare-lm``): the version's ``quantrack.metric`` tag
+says which score it carries. Everything compared is read from the versions' own tags, so the decision needs no
 run to be fetched and is the same on ``quantrack sync`` as it would have been live.
 """
 
@@ -23,6 +25,10 @@ from quantrack.core.budget import Budget
 from quantrack.errors import QuantrackError
 
 CHAMPION = "champion"
+ACCURACY = "accuracy"
+PERPLEXITY = "perplexity"
+_TAGS = {ACCURACY: ("quantrack.accuracy", "quantrack.max_accuracy_drop"),  # metric -> (score tag, budget tag)
+         PERPLEXITY: ("quantrack.perplexity", "quantrack.max_increase")}
 CHALLENGER = "challenger"
 # Latencies of two runs were measured at different moments on a shared machine: only a clear
 # gap counts, the same 5 % the side-by-side verdicts use.
@@ -47,27 +53,51 @@ class Candidate:
     version: str
     fingerprint: str
     prefer: str
-    max_accuracy_drop: float  # points, as the tag stores it; .budget is the typed value
-    accuracy: float
+    max_drop: float  # accuracy: points, as the tag stores it; perplexity: the relative increase (0.02)
+    score: float  # accuracy (higher is better) or perplexity (lower is better), as ``metric`` says
     file_bytes: float | None
-    p50_us: float | None  # at the whole test split
+    p50_us: float | None  # at the whole test split (an LM: one decode step)
+    metric: str = ACCURACY
 
     @classmethod
     def from_tags(cls, version: str, tags: dict[str, str]) -> Candidate | None:
+        metric = tags.get("quantrack.metric", ACCURACY)  # versions registered before LMs carry none: accuracy
         try:
+            if metric not in _TAGS:
+                raise ValueError(metric)
+            score_tag, drop_tag = _TAGS[metric]
             found = cls(version=str(version), fingerprint=tags["quantrack.data_sha256"],
-                        prefer=tags["quantrack.prefer"], max_accuracy_drop=float(tags["quantrack.max_accuracy_drop"]),
-                        accuracy=float(tags["quantrack.accuracy"]), file_bytes=_num(tags.get("quantrack.file_bytes")),
-                        p50_us=_num(tags.get("quantrack.p50_us")))
+                        prefer=tags["quantrack.prefer"], max_drop=float(tags[drop_tag]), score=float(tags[score_tag]),
+                        file_bytes=_num(tags.get("quantrack.file_bytes")), p50_us=_num(tags.get("quantrack.p50_us")),
+                        metric=metric)
             found.budget  # noqa: B018 -- a rule no budget can be (tags written by hand) is no candidate
             return found
         except (KeyError, ValueError, QuantrackError):
             return None  # a version registered before these tags existed, or by hand
 
-
     @property
     def budget(self) -> Budget:
-        return Budget.from_points(self.max_accuracy_drop, confidence=None, prefer=self.prefer)
+        if self.metric == PERPLEXITY:
+            return Budget(max_drop=self.max_drop, confidence=None, prefer=self.prefer, score_name="perplexity increase")
+        return Budget.from_points(self.max_drop, confidence=None, prefer=self.prefer)
+
+    def loss_to(self, old: Candidate) -> float:
+        """What this version loses against ``old``, in the budget's units (accuracy points as a fraction;
+        perplexity: the relative increase)."""
+        if self.metric == PERPLEXITY:
+            return self.score / old.score - 1
+        return old.score - self.score
+
+    def scores_better(self, old: Candidate) -> bool:
+        return self.score < old.score if self.metric == PERPLEXITY else self.score > old.score
+
+    def budget_text(self) -> str:
+        return f"{100 * self.max_drop:g} % perplexity" if self.metric == PERPLEXITY else self.budget.text()
+
+    def score_text(self, old: Candidate) -> str:
+        if self.metric == PERPLEXITY:
+            return f"perplexity {self.score:.3f} vs {old.score:.3f}"
+        return f"accuracy {100 * self.score:.2f}% vs {100 * old.score:.2f}%"
 
 
 def _num(text: str | None) -> float | None:
@@ -81,19 +111,19 @@ def beats(new: Candidate, old: Candidate) -> tuple[bool, str]:
     """Does ``new`` beat ``old``? Only on the same data and rule; returns (verdict, one-clause reason).
 
     The budget applies between the two as it applies to a variant against fp32: ``new`` may lose at
-    most ``max_accuracy_drop`` points to ``old`` and must then be strictly better at what ``prefer``
-    optimizes; when that figure is no worse, higher accuracy alone wins.
+    most the budget to ``old`` (accuracy points, or a relative perplexity increase) and must then be
+    strictly better at what ``prefer`` optimizes; when that figure is no worse, the better score alone wins.
     """
     if new.fingerprint != old.fingerprint:
         return False, (f"version {old.version} was measured on other data (sha256 {old.fingerprint[:12]}…, "
                        f"this run {new.fingerprint[:12]}…), so the two cannot be compared")
-    if (new.prefer, new.max_accuracy_drop) != (old.prefer, old.max_accuracy_drop):
+    if (new.metric, new.prefer, new.max_drop) != (old.metric, old.prefer, old.max_drop):
         return False, (f"version {old.version} was chosen under another rule (prefer {old.prefer}, "
-                       f"{old.budget.text()}; this run: prefer {new.prefer}, "
-                       f"{new.budget.text()}), so the two cannot be compared")
-    acc = f"accuracy {100 * new.accuracy:.2f}% vs {100 * old.accuracy:.2f}%"
-    if not new.budget.within(old.accuracy - new.accuracy):
-        return False, f"it loses more than {new.budget.text()} to version {old.version} ({acc})"
+                       f"{old.budget_text()}; this run: prefer {new.prefer}, "
+                       f"{new.budget_text()}), so the two cannot be compared")
+    acc = new.score_text(old)
+    if not new.budget.within(new.loss_to(old)):
+        return False, f"it loses more than {new.budget_text()} to version {old.version} ({acc})"
     if new.prefer == "size":
         a, b = new.file_bytes, old.file_bytes
         if a is None or b is None:
@@ -107,21 +137,28 @@ def beats(new: Candidate, old: Candidate) -> tuple[bool, str]:
             f"p50 {a:,.1f} µs vs {b:,.1f} µs"
     if better:
         return True, f"it beats version {old.version}: {figure}, {acc}"
-    if not worse and new.accuracy > old.accuracy:
-        return True, f"it beats version {old.version}: {figure}, higher {acc}"
+    if not worse and new.scores_better(old):
+        return True, (f"it beats version {old.version}: {figure}, "
+                      f"{'lower' if new.metric == PERPLEXITY else 'higher'} {acc}")
     return False, f"it does not beat version {old.version} ({figure}, {acc})"
 
 
 def candidate_tags(entry: dict[str, Any], intent: dict[str, Any]) -> dict[str, str]:
-    """The tags :class:`Candidate` reads, for a version about to be created from a registry intent."""
+    """The tags :class:`Candidate` reads, for a version about to be created from a registry intent
+    (an LM's intent has ``rule.metric`` "perplexity" and ``rule.max_increase``)."""
     rule = intent.get("rule") or {}
 
     def text(x: Any) -> str:
         return "" if x is None else str(x)
 
-    return {"quantrack.data_sha256": text(intent.get("fingerprint")), "quantrack.prefer": text(rule.get("prefer")),
-            "quantrack.max_accuracy_drop": text(rule.get("max_accuracy_drop")),
+    tags = {"quantrack.data_sha256": text(intent.get("fingerprint")), "quantrack.prefer": text(rule.get("prefer")),
             "quantrack.file_bytes": text(entry.get("file_bytes")), "quantrack.p50_us": text(entry.get("p50_us"))}
+    if rule.get("metric") == PERPLEXITY:
+        tags.update({"quantrack.metric": PERPLEXITY, "quantrack.max_increase": text(rule.get("max_increase")),
+                     "quantrack.perplexity": text(entry.get("perplexity"))})
+    else:
+        tags["quantrack.max_accuracy_drop"] = text(rule.get("max_accuracy_drop"))
+    return tags
 
 
 def update_aliases(client, intent: dict[str, Any], versions: dict[str, str]) -> AliasDecision | None:

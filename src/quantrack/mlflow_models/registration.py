@@ -15,7 +15,9 @@ By default only the run's champion is registered (``--register all``: every vari
 registry grows by one version per run. Aliases are promotion.py's job: ``challenger`` names
 each run's pick, ``champion`` moves only when that pick beats the current one. Every version
 carries tags (variant, accuracy, file size, data fingerprint, run id and link, champion) and a
-description, so the history reads without opening the runs.
+description, so the history reads without opening the runs. A language model's champion
+(lm_packaging.py, ``quantrack compare-lm --register champion``) goes through the same
+:func:`register` with an intent whose rule is on perplexity; its tags carry perplexity instead.
 """
 
 from __future__ import annotations
@@ -148,8 +150,19 @@ def _speedup_text(entry: dict[str, Any]) -> str | None:
             + f" vs fp32 at batch {entry.get('batch_size')}" + (f" ({entry['verdict']})" if entry.get("verdict") else ""))
 
 
+def _perplexity_text(entry: dict[str, Any]) -> str:
+    """"15.340 (95% CI 14.90–15.80), +0.66 % vs fp32 [+0.40–+0.92]" for an LM version."""
+    ci, inc, inc_ci = entry.get("perplexity_ci"), entry.get("increase"), entry.get("increase_ci")
+    text = f"{entry['perplexity']:.3f}" + (f" (95% CI {ci[0]:.3f}–{ci[1]:.3f})" if ci else "")
+    if inc is not None and entry["variant"] != "fp32":
+        text += f", {100 * inc:+.2f} % vs fp32" + (f" [{100 * inc_ci[0]:+.2f}–{100 * inc_ci[1]:+.2f}]" if inc_ci else "")
+    return text
+
+
 def _rule_text(intent: dict[str, Any]) -> str:
     rule = intent.get("rule") or {}
+    if rule.get("metric") == "perplexity":
+        return f"prefer {rule.get('prefer')} within a {100 * rule['max_increase']:g} % perplexity increase over fp32"
     return f"prefer {rule.get('prefer')} within {rule.get('max_accuracy_drop')} accuracy points of fp32"
 
 
@@ -158,12 +171,15 @@ def version_tags(entry: dict[str, Any], intent: dict[str, Any], run_id: str) -> 
     from quantrack.mlflow_models.promotion import candidate_tags
 
     tags = {"quantrack.variant": entry["variant"], "quantrack.run_id": run_id,
-            "quantrack.accuracy": "" if entry["accuracy"] is None else f"{entry['accuracy']:.6f}",
             "quantrack.champion": str(entry["variant"] == intent["champion"]).lower(),
             **candidate_tags(entry, intent)}
+    if "quantrack.perplexity" not in tags:  # a classifier's score (an LM's is its perplexity)
+        tags["quantrack.accuracy"] = "" if entry["accuracy"] is None else f"{entry['accuracy']:.6f}"
     # What the registry's version page lists (the quantrack.* tags above are what promotion reads).
     if entry.get("accuracy") is not None:
         tags["accuracy"] = _accuracy_text(entry)
+    if entry.get("perplexity") is not None:
+        tags["perplexity"] = _perplexity_text(entry)
     if entry.get("file_bytes") is not None:
         tags["size"] = f"{entry['file_bytes']:,} B" + (f" ({entry['file_ratio']:.2f}x of fp32)"
                                                        if entry.get("file_ratio") is not None else "")
@@ -181,6 +197,8 @@ def version_description(entry: dict[str, Any], intent: dict[str, Any], run_id: s
     parts = [f"{entry['variant']} from run {run_id}"]
     if entry.get("accuracy") is not None:
         parts.append(f"accuracy {_accuracy_text(entry)}")
+    if entry.get("perplexity") is not None:
+        parts.append(f"perplexity {_perplexity_text(entry)}")
     if entry.get("file_bytes") is not None:
         ratio = f" ({entry['file_ratio']:.2f}x of fp32)" if entry.get("file_ratio") is not None else ""
         parts.append(f"file {entry['file_bytes']:,} B{ratio}")

@@ -1,0 +1,75 @@
+"""An LM champion as an MLflow pyfunc: data only, loaded by a quantrack module, with a signature.
+
+The classifier variants are "models from code" (pyfunc_model.py). An LM is saved as MLflow's own
+flavors are: ``loader_module`` names a module of the *installed* quantrack
+(``quantrack.lm.served``, passed in by the caller: this package sits below lm/ and never imports
+it), and the model folder holds data only (safetensors weights, JSON configs and tokenizer, the
+method and its config as JSON). Loading imports that module and calls its ``_load_pyfunc``: no
+file of the model folder is executed and nothing is unpickled.
+
+The signature makes MLflow check each request before the model sees it: ``prompt`` (string) and
+``max_new_tokens`` (long, optional). A request MLflow's checks let through but the model refuses
+(an empty prompt, a negative or too large ``max_new_tokens``) raises :func:`invalid_input`, which
+the scoring server answers with 400 and the message (scoring_app.py cuts it to one line).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+PROMPT = "prompt"
+MAX_NEW_TOKENS = "max_new_tokens"
+EXAMPLE = {PROMPT: "The capital of France is", MAX_NEW_TOKENS: 8}
+
+
+def invalid_input(message: str) -> Exception:
+    """The error a served model raises for a request it refuses: HTTP 400 with ``message``."""
+    from mlflow.exceptions import MlflowException
+    from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
+
+    return MlflowException(message, error_code=INVALID_PARAMETER_VALUE)
+
+
+def signature():
+    """prompt: string (required), max_new_tokens: long (optional); the answer: one string per row."""
+    from mlflow.models import ModelSignature
+    from mlflow.types import ColSpec, Schema
+
+    return ModelSignature(inputs=Schema([ColSpec("string", PROMPT), ColSpec("long", MAX_NEW_TOKENS, required=False)]),
+                          outputs=Schema([ColSpec("string")]))
+
+
+def pip_requirements(packages: list[str]) -> list[str]:
+    """The classifier's pins (mlflow, torch, numpy, quantrack) plus transformers' and the method's ``packages``."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    from quantrack.mlflow_models.registration import pip_requirements as base
+
+    reqs = base([])
+    for dist in ("transformers", "tokenizers", "safetensors", *packages):
+        try:
+            reqs.append(f"{dist}=={version(dist)}")
+        except PackageNotFoundError:
+            continue
+    return reqs
+
+
+def save_pyfunc(data_dir: str | Path, dest: str | Path, loader_module: str, packages: list[str]) -> Path:
+    """Save the pyfunc at ``dest``: ``data_dir`` copied in as its data, ``loader_module`` to load it."""
+    import mlflow
+    import pandas as pd
+
+    from quantrack.core.environment import env_override
+    from quantrack.mlflow_models.connection import NO_PROGRESS_BARS
+
+    with env_override(NO_PROGRESS_BARS):  # it copies the weights in: no tqdm bar on the user's stderr
+        mlflow.pyfunc.save_model(path=str(dest), loader_module=loader_module, data_path=str(data_dir),
+                                 signature=signature(), input_example=pd.DataFrame([EXAMPLE]),
+                                 pip_requirements=pip_requirements(packages))
+    return Path(dest)
+
+
+def example_request() -> dict[str, Any]:
+    """The body ``curl`` sends (README): MLflow's dataframe_records form."""
+    return {"dataframe_records": [dict(EXAMPLE)]}
