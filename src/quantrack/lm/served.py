@@ -116,6 +116,10 @@ class ServedLM:
         # torch threads from being split between requests (and the KV caches from adding up).
         self._lock = threading.Lock()
 
+    def get_raw_model(self):
+        """The re-created variant (MLflow's ``PyFuncModel.get_raw_model``)."""
+        return self.model
+
     def predict(self, model_input: Any, params: dict[str, Any] | None = None) -> list[str]:
         rows = parse_rows(model_input, self.default_max_new_tokens)
         ids = []
@@ -178,18 +182,22 @@ def parse_rows(model_input: Any, default_max_new_tokens: int) -> list[tuple[str,
             n = default_max_new_tokens
         elif isinstance(n, bool) or not isinstance(n, numbers.Real) or not float(n).is_integer():
             raise _bad(f"row {i}: max_new_tokens must be an integer, got {_shown(n)}")
-        n = int(n)
         if not 1 <= n <= MAX_NEW_TOKENS:
-            raise _bad(f"row {i}: max_new_tokens must be between 1 and {MAX_NEW_TOKENS}, got {n}")
+            shown = f"{int(n)}" if abs(n) < 1e15 else f"{float(n):g}"
+            raise _bad(f"row {i}: max_new_tokens must be between 1 and {MAX_NEW_TOKENS}, got {shown}")
+        n = int(n)
         rows.append((prompt, n))
     return rows
 
 
 def _dict_rows(d: dict[str, Any]) -> list[dict[str, Any]]:
     """{"prompt": "...", ...} is one row; {"prompt": [...], "max_new_tokens": [...]} is columns."""
-    if isinstance(d.get("prompt"), (list, tuple)):
+    def column(v: Any) -> bool:
+        return isinstance(v, (list, tuple)) or getattr(v, "ndim", 0) == 1  # a list or a 1-D numpy array
+
+    if column(d.get("prompt")):
         n = len(d["prompt"])
-        cols = {k: (list(v) if isinstance(v, (list, tuple)) else [v] * n) for k, v in d.items()}
+        cols = {k: (list(v) if column(v) else [v] * n) for k, v in d.items()}
         if any(len(v) != n for v in cols.values()):
             raise _bad("the columns have different lengths")
         return [{k: v[i] for k, v in cols.items()} for i in range(n)]

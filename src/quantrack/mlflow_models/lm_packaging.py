@@ -7,10 +7,16 @@ it), and the model folder holds data only (safetensors weights, JSON configs and
 method and its config as JSON). Loading imports that module and calls its ``_load_pyfunc``: no
 file of the model folder is executed and nothing is unpickled.
 
-The signature makes MLflow check each request before the model sees it: ``prompt`` (string) and
-``max_new_tokens`` (long, optional). A request MLflow's checks let through but the model refuses
-(an empty prompt, a negative or too large ``max_new_tokens``) raises :func:`invalid_input`, which
-the scoring server answers with 400 and the message (scoring_app.py cuts it to one line).
+The signature makes MLflow check each request before the model sees it: ``prompt`` (string,
+required) and ``max_new_tokens`` (optional). ``max_new_tokens`` is declared *Any* on purpose, and
+checked by the model (whole number, 1 to ``quantrack.lm.served.MAX_NEW_TOKENS``), because both typed
+choices fail (measured, MLflow 3.17.2): as a *long*, the scoring server casts a JSON number with
+``astype`` before any check, in every request form, so 2.5 arrives as 2, 1e30 as -2**63 and "7" as 7,
+and a batch mixing rows with and without it is refused; as a *double*, MLflow refuses the integers
+a Python caller passes ("Can not safely convert int64 to float64"). A request the model refuses (an
+empty prompt, a negative, fractional, textual or too large ``max_new_tokens``) raises
+:func:`invalid_input`, which the scoring server answers with 400 and the message (scoring_app.py
+cuts it to one line).
 """
 
 from __future__ import annotations
@@ -32,11 +38,12 @@ def invalid_input(message: str) -> Exception:
 
 
 def signature():
-    """prompt: string (required), max_new_tokens: long (optional); the answer: one string per row."""
+    """prompt: string (required), max_new_tokens: optional, checked by the model (see above); one string per row."""
     from mlflow.models import ModelSignature
     from mlflow.types import ColSpec, Schema
+    from mlflow.types.schema import AnyType
 
-    return ModelSignature(inputs=Schema([ColSpec("string", PROMPT), ColSpec("long", MAX_NEW_TOKENS, required=False)]),
+    return ModelSignature(inputs=Schema([ColSpec("string", PROMPT), ColSpec(AnyType(), MAX_NEW_TOKENS, required=False)]),
                           outputs=Schema([ColSpec("string")]))
 
 
