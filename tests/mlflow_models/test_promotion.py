@@ -29,6 +29,36 @@ def test_beats_compares_only_like_with_like(new, expected, fragment):
     assert ok is expected and fragment in why
 
 
+def _lm(version="1", ppl=15.24, file_bytes=540e6, drop=0.02, metric="perplexity", prefer="size", p50=40_000.0):
+    return Candidate(version, "ab" * 32, prefer, drop, ppl, file_bytes, p50, metric)
+
+
+@pytest.mark.parametrize("new,expected,fragment", [
+    (_lm("2", ppl=15.34, file_bytes=300e6), True, "file 300,000,000 B vs 540,000,000 B"),  # +0.7 %, smaller
+    (_lm("2", ppl=15.84, file_bytes=300e6), False, "loses more than 2 % perplexity"),  # +3.9 %: too much
+    (_lm("2", ppl=15.00), True, "lower perplexity 15.000 vs 15.240"),  # same size, lower is better
+    (_lm("2", ppl=15.50), False, "does not beat"),  # same size, higher perplexity
+    (_lm("2", ppl=15.24), False, "does not beat"),  # a tie keeps the incumbent
+    (_lm("2", drop=0.05, file_bytes=1.0), False, "another rule"),
+    (_lm("2", metric="accuracy", ppl=0.99, drop=1.0, file_bytes=1.0), False, "another rule"),  # a classifier
+])
+def test_an_lm_version_is_judged_on_perplexity_lower_is_better(new, expected, fragment):
+    ok, why = beats(new, _lm())
+    assert ok is expected and fragment in why, why
+
+
+def test_lm_tags_round_trip_into_a_candidate():
+    from quantrack.mlflow_models.promotion import candidate_tags
+
+    intent = {"fingerprint": "ef" * 32, "rule": {"metric": "perplexity", "prefer": "latency", "max_increase": 0.02}}
+    tags = candidate_tags({"file_bytes": 1670, "p50_us": 26.2, "perplexity": 15.34}, intent)
+    assert "quantrack.max_accuracy_drop" not in tags
+    c = Candidate.from_tags("4", tags)
+    assert (c.metric, c.prefer, c.max_drop, c.score, c.file_bytes, c.p50_us) == \
+        ("perplexity", "latency", 0.02, 15.34, 1670.0, 26.2)
+    assert Candidate.from_tags("5", {**tags, "quantrack.metric": "bleu"}) is None  # a score we cannot judge
+
+
 def test_latency_needs_a_clear_gap_across_runs():
     old = _c(prefer="latency", p50=20.0)
     assert beats(_c("2", prefer="latency", p50=18.0), old)[0]

@@ -76,7 +76,3 @@ def save_pyfunc(data_dir: str | Path, dest: str | Path, loader_module: str, pack
                                  pip_requirements=pip_requirements(packages))
     return Path(dest)
 
-
-def example_request() -> dict[str, Any]:
-    """The body ``curl`` sends (README): MLflow's dataframe_records form."""
-    return {"dataframe_records": [dict(EXAMPLE)]}
