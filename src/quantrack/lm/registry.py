@@ -17,7 +17,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from quantrack.errors import QuantrackError
+from quantrack.errors import QuantrackError, first_line
 
 REGISTER_CHOICES = ("none", "champion")
 PYFUNC_DIR = "pyfunc"  # the run's artifact folder of the packaged champion (as registration.PYFUNC_DIR)
@@ -68,8 +68,14 @@ def package(report, model, tokenizer, dest: Path, name: str, promote: bool, data
     champ = report.variant(report.champion)
     method = get_lm_method(champ.name)
     with tempfile.TemporaryDirectory(prefix="quantrack-lm-") as scratch:
-        data = served.save_data(model, tokenizer, champ.name, champ.config or {}, Path(scratch) / "lm",
-                                int(report.config["max_new_tokens"]))
+        try:
+            data = served.save_data(model, tokenizer, champ.name, champ.config or {}, Path(scratch) / "lm",
+                                    int(report.config["max_new_tokens"]))
+        except QuantrackError:
+            raise
+        except Exception as e:  # a model or tokenizer transformers cannot write: one line, the run is undone
+            raise QuantrackError(f"cannot save {type(model).__name__} for the registry: {type(e).__name__}: "
+                                 f"{first_line(e)}") from None
         save_pyfunc(data, dest / champ.name, served.__name__, list(method.requires))
     s, decode = champ.stats, champ.decode
     entry = {"variant": champ.name, "artifact_path": f"{PYFUNC_DIR}/{champ.name}", "accuracy": None,

@@ -63,7 +63,7 @@ def save_data(model, tokenizer, method: str, config: dict[str, Any], folder: str
     hf_logging.disable_progress_bar()  # "Writing model shards": no bar on the user's terminal
     try:
         with env_override({"TQDM_DISABLE": "1"}):
-            model.save_pretrained(target, safe_serialization=True)
+            _save_model(model, target)
             tokenizer.save_pretrained(target)
     finally:
         if bars:
@@ -73,6 +73,32 @@ def save_data(model, tokenizer, method: str, config: dict[str, Any], folder: str
             "max_new_tokens_limit": MAX_NEW_TOKENS, "model_class": type(model).__name__}
     (folder / META).write_text(json.dumps(meta, indent=1), encoding="utf-8")
     return folder
+
+
+def _save_model(model, target: Path) -> None:
+    """config.json, generation_config.json and model.safetensors, written by hand rather than by
+    ``save_pretrained``, which refuses a model read from a GGUF file ("quantized with gguf and is not
+    serializable"; its weights are plain float32 tensors by then). A weight tied to another (the output
+    projection of a small LM) is written once, under its first name, as transformers' own checkpoints
+    do; loading ties it again (``tie_word_embeddings``)."""
+    import copy
+
+    from safetensors.torch import save_file
+
+    config = copy.deepcopy(model.config)
+    if hasattr(config, "quantization_config"):  # the GGUF reader's note: these weights are float now
+        del config.quantization_config
+    config.save_pretrained(target)
+    if getattr(model, "generation_config", None) is not None:
+        model.generation_config.save_pretrained(target)
+    tensors, seen = {}, set()
+    for name, tensor in model.state_dict().items():
+        key = (tensor.data_ptr(), tuple(tensor.shape), tuple(tensor.stride()))
+        if key in seen:
+            continue
+        seen.add(key)
+        tensors[name] = tensor.detach().contiguous()
+    save_file(tensors, str(target / "model.safetensors"), metadata={"format": "pt"})
 
 
 def load_data(folder: str | Path) -> tuple[Any, Any, dict[str, Any]]:
