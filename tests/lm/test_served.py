@@ -135,3 +135,34 @@ def test_an_unknown_method_or_format_is_one_clear_error(saved, tmp_path):
         served.load_data(bad)
     with pytest.raises(QuantrackError, match="not a quantrack LM package"):
         served.load_data(tmp_path)
+
+
+def test_a_tied_output_projection_is_saved_once_and_tied_again(saved, tiny):
+    import torch
+    from safetensors import safe_open
+
+    with safe_open(str(saved / "model" / "model.safetensors"), "pt") as f:
+        keys = set(f.keys())
+    assert "model.embed_tokens.weight" in keys and "lm_head.weight" not in keys
+    recreated, _, _ = served.load_data(saved)
+    assert recreated.lm_head.weight is recreated.model.embed_tokens.weight
+    assert torch.equal(recreated.model.embed_tokens.weight, tiny[0].model.embed_tokens.weight)
+
+
+def test_a_model_read_from_gguf_is_saved_as_plain_float_weights(tiny, tmp_path):
+    """transformers' save_pretrained refuses a GGUF-read model ("quantized with gguf and is not serializable")."""
+    import copy
+
+    import torch
+
+    model, tok = tiny
+    gguf_like = copy.deepcopy(model)
+    gguf_like.config.quantization_config = {"quant_method": "gguf"}
+    gguf_like.hf_quantizer = object()  # what makes save_pretrained raise
+    folder = served.save_data(gguf_like, tok, "bf16", {}, tmp_path / "lm", default_max_new_tokens=4)
+    assert "quantization_config" not in json.loads((folder / "model" / "config.json").read_text())
+    recreated, _, meta = served.load_data(folder)
+    assert meta["method"] == "bf16" and recreated.dtype == torch.bfloat16
+    x = torch.tensor([tok("The quick brown fox")["input_ids"]])
+    with torch.inference_mode():
+        assert torch.equal(recreated(input_ids=x).logits, copy.deepcopy(model).to(torch.bfloat16)(input_ids=x).logits)
