@@ -128,12 +128,11 @@ def compare_lm(model: Any, tokenizer: Any, texts: str | Sequence[str], *, calibr
             report.out_dir = str(Path(out))
             report.save(out)
         if tracking:
-            from quantrack.lm.registry import fingerprint
+            from quantrack.lm.registry import Registration, fingerprint
 
-            registry = None if register == "none" else {"name": name, "promote": bool(promote), "model": model,
-                                                        "tokenizer": tokenizer,
-                                                        "fingerprint": fingerprint(windows.spec, windows.ids)}
-            _track(report, tracking, experiment, out, registry, progress)
+            registration = None if register == "none" else Registration(name, bool(promote),
+                                                                        fingerprint(windows.spec, windows.ids))
+            _track(report, tracking, experiment, out, registration, (model, tokenizer), progress)
     return report
 
 
@@ -232,10 +231,11 @@ def _measure(model, names, configs, ids, prompt_ids, max_new_tokens, check, thre
     return results
 
 
-def _track(report: LMReport, tracking: bool | str, experiment: str, out, registry: dict[str, Any] | None = None,
-           progress: Any = None) -> None:
+def _track(report: LMReport, tracking: bool | str, experiment: str, out, registration: Any = None,
+           model_and_tokenizer: tuple[Any, Any] | None = None, progress: Any = None) -> None:
     """One MLflow run with the options and a child run per variant (perplexity, tokens/s, memory...);
-    with ``registry``, the champion packaged into the run and registered, last (as ``quantrack run`` does)."""
+    with a :class:`~quantrack.lm.registry.Registration`, the champion packaged into the run and
+    registered, last (as ``quantrack run`` does)."""
     import os
 
     from quantrack.tracking.tracker import Tracker
@@ -253,8 +253,8 @@ def _track(report: LMReport, tracking: bool | str, experiment: str, out, registr
                 tempfile.TemporaryDirectory(prefix="quantrack-report-")))
             files = report.save(folder) if out is None else [folder / "report.json", folder / "report.md"]
             log_files(tracker, folder, files)
-        if registry is not None:
-            _register(report, tracker, registry, progress or _Silent())
+        if registration is not None:
+            _register(report, tracker, registration, *model_and_tokenizer, progress or _Silent())
         tracker.end("FINISHED")
     except BaseException:
         problem = tracker.unregister()  # versions this run created are deleted, aliases put back
@@ -265,16 +265,15 @@ def _track(report: LMReport, tracking: bool | str, experiment: str, out, registr
     report.mlflow = {**tracker.info, **{k: v for k, v in report.mlflow.items() if k in ("model_versions", "aliases")}}
 
 
-def _register(report: LMReport, tracker, registry: dict[str, Any], progress) -> None:
+def _register(report: LMReport, tracker, registration, model, tokenizer, progress) -> None:
     """Package the champion (the fp32 checkpoint, its method and config), upload it, register it."""
     from quantrack.lm.registry import PYFUNC_DIR, package
 
     progress.stage(f"packaging {report.champion} for the registry")
     with tempfile.TemporaryDirectory(prefix="quantrack-pyfunc-") as d:
-        intent = package(report, registry["model"], registry["tokenizer"], Path(d), registry["name"],
-                         registry["promote"], registry["fingerprint"])
+        intent = package(report, model, tokenizer, Path(d), registration)
         tracker.log_artifacts(Path(d), PYFUNC_DIR)
-    progress.stage(f"registering {report.champion} as {registry['name']}")
+    progress.stage(f"registering {report.champion} as {registration.name}")
     versions = tracker.register(intent)
-    report.registered_model = registry["name"]
+    report.registered_model = registration.name
     report.mlflow.update(model_versions=versions, aliases=tracker.aliases)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,15 @@ from quantrack.errors import QuantrackError, first_line
 
 REGISTER_CHOICES = ("none", "champion")
 PYFUNC_DIR = "pyfunc"  # the run's artifact folder of the packaged champion (as registration.PYFUNC_DIR)
+
+
+@dataclass(frozen=True)
+class Registration:
+    """What compare_lm registers its champion as, decided before anything is measured."""
+
+    name: str  # the registered model (checked by registration.check_model_name)
+    promote: bool  # move @champion even if the champion does not beat the current one
+    data_sha256: str  # :func:`fingerprint` of the scored windows
 
 
 def check_register(register: str, tracking: Any, model_name: str | None) -> None:
@@ -56,7 +66,7 @@ def fingerprint(spec, ids) -> str:
     return h.hexdigest()
 
 
-def package(report, model, tokenizer, dest: Path, name: str, promote: bool, data_sha256: str) -> dict[str, Any]:
+def package(report, model, tokenizer, dest: Path, registration: Registration) -> dict[str, Any]:
     """Save the champion as a pyfunc under ``dest/<champion>``; return the registry intent."""
     import tempfile
 
@@ -86,8 +96,8 @@ def package(report, model, tokenizer, dest: Path, name: str, promote: bool, data
              "speedup_ci": list(decode.speedup_ci) if decode and decode.speedup_ci else None,
              "verdict": decode.verdict if decode else None, "batch_size": 1}
     budget = report.budget
-    return {"name": name, "versions": [entry], "champion": champ.name,
+    return {"name": registration.name, "versions": [entry], "champion": champ.name,
             # The LM champion is within its budget by construction (or is fp32 itself): always @challenger.
-            "alias": ALIAS, "fingerprint": data_sha256, "data_source": report.source or "texts",
+            "alias": ALIAS, "fingerprint": registration.data_sha256, "data_source": report.source or "texts",
             "rule": {"metric": "perplexity", "prefer": budget["prefer"], "max_increase": budget["max_drop"]},
-            "promote": bool(promote)}
+            "promote": registration.promote}
