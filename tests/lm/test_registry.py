@@ -55,6 +55,8 @@ def test_the_champion_is_registered_as_challenger_and_champion(registered):
     assert mv.tags["quantrack.metric"] == "perplexity" and float(mv.tags["quantrack.perplexity"]) == champ.score
     assert float(mv.tags["quantrack.max_increase"]) == 0.02 and int(mv.tags["quantrack.file_bytes"]) == champ.weight_bytes
     assert "quantrack.accuracy" not in mv.tags and "perplexity increase over fp32" in mv.tags["rule"]
+    assert "vs fp32 (one decode step with the KV cache, batch 1)" in mv.tags["speed-up"]
+    assert mv.tags["perplexity"].startswith(f"{champ.score:.3f} (95% CI ")
 
 
 @pytest.mark.slow

@@ -94,7 +94,8 @@ def package(report, model, tokenizer, dest: Path, registration: Registration) ->
              "file_bytes": champ.weight_bytes, "file_ratio": champ.payload_ratio if champ.name != "fp32" else 1.0,
              "p50_us": decode.p50_us if decode else None, "speedup": decode.speedup if decode else None,
              "speedup_ci": list(decode.speedup_ci) if decode and decode.speedup_ci else None,
-             "verdict": decode.verdict if decode else None, "batch_size": 1}
+             "verdict": decode.verdict if decode else None, "batch_size": 1,
+             "timed": "one decode step with the KV cache, batch 1"}
     budget = report.budget
     return {"name": registration.name, "versions": [entry], "champion": champ.name,
             # The LM champion is within its budget by construction (or is fp32 itself): always @challenger.

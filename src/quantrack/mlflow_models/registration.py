@@ -147,7 +147,8 @@ def _speedup_text(entry: dict[str, Any]) -> str | None:
         return None
     ci = entry.get("speedup_ci")
     return (f"{entry['speedup']:.2f}x" + (f" [{ci[0]:.2f}–{ci[1]:.2f}]" if ci else "")
-            + f" vs fp32 at batch {entry.get('batch_size')}" + (f" ({entry['verdict']})" if entry.get("verdict") else ""))
+            + (f" vs fp32 ({entry['timed']})" if entry.get("timed") else f" vs fp32 at batch {entry.get('batch_size')}")
+            + (f" ({entry['verdict']})" if entry.get("verdict") else ""))
 
 
 def _perplexity_text(entry: dict[str, Any]) -> str:
