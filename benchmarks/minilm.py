@@ -18,9 +18,10 @@ costs an hour; the file states when it was used, and its verdicts then rest on f
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 
-from _shared import HERE, QUICK_TIMER_NOTE, machine_line, minilm_example, use_quick_timer
+from _shared import HERE, QUICK_TIMER_NOTE, load_line, machine_line, minilm_example, use_quick_timer
 
 
 def _speedup(lat) -> str:
@@ -40,6 +41,7 @@ def main() -> None:
     parser.add_argument("--distinct-calibration", action="store_true",
                         help="calibrate on 64 other sentences than the evaluated ones")
     args = parser.parse_args()
+    load_before = os.getloadavg()
     if args.quick_timer:
         use_quick_timer()
 
@@ -65,6 +67,7 @@ def main() -> None:
              f"score = mean cosine similarity to the fp32 embeddings, {calibration}, "
              f"1 thread, latency at batch {' and '.join(str(min(b, args.sentences)) for b in batch_sizes)}.", "",
              f"CPU: {machine_line()}." + (QUICK_TIMER_NOTE if args.quick_timer else ""), "",
+             load_line(load_before), "",
              "| " + " | ".join([*(heads[i] for i in keep), "speed-up (b=1)", "ran as; time to produce"]) + " |",
              "|" + "---|" * (len(keep) + 2)]
     for v, row in zip(report.variants, table_rows(report), strict=True):

@@ -12,9 +12,10 @@ to produce it. Writes benchmarks/results/minilm_onnx_openvino.md (or --out) and 
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 
-from _shared import HERE, QUICK_TIMER_NOTE, machine_line, minilm_example, use_quick_timer
+from _shared import HERE, QUICK_TIMER_NOTE, load_line, machine_line, minilm_example, use_quick_timer
 
 METHODS = ("onnx-fp32", "onnx-int8-dynamic", "onnx-int8-static", "openvino-fp32", "openvino", "openvino-int8",
            "openvino-int8-weights", "openvino-int4-weights")
@@ -36,6 +37,7 @@ def main() -> None:
     parser.add_argument("--quick-timer", action="store_true")
     parser.add_argument("--out", default=str(HERE / "results" / "minilm_onnx_openvino.md"))
     args = parser.parse_args()
+    load_before = os.getloadavg()
     if args.quick_timer:
         use_quick_timer()
     import quantrack
@@ -56,6 +58,7 @@ def main() -> None:
              "32 tokens, mean-pooled embeddings; cosine = mean cosine similarity to torch fp32's embeddings "
              "[95 % interval]; speed-up = torch fp32 eager median / the variant's, side by side (window spread); "
              "1 thread.", "", f"CPU: {machine_line()}." + (QUICK_TIMER_NOTE if args.quick_timer else ""), "",
+             load_line(load_before), "",
              f"| method | cosine [95% CI] | file vs fp32 | speed-up b1 | speed-up b{args.batch} | time to produce | "
              "ran with |", "|---|---|---|---|---|---|---|"]
     for v in report.variants:
