@@ -200,7 +200,10 @@ def test_compiled_on_a_graph_inductor_cannot_fuse_is_unavailable_in_one_line(row
     try:
         variant = _apply("pt2e-int8-static-compiled", _ctx(_model(ResidualGelu), rows))
     except MethodUnavailable as e:
-        assert "\n" not in str(e) and str(e).startswith("Inductor could not compile this model")
+        reason = str(e)
+        assert "\n" not in reason and reason.startswith("Inductor could not compile this model: an upstream "
+                                                          "limitation of torchao 0.")
+        assert "qlinear_post_op_fusion" in reason and "pt2e-int8-static runs the same int8 graph eager" in reason
     else:  # a torchao that fixed it: then it must run
         assert variant.outputs(rows[1]).shape == (len(rows[1]), 10)
 
