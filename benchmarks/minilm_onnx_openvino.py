@@ -4,7 +4,9 @@ Evaluated on the first --sentences sentences of examples/minilm.py, calibrated o
 ones (never evaluated), 32 tokens, mean-pooled embeddings; score = mean cosine to fp32's with its
 95 % interval; speed-up against torch fp32 eager, side by side, at batch 1 and --batch; one thread.
 Also records what ran each variant (ORT's provider, OpenVINO's inference precision) and the time
-to produce it. Writes benchmarks/results/minilm_onnx_openvino.md (or --out) and prints it.
+to produce it. Writes benchmarks/results/minilm_onnx_openvino_32.md (or --out) and prints it; BENCHMARKS.md's
+(k) comes from benchmarks/minilm.py instead (64 evaluated sentences, 64 other ones calibrating, like (e)
+and (j); see its docstring).
 
     python benchmarks/minilm_onnx_openvino.py --quick-timer      # short run on a shared machine
 """
@@ -35,7 +37,7 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--methods", default=",".join(METHODS))
     parser.add_argument("--quick-timer", action="store_true")
-    parser.add_argument("--out", default=str(HERE / "results" / "minilm_onnx_openvino.md"))
+    parser.add_argument("--out", default=str(HERE / "results" / "minilm_onnx_openvino_32.md"))
     args = parser.parse_args()
     load_before = os.getloadavg()
     if args.quick_timer:

@@ -420,15 +420,19 @@ def render(args, m: dict, started: str, load_before: str, load_after: str, elaps
 
 
 # Sections that take too long to rerun with the rest (minutes to an hour each); each file is written
-# whole by the script it names, and states that script, its options and the machine it ran on.
-_INCLUDED = [("(e)", "minilm.md"), ("(f)", "mnist.md"), ("(g)", "sweep.md"), ("(h)", "mixed_precision.md"),
-             ("(i)", "search.md"), ("(j)", "minilm_torch_recipes.md"), ("(k)", "minilm_onnx_openvino.md"),
-             ("(l)", "smollm.md")]
+# whole by the script it names, and states that script, its options and the machine it ran on. The
+# MiniLM tables are one script (benchmarks/minilm.py) run three times over three groups of methods (see
+# its docstring), so a third field names the group each file holds.
+_INCLUDED = [("(e)", "minilm.md", "torch methods, eager"), ("(f)", "mnist.md", ""), ("(g)", "sweep.md", ""),
+             ("(h)", "mixed_precision.md", ""), ("(i)", "search.md", ""),
+             ("(j)", "minilm_torch_recipes.md", "torchao and PT2E compiled by Inductor"),
+             ("(k)", "minilm_onnx_openvino.md", "ONNX Runtime and OpenVINO + NNCF"), ("(l)", "smollm.md", ""),
+             ("(m)", "pt2e_reduce_range.md", "")]
 
 
 def _included_sections() -> list[str]:
     out = []
-    for label, name in _INCLUDED:
+    for label, name, group in _INCLUDED:
         path = BENCH / "results" / name
         if not path.exists():
             continue
@@ -437,6 +441,8 @@ def _included_sections() -> list[str]:
         title = title.lstrip("# ").strip()
         if not title.startswith("("):
             title = f"{label} {title}"
+        if group:
+            title += f": {group}"
         body = re.sub(r"^(#+) ", r"#\1 ", body.strip(), flags=re.M)  # its headings one level down, under ours
         out += [f"## {title}", "", f"*Included from `benchmarks/results/{name}`.*", "", body, ""]
     return out
