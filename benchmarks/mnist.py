@@ -36,7 +36,8 @@ def main() -> None:
         report = pipeline.run(cfg)
     heads = table_headers(report)
     methods = "" if args.methods == "all" else f" --methods {args.methods}"
-    lines = ["# MNIST (5,000 real digits), quantrack's CNN, every method", "",
+    which = "every method" if args.methods == "all" else f"methods {args.methods.replace(',', ', ')}"
+    lines = [f"# MNIST (5,000 real digits), quantrack's CNN, {which}", "",
              f"Produced by `python benchmarks/mnist.py --epochs {args.epochs}"
              f"{' --quick-timer' if args.quick_timer else ''}{methods}`: `quantrack run --dataset mnist --model cnn "
              f"--epochs {args.epochs} --methods {args.methods}` (SGD lr {cfg.lr}, batch {cfg.batch_size}, seed {cfg.seed}), "
