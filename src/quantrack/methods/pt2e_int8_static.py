@@ -24,15 +24,16 @@ from quantrack.methods.base import Method, QuantContext
 
 # Why full 8-bit activations on every CPU, VNNI or not. X86InductorQuantizer's own default is
 # reduce_range=False; its docstring (and torchao.utils.should_reduce_range) suggest 7 bits "on earlier CPUs
-# without VNNI", whose AVX2 int8 dot product (vpmaddubsw) adds u8*s8 pairs into saturating 16-bit sums. But
-# Inductor hands the int8 Linear/Conv to oneDNN, which guards against that saturation itself on CPUs
-# without VNNI (its "Nuances of int8 computations": weights are scaled down when reordered), and the 8th bit
-# is worth more than the risk: benchmarks/pt2e_reduce_range.py on MiniLM (AVX2-only EPYC) measured cosine to
-# fp32 0.994 with 8 bits against 0.979 with 7, and benchmarks/results/minilm_torch_recipes.md the compiled
-# graph at 8 bits. None still means torchao's rule (7 bits where the CPU lacks VNNI).
-REDUCE_RANGE_WHY = ("False: 8-bit activations on every CPU; 7 bits cost MiniLM 0.015 of cosine on AVX2 and oneDNN, "
-                    "which runs the compiled int8 kernels, guards AVX2's 16-bit sums itself (None: 7 bits where "
-                    "the CPU lacks VNNI, torchao.utils.should_reduce_range)")
+# without VNNI", whose AVX2 int8 dot product (vpmaddubsw) adds u8*s8 pairs into saturating 16-bit sums.
+# Measured on MiniLM on an AVX2-only EPYC, calibration on other sentences: 7 bits cost 0.015 of cosine to
+# fp32 (eager 0.979 vs 0.994, benchmarks/pt2e_reduce_range.py; compiled 0.978 in the quick-timer run of
+# 2026-12-01), while the graph compiled to oneDNN's int8 kernels at 8 bits kept 0.993
+# (benchmarks/results/minilm_torch_recipes.md): no saturation loss showed. So 8 bits everywhere; None
+# still means torchao's rule (7 bits where the CPU lacks VNNI) for whoever wants it, and the recipe search
+# tries both.
+REDUCE_RANGE_WHY = ("False: 8-bit activations on every CPU; 7 bits (torchao's advice without VNNI) cost MiniLM "
+                    "0.015 of cosine on AVX2 and the compiled 8-bit graph showed no saturation loss (None: "
+                    "7 bits where the CPU lacks VNNI, torchao.utils.should_reduce_range)")
 
 
 @dataclass(frozen=True)
