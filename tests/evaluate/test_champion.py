@@ -90,6 +90,15 @@ def test_files_within_one_percent_of_the_smallest_are_a_tie_that_speed_breaks():
     assert choose([FP32, eager, variant("bigger", 346, 2040, p50=12)])[0] == "eager"
 
 
+def test_a_size_tie_goes_to_the_better_side_by_side_speedup_not_the_lower_p50():
+    # timed minutes apart: "loaded" has the lower p50 but lost to fp32 in its own windows; "steady" did not
+    loaded, steady = variant("loaded", 346, 2000, p50=10), variant("steady", 346, 2010, p50=15)
+    for v, speedup in ((loaded, 0.7), (steady, 0.9)):
+        for lat_ in v.latency:
+            lat_.speedup = speedup
+    assert choose([FP32, loaded, steady])[0] == "steady"
+
+
 def test_unavailable_and_unmeasured_variants_never_win():
     gone = variant("gone", 346, 10, available=False, reason="missing package")
     unmeasured = VariantResult("unmeasured", accuracy=None, file_bytes=20)

@@ -30,7 +30,8 @@ from quantrack.methods import BASELINE
 
 # Files within 1 % of the smallest are the same size to whoever ships them: the eager torchao or PT2E
 # variant and its compiled twin save the same int8 tensors and differ by a few KB of metadata (58.74 MB vs
-# 58.74 MB on MiniLM) while one runs 10x faster. Among such ties, speed decides, then size, then the name.
+# 58.74 MB on MiniLM) while one runs 10x faster. Among such ties the side-by-side speed-up against fp32
+# decides (not the p50s, timed minutes apart under different load), then the p50, the size, the name.
 SIZE_TIE = 0.01
 
 
@@ -112,13 +113,24 @@ def choose_champion(variants: list[VariantResult], *, budget: Budget, batch_size
     smaller = [v for v in within if v.file_bytes is not None and base.file_bytes and v.file_bytes < base.file_bytes]
     if not smaller:
         return Champion(BASELINE, f"no variant {shown} has a smaller file", SHIPPED_BASELINE)
+    def speedup(v: VariantResult) -> float:
+        """Side-by-side speed-up against fp32 (the ratio of medians in alternating windows): variants timed
+        minutes apart on a shared machine compare by it, not by their absolute p50s."""
+        lat, base_lat = v.latency_at(batch_size), base.latency_at(batch_size)
+        if lat is None:
+            return 0.0
+        if lat.speedup is not None:
+            return lat.speedup
+        return base_lat.p50_us / lat.p50_us if base_lat and lat.p50_us else 0.0
+
     smallest = min(size(v) for v in smaller)
     tied = [v for v in smaller if size(v) <= smallest * (1 + SIZE_TIE)]
-    pick = min(tied, key=lambda v: (p50(v), size(v), v.name))
+    order = sorted(tied, key=lambda v: (-speedup(v), p50(v), size(v), v.name))
+    pick = order[0]
     reason = (f"smallest file {shown}: {pick.file_bytes:,} B ({pick.file_bytes / base.file_bytes:.2f}x of fp32), "
               + quality(pick))
     if len(tied) > 1:
-        rest = ", ".join(v.name for v in sorted(tied, key=lambda v: (p50(v), size(v), v.name)) if v is not pick)
+        rest = ", ".join(v.name for v in order[1:])
         reason += (f"; the fastest at batch {batch_size} of the files within {100 * SIZE_TIE:g}% of the smallest "
                    f"(also {rest})")
     return Champion(pick.name, reason, rule)
