@@ -430,8 +430,27 @@ _INCLUDED = [("(e)", "minilm.md", "torch methods, eager"), ("(f)", "mnist.md", "
              ("(m)", "pt2e_reduce_range.md", "")]
 
 
+# What changed in the included tables, so a reader comparing with an older BENCHMARKS.md (git history) knows
+# which differences are the measurement's and which the code's.
+_CHANGES = [
+    "2026-12-02: (e), (f), (j), (k) rerun at the full timer (at least 6 windows of 5 pairs each) instead of "
+    "`--quick-timer`, each script in its own process on the shared machine. (e) now calibrates on 64 other "
+    "sentences (before: on the evaluated ones) and leaves out fp16 and bf16, (f) runs seven int8 methods, for "
+    "time: fp16/bf16 take seconds a call on this AVX2 CPU (0.1–0.2x fp32 in the quick-timer tables, in git "
+    "history). (k) now comes from `benchmarks/minilm.py` on the same 64 + 64 other sentences as (e) and (j) "
+    "(before: `minilm_onnx_openvino.py`, 32 evaluated, 34 calibrating). torchao-int8-dynamic (eager) was not "
+    "rerun (see minilm.py's docstring).",
+    "2026-12-02: PT2E int8 static and QAT default to 8-bit activations on every CPU (`reduce_range=False`; "
+    "before: 7 bits on CPUs without VNNI, as in the quick-timer (j)); (m) is the measurement behind it.",
+    "2026-12-02: the champion (prefer size) counts files within 1 % of the smallest as a tie, which the "
+    "side-by-side speed-up breaks. The champion lines of (e), (f), (j), (k) were computed with the rule's "
+    "first form, the p50 as the tie-break; only (e)'s would differ under the speed-up: int8-weight-only "
+    "(0.89x at batch 32) over pt2e-int8-static (0.70x), both 0.65x of fp32's file.",
+]
+
+
 def _included_sections() -> list[str]:
-    out = []
+    out = ["## Changes to the included tables", "", *(f"- {c}" for c in _CHANGES), ""]
     for label, name, group in _INCLUDED:
         path = BENCH / "results" / name
         if not path.exists():
