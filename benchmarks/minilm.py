@@ -12,14 +12,15 @@ one process for every method would take hours: see torchao-int8-dynamic below). 
 speed-ups are against the fp32 timed in the same run:
 
     python benchmarks/minilm.py --distinct-calibration --batch-sizes 1,32 \
-        --methods dynamic-int8,static-int8,qat-int8,fp16,bf16,int8-weight-only,int4-weight-only,pt2e-int8-static,pt2e-qat-int8,mixed-int8
+        --methods dynamic-int8,static-int8,qat-int8,int8-weight-only,int4-weight-only,pt2e-int8-static,pt2e-qat-int8,mixed-int8
     python benchmarks/minilm.py --distinct-calibration --batch-sizes 1,32 \
         --methods torchao-int8-dynamic-compiled,pt2e-int8-static-compiled --out benchmarks/results/minilm_torch_recipes.md
     python benchmarks/minilm.py --distinct-calibration --batch-sizes 1,32 \
         --methods onnx-fp32,onnx-int8-dynamic,onnx-int8-static,onnx-mixed-int8,openvino-fp32,openvino,openvino-int8,openvino-int8-weights,openvino-int4-weights \
         --out benchmarks/results/minilm_onnx_openvino.md
 
-torchao-int8-dynamic (eager) is in none of them: without Inductor its int8 matmul runs a slow fallback
+fp16 and bf16 were left out of the first for time (seconds a call at batch 32 on an AVX2 CPU; add them
+to the list where that is affordable). torchao-int8-dynamic (eager) is in none of them: without Inductor its int8 matmul runs a slow fallback
 (91 s per call at batch 64 in the quick-timer run of 2026-12-01, 0.04x fp32), so the full timer's ~36
 calls at batch 32 would cost most of an hour for that one cell; its compiled twin is what a user would run.
 
