@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import importlib.util
+import os
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -36,3 +37,12 @@ def machine_line(threads: int = 1) -> str:
     from quantrack.evaluate.hardware import cpu_facts
 
     return cpu_line(cpu_facts(threads))
+
+
+def load_line(before: tuple[float, float, float]) -> str:
+    """The machine's load average (1, 5, 15 min) before the run and now: the machine is shared, so a
+    reader weighs the side-by-side ratios (never the absolute times) against it."""
+    after = os.getloadavg()
+    return ("Load average (1, 5, 15 min) before → after: " + ", ".join(f"{x:.2f}" for x in before) + " → "
+            + ", ".join(f"{x:.2f}" for x in after) + " (shared machine: read the side-by-side ratios, not the "
+            "absolute times).")

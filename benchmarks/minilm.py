@@ -6,9 +6,23 @@ one thread for torch and ONNX Runtime. Writes a markdown table to benchmarks/res
 (or --out) and prints it: per variant the cosine, sizes, latency, how it ran (eager or compiled)
 and the seconds it took to produce (of which compiling).
 
-    python benchmarks/minilm.py --quick-timer --distinct-calibration --batch-sizes 1,32 \
-        --methods dynamic-int8,torchao-int8-dynamic,torchao-int8-dynamic-compiled,pt2e-int8-static,pt2e-int8-static-compiled \
-        --out benchmarks/results/minilm_torch_recipes.md
+BENCHMARKS.md's MiniLM tables are three runs of this script over three groups of methods, at the
+full timer, each group in its own process (run side by side they fit in ~an hour on 2 loaded cores;
+one process for every method would take hours: see torchao-int8-dynamic below). Each table's
+speed-ups are against the fp32 timed in the same run:
+
+    python benchmarks/minilm.py --distinct-calibration --batch-sizes 1,32 \
+        --methods dynamic-int8,static-int8,qat-int8,int8-weight-only,int4-weight-only,pt2e-int8-static,pt2e-qat-int8,mixed-int8
+    python benchmarks/minilm.py --distinct-calibration --batch-sizes 1,32 \
+        --methods torchao-int8-dynamic-compiled,pt2e-int8-static-compiled --out benchmarks/results/minilm_torch_recipes.md
+    python benchmarks/minilm.py --distinct-calibration --batch-sizes 1,32 \
+        --methods onnx-fp32,onnx-int8-dynamic,onnx-int8-static,onnx-mixed-int8,openvino-fp32,openvino,openvino-int8,openvino-int8-weights,openvino-int4-weights \
+        --out benchmarks/results/minilm_onnx_openvino.md
+
+fp16 and bf16 were left out of the first for time (seconds a call at batch 32 on an AVX2 CPU; add them
+to the list where that is affordable). torchao-int8-dynamic (eager) is in none of them: without Inductor its int8 matmul runs a slow fallback
+(91 s per call at batch 64 in the quick-timer run of 2026-12-01, 0.04x fp32), so the full timer's ~36
+calls at batch 32 would cost most of an hour for that one cell; its compiled twin is what a user would run.
 
 --quick-timer lowers the side-by-side timer's minimum (6 windows of >= 5 pairs) to 2 windows of
 1 pair: fp16 takes tens of seconds per call at batch 64 on an AVX2-only CPU, so the full minimum
@@ -18,9 +32,10 @@ costs an hour; the file states when it was used, and its verdicts then rest on f
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 
-from _shared import HERE, QUICK_TIMER_NOTE, machine_line, minilm_example, use_quick_timer
+from _shared import HERE, QUICK_TIMER_NOTE, load_line, machine_line, minilm_example, use_quick_timer
 
 
 def _speedup(lat) -> str:
@@ -40,6 +55,7 @@ def main() -> None:
     parser.add_argument("--distinct-calibration", action="store_true",
                         help="calibrate on 64 other sentences than the evaluated ones")
     args = parser.parse_args()
+    load_before = os.getloadavg()
     if args.quick_timer:
         use_quick_timer()
 
@@ -65,6 +81,7 @@ def main() -> None:
              f"score = mean cosine similarity to the fp32 embeddings, {calibration}, "
              f"1 thread, latency at batch {' and '.join(str(min(b, args.sentences)) for b in batch_sizes)}.", "",
              f"CPU: {machine_line()}." + (QUICK_TIMER_NOTE if args.quick_timer else ""), "",
+             load_line(load_before), "",
              "| " + " | ".join([*(heads[i] for i in keep), "speed-up (b=1)", "ran as; time to produce"]) + " |",
              "|" + "---|" * (len(keep) + 2)]
     for v, row in zip(report.variants, table_rows(report), strict=True):

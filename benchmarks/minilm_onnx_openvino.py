@@ -4,7 +4,9 @@ Evaluated on the first --sentences sentences of examples/minilm.py, calibrated o
 ones (never evaluated), 32 tokens, mean-pooled embeddings; score = mean cosine to fp32's with its
 95 % interval; speed-up against torch fp32 eager, side by side, at batch 1 and --batch; one thread.
 Also records what ran each variant (ORT's provider, OpenVINO's inference precision) and the time
-to produce it. Writes benchmarks/results/minilm_onnx_openvino.md (or --out) and prints it.
+to produce it. Writes benchmarks/results/minilm_onnx_openvino_32.md (or --out) and prints it; BENCHMARKS.md's
+(k) comes from benchmarks/minilm.py instead (64 evaluated sentences, 64 other ones calibrating, like (e)
+and (j); see its docstring).
 
     python benchmarks/minilm_onnx_openvino.py --quick-timer      # short run on a shared machine
 """
@@ -12,9 +14,10 @@ to produce it. Writes benchmarks/results/minilm_onnx_openvino.md (or --out) and 
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 
-from _shared import HERE, QUICK_TIMER_NOTE, machine_line, minilm_example, use_quick_timer
+from _shared import HERE, QUICK_TIMER_NOTE, load_line, machine_line, minilm_example, use_quick_timer
 
 METHODS = ("onnx-fp32", "onnx-int8-dynamic", "onnx-int8-static", "openvino-fp32", "openvino", "openvino-int8",
            "openvino-int8-weights", "openvino-int4-weights")
@@ -34,8 +37,9 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--methods", default=",".join(METHODS))
     parser.add_argument("--quick-timer", action="store_true")
-    parser.add_argument("--out", default=str(HERE / "results" / "minilm_onnx_openvino.md"))
+    parser.add_argument("--out", default=str(HERE / "results" / "minilm_onnx_openvino_32.md"))
     args = parser.parse_args()
+    load_before = os.getloadavg()
     if args.quick_timer:
         use_quick_timer()
     import quantrack
@@ -56,6 +60,7 @@ def main() -> None:
              "32 tokens, mean-pooled embeddings; cosine = mean cosine similarity to torch fp32's embeddings "
              "[95 % interval]; speed-up = torch fp32 eager median / the variant's, side by side (window spread); "
              "1 thread.", "", f"CPU: {machine_line()}." + (QUICK_TIMER_NOTE if args.quick_timer else ""), "",
+             load_line(load_before), "",
              f"| method | cosine [95% CI] | file vs fp32 | speed-up b1 | speed-up b{args.batch} | time to produce | "
              "ran with |", "|---|---|---|---|---|---|---|"]
     for v in report.variants:

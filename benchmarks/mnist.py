@@ -8,10 +8,11 @@ method measured on the test split, one thread. Writes benchmarks/results/mnist.m
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
+import os
 import tempfile
+from pathlib import Path
 
-from _shared import HERE, QUICK_TIMER_NOTE, machine_line, use_quick_timer
+from _shared import HERE, QUICK_TIMER_NOTE, load_line, machine_line, use_quick_timer
 
 
 def main() -> None:
@@ -19,7 +20,10 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=5)
     parser.add_argument("--quick-timer", action="store_true")
     parser.add_argument("--out", default=str(HERE / "results" / "mnist.md"))
+    parser.add_argument("--methods", default="all",
+                        help="all, or names separated by commas (the compiled methods run only when named)")
     args = parser.parse_args()
+    load_before = os.getloadavg()
     if args.quick_timer:
         use_quick_timer()
     from quantrack import pipeline
@@ -27,17 +31,20 @@ def main() -> None:
     from quantrack.report.writers import table_headers, table_rows
 
     with tempfile.TemporaryDirectory(prefix="quantrack-mnist-") as d:
-        cfg = build_config(dataset="mnist", model="cnn", epochs=args.epochs, methods="all", threads=1,
+        cfg = build_config(dataset="mnist", model="cnn", epochs=args.epochs, methods=args.methods, threads=1,
                            tracking_uri=f"sqlite:///{d}/mlflow.db", out=f"{d}/runs", register=False)
         report = pipeline.run(cfg)
     heads = table_headers(report)
-    lines = ["# MNIST (5,000 real digits), quantrack's CNN, every method", "",
+    methods = "" if args.methods == "all" else f" --methods {args.methods}"
+    which = "every method" if args.methods == "all" else f"methods {args.methods.replace(',', ', ')}"
+    lines = [f"# MNIST (5,000 real digits), quantrack's CNN, {which}", "",
              f"Produced by `python benchmarks/mnist.py --epochs {args.epochs}"
-             f"{' --quick-timer' if args.quick_timer else ''}`: `quantrack run --dataset mnist --model cnn "
-             f"--epochs {args.epochs} --methods all` (SGD lr {cfg.lr}, batch {cfg.batch_size}, seed {cfg.seed}), "
+             f"{' --quick-timer' if args.quick_timer else ''}{methods}`: `quantrack run --dataset mnist --model cnn "
+             f"--epochs {args.epochs} --methods {args.methods}` (SGD lr {cfg.lr}, batch {cfg.batch_size}, seed {cfg.seed}), "
              f"best epoch {report.best_epoch}, training {report.train_seconds:.1f} s; 1,000 test rows, 1 thread, "
              f"latency at batch 1 and 1,000.", "",
              f"CPU: {machine_line()}." + (QUICK_TIMER_NOTE if args.quick_timer else ""), "",
+             load_line(load_before), "",
              "| " + " | ".join(heads) + " |", "|" + "---|" * len(heads)]
     lines += ["| " + " | ".join(row) + " |" for row in table_rows(report)]
     lines.append("")

@@ -420,15 +420,38 @@ def render(args, m: dict, started: str, load_before: str, load_after: str, elaps
 
 
 # Sections that take too long to rerun with the rest (minutes to an hour each); each file is written
-# whole by the script it names, and states that script, its options and the machine it ran on.
-_INCLUDED = [("(e)", "minilm.md"), ("(f)", "mnist.md"), ("(g)", "sweep.md"), ("(h)", "mixed_precision.md"),
-             ("(i)", "search.md"), ("(j)", "minilm_torch_recipes.md"), ("(k)", "minilm_onnx_openvino.md"),
-             ("(l)", "smollm.md")]
+# whole by the script it names, and states that script, its options and the machine it ran on. The
+# MiniLM tables are one script (benchmarks/minilm.py) run three times over three groups of methods (see
+# its docstring), so a third field names the group each file holds.
+_INCLUDED = [("(e)", "minilm.md", "torch methods, eager"), ("(f)", "mnist.md", ""), ("(g)", "sweep.md", ""),
+             ("(h)", "mixed_precision.md", ""), ("(i)", "search.md", ""),
+             ("(j)", "minilm_torch_recipes.md", "torchao and PT2E compiled by Inductor"),
+             ("(k)", "minilm_onnx_openvino.md", "ONNX Runtime and OpenVINO + NNCF"), ("(l)", "smollm.md", ""),
+             ("(m)", "pt2e_reduce_range.md", "")]
+
+
+# What changed in the included tables, so a reader comparing with an older BENCHMARKS.md (git history) knows
+# which differences are the measurement's and which the code's.
+_CHANGES = [
+    "2026-12-02: (e), (f), (j), (k) rerun at the full timer (at least 6 windows of 5 pairs each) instead of "
+    "`--quick-timer`, each script in its own process on the shared machine. (e) now calibrates on 64 other "
+    "sentences (before: on the evaluated ones) and leaves out fp16 and bf16, (f) runs seven int8 methods, for "
+    "time: fp16/bf16 take seconds a call on this AVX2 CPU (0.1–0.2x fp32 in the quick-timer tables, in git "
+    "history). (k) now comes from `benchmarks/minilm.py` on the same 64 + 64 other sentences as (e) and (j) "
+    "(before: `minilm_onnx_openvino.py`, 32 evaluated, 34 calibrating). torchao-int8-dynamic (eager) was not "
+    "rerun (see minilm.py's docstring).",
+    "2026-12-02: PT2E int8 static and QAT default to 8-bit activations on every CPU (`reduce_range=False`; "
+    "before: 7 bits on CPUs without VNNI, as in the quick-timer (j)); (m) is the measurement behind it.",
+    "2026-12-02: the champion (prefer size) counts files within 1 % of the smallest as a tie, which the "
+    "side-by-side speed-up breaks. The champion lines of (e), (f), (j), (k) were computed with the rule's "
+    "first form, the p50 as the tie-break; only (e)'s would differ under the speed-up: int8-weight-only "
+    "(0.89x at batch 32) over pt2e-int8-static (0.70x), both 0.65x of fp32's file.",
+]
 
 
 def _included_sections() -> list[str]:
-    out = []
-    for label, name in _INCLUDED:
+    out = ["## Changes to the included tables", "", *(f"- {c}" for c in _CHANGES), ""]
+    for label, name, group in _INCLUDED:
         path = BENCH / "results" / name
         if not path.exists():
             continue
@@ -437,6 +460,8 @@ def _included_sections() -> list[str]:
         title = title.lstrip("# ").strip()
         if not title.startswith("("):
             title = f"{label} {title}"
+        if group:
+            title += f": {group}"
         body = re.sub(r"^(#+) ", r"#\1 ", body.strip(), flags=re.M)  # its headings one level down, under ours
         out += [f"## {title}", "", f"*Included from `benchmarks/results/{name}`.*", "", body, ""]
     return out

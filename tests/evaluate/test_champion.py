@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from quantrack.core.results import FASTER, SAME, SLOWER, Latency, VariantResult
 from quantrack.core.budget import Budget
 from quantrack.errors import QuantrackError
-from quantrack.evaluate.champion import choose_champion
+from quantrack.evaluate.champion import SIZE_TIE, choose_champion
 
 N = 360  # test rows: accuracies are k / N, as in the digits split
 ALL = 360
@@ -77,6 +77,26 @@ def test_equal_files_are_separated_by_latency_then_name():
     slow, fast = variant("slow", 346, 2000, p50=30), variant("fast", 346, 2000, p50=10)
     assert choose([FP32, slow, fast])[0] == "fast"
     assert choose([FP32, variant("zeta", 346, 2000), variant("alpha", 346, 2000)])[0] == "alpha"
+
+
+def test_files_within_one_percent_of_the_smallest_are_a_tie_that_speed_breaks():
+    # the eager/compiled twins of one recipe: the same int8 tensors, a few bytes of metadata apart
+    eager, compiled = variant("eager", 346, 2000, p50=300), variant("compiled", 346, 2015, p50=12)
+    name, why = choose([FP32, eager, compiled])
+    assert name == "compiled"
+    assert why == ("smallest file within 1 point of fp32: 2,015 B (0.45x of fp32), accuracy 96.11% vs 96.11%; "
+                   f"the fastest at batch {ALL} of the files within 1% of the smallest (also eager)")
+    # 2 % larger is a real difference: the smaller file wins however slow it is
+    assert choose([FP32, eager, variant("bigger", 346, 2040, p50=12)])[0] == "eager"
+
+
+def test_a_size_tie_goes_to_the_better_side_by_side_speedup_not_the_lower_p50():
+    # timed minutes apart: "loaded" has the lower p50 but lost to fp32 in its own windows; "steady" did not
+    loaded, steady = variant("loaded", 346, 2000, p50=10), variant("steady", 346, 2010, p50=15)
+    for v, speedup in ((loaded, 0.7), (steady, 0.9)):
+        for lat_ in v.latency:
+            lat_.speedup = speedup
+    assert choose([FP32, loaded, steady])[0] == "steady"
 
 
 def test_unavailable_and_unmeasured_variants_never_win():
@@ -171,18 +191,18 @@ def test_the_champion_is_fp32_or_the_best_admissible_variant(specs, drop, prefer
     admissible = [v for v in others if v.available and 100 * (FP32.accuracy - v.accuracy) <= drop + 1e-9]
     if prefer == "size":
         admissible = [v for v in admissible if v.file_bytes < FP32.file_bytes]
-        best = min((v.file_bytes for v in admissible), default=None)
-        key = "file_bytes"
+        smallest = min((v.file_bytes for v in admissible), default=None)
+        # a file within SIZE_TIE of the smallest is a tie, which the fastest of them wins
+        admissible = [v for v in admissible if v.file_bytes <= smallest * (1 + SIZE_TIE)]
     else:
         admissible = [v for v in admissible if v.latency_at(ALL).verdict == FASTER]
-        best = min((v.latency_at(ALL).p50_us for v in admissible), default=None)
-        key = "p50"
+    best = min((v.latency_at(ALL).p50_us for v in admissible), default=None)
     if best is None:
         assert name == "fp32"
     else:
         chosen = next(v for v in others if v.name == name)
         assert chosen in admissible
-        assert (chosen.file_bytes if key == "file_bytes" else chosen.latency_at(ALL).p50_us) == best
+        assert chosen.latency_at(ALL).p50_us == best
 
 
 # --- the confidence rule -------------------------------------------------------------------------------------

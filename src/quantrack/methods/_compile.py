@@ -91,6 +91,27 @@ def _compile_error(e: BaseException) -> str:
     frames = traceback.extract_tb(inner.__traceback__) if inner.__traceback__ else []
     where = next((f"{f.name} in {f.filename.split('site-packages/')[-1]}" for f in reversed(frames)
                   if "site-packages" in f.filename), None)
+    if isinstance(inner, AssertionError) and where and where.startswith("qlinear_post_op_fusion in torchao"):
+        return _FUSION_LIMIT.format(version=_version("torchao"))
     text = first_line(inner)
     what = type(inner).__name__ if text == type(inner).__name__ else f"{type(inner).__name__}: {text[:200]}"
     return what + (f" (in {where})" if where else "")
+
+
+# torchao's x86 Inductor pass fuses a GELU into the int8 Linear before it, then its binary-fusion pattern
+# matches that Linear again for the residual add that follows and asserts it carries no post op (torchao
+# 0.18, inductor_passes/x86.py: qlinear_post_op_fusion). No setting skips the pattern (the fusions are
+# registered unconditionally on x86 and need freezing, without which the graph does not prepack), so the
+# user is told it is upstream's and where the same int8 graph runs.
+_FUSION_LIMIT = ("an upstream limitation of torchao {version}: its x86 int8 fusion pass (qlinear_post_op_fusion) "
+                 "asserts on a Linear whose fused GELU/activation output feeds an add (a residual); "
+                 "pt2e-int8-static runs the same int8 graph eager")
+
+
+def _version(package: str) -> str:
+    from importlib import metadata
+
+    try:
+        return metadata.version(package)
+    except metadata.PackageNotFoundError:
+        return "(version unknown)"

@@ -22,18 +22,30 @@ from quantrack.models import count_params
 from quantrack.methods import _compile, _pt2e
 from quantrack.methods.base import Method, QuantContext
 
+# Why full 8-bit activations on every CPU, VNNI or not. X86InductorQuantizer's own default is
+# reduce_range=False; its docstring (and torchao.utils.should_reduce_range) suggest 7 bits "on earlier CPUs
+# without VNNI", whose AVX2 int8 dot product (vpmaddubsw) adds u8*s8 pairs into saturating 16-bit sums.
+# Measured on MiniLM on an AVX2-only EPYC, calibration on other sentences: 7 bits cost 0.015 of cosine to
+# fp32 (eager 0.979 vs 0.994, benchmarks/pt2e_reduce_range.py; compiled 0.978 in the quick-timer run of
+# 2026-12-01), while the graph compiled to oneDNN's int8 kernels at 8 bits kept 0.993
+# (benchmarks/results/minilm_torch_recipes.md): no saturation loss showed. So 8 bits everywhere; None
+# still means torchao's rule (7 bits where the CPU lacks VNNI) for whoever wants it, and the recipe search
+# tries both.
+REDUCE_RANGE_WHY = ("False: 8-bit activations on every CPU; 7 bits (torchao's advice without VNNI) cost MiniLM "
+                    "0.015 of cosine on AVX2 and the compiled 8-bit graph showed no saturation loss (None: "
+                    "7 bits where the CPU lacks VNNI, torchao.utils.should_reduce_range)")
+
+
 @dataclass(frozen=True)
 class Pt2eStaticConfig(MethodConfig):
     compile: bool = knob(False, "eager keeps torch.export's reference graph (no compile cost); Inductor with "
                                 "freezing is where PT2E's int8 kernels run (pt2e-int8-static-compiled)")
     calibration_rows: int = knob(256, "a few hundred rows settle the histogram observers' ranges (PyTorch's PT2E "
                                       "tutorials calibrate on a few batches); more costs time, not accuracy")
-    reduce_range: bool | None = knob(None, "None: 7-bit activations only where the CPU lacks VNNI "
-                                           "(torchao.utils.should_reduce_range), as X86InductorQuantizer's docs "
-                                           "advise against saturating AVX2's 16-bit int8 sums")
+    reduce_range: bool | None = knob(False, REDUCE_RANGE_WHY)
 
     # compile is not searched: it is a method name of its own (pt2e-int8-static-compiled) in the report.
-    SEARCH_SPACE: ClassVar[dict[str, tuple]] = {"calibration_rows": (64, 256, 1024), "reduce_range": (None, False)}
+    SEARCH_SPACE: ClassVar[dict[str, tuple]] = {"calibration_rows": (64, 256, 1024), "reduce_range": (False, True)}
 
     def __post_init__(self) -> None:
         self._positive_ints("calibration_rows")

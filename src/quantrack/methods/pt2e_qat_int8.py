@@ -27,8 +27,7 @@ class Pt2eQatConfig(MethodConfig):
                           "(PyTorch's QAT tutorials fine-tune briefly, not from scratch)")
     lr: float = knob(0.01, "quantrack's training rate: fine-tuning continues the same SGD (as qat-int8)")
     batch_size: int = knob(32, "the DataLoader habit training uses (as qat-int8)")
-    reduce_range: bool | None = knob(None, "None: 7-bit activations only where the CPU lacks VNNI "
-                                           "(torchao.utils.should_reduce_range), as X86InductorQuantizer's docs advise")
+    reduce_range: bool | None = knob(False, static.REDUCE_RANGE_WHY)
 
     SEARCH_SPACE: ClassVar[dict[str, tuple]] = {"epochs": (1, 3, 5)}
 
