@@ -44,6 +44,15 @@ def test_a_spread_that_straddles_the_threshold_is_no_verdict():
     assert np.median(ratios) > 1.05 and verdict_from_ratios(ratios) == SAME
 
 
+def test_quartiles_beyond_the_threshold_but_an_interval_holding_1_is_no_verdict():
+    # 6 windows: the median's 95 % interval is (min, max); the quartiles clear 1.05, one window saw 0.98
+    ratios = np.array([0.98, 1.3, 1.38, 1.4, 1.5, 1.81])
+    assert np.exp(np.percentile(np.log(ratios), 25)) > 1.05
+    assert verdict_from_ratios(ratios) == SAME
+    assert verdict_from_ratios(1 / ratios) == SAME
+    assert verdict_from_ratios(np.array([1.02, 1.3, 1.38, 1.4, 1.5, 1.81])) == FASTER
+
+
 def test_the_threshold_itself_is_not_beyond():
     assert verdict_from_ratios(np.full(6, 1.05)) == SAME
     assert verdict_from_ratios(np.full(6, 1.0501)) == FASTER
