@@ -446,6 +446,12 @@ _CHANGES = [
     "side-by-side speed-up breaks. The champion lines of (e), (f), (j), (k) were computed with the rule's "
     "first form, the p50 as the tie-break; only (e)'s would differ under the speed-up: int8-weight-only "
     "(0.89x at batch 32) over pt2e-int8-static (0.70x), both 0.65x of fp32's file.",
+    "2026-12-02: a timing verdict now also needs the median ratio's 95 % interval to exclude 1 (before: the "
+    "interquartile range alone). The tables were measured under the old rule; six cells print a verdict their "
+    "own bracket does not support and would now read 'no measurable difference': (e) int4-weight-only 0.89x "
+    "[0.70–1.71] slower; (j) torchao-int8-dynamic-compiled 1.38x [0.98–1.81] faster and pt2e-int8-static-compiled "
+    "1.63x [0.92–4.08] faster at batch 1; (k) onnx-fp32 1.12x [0.73–1.24] faster, onnx-mixed-int8 1.50x "
+    "[0.94–1.96] faster, openvino-int8 0.84x [0.70–1.17] slower (all at batch 32 unless said).",
 ]
 
 
