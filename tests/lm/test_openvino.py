@@ -15,10 +15,8 @@ needs_openvino = pytest.mark.skipif(importlib.util.find_spec("openvino") is None
 
 
 @pytest.fixture(scope="module")
-def ov_fp32(tiny):
-    model, _ = tiny
-    method = get_lm_method("openvino-fp32")
-    return method.build(model, method.config())
+def ov_fp32(built):
+    return built("openvino-fp32")[0]  # built once per session, shared with test_methods' contract
 
 
 @needs_openvino
