@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import torch
@@ -133,7 +132,7 @@ class OpenVinoLM:
                               for _ in range(2 * self._layers)])
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None, use_cache: bool = False,
-                cache: OpenVinoCache | None = None, **unused: Any) -> LMOutput:
+                cache: OpenVinoCache | None = None) -> LMOutput:
         if attention_mask is not None and not bool(attention_mask.all()):
             raise ValueError(f"{self.name} runs unpadded rows only (the attention mask has zeros)")
         ids = np.ascontiguousarray(input_ids.numpy() if isinstance(input_ids, torch.Tensor) else input_ids,
