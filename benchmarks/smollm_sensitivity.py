@@ -1,7 +1,7 @@
 """SmolLM2-135M-Instruct's per-block sensitivity alone (quantrack.lm.per_block.lm_sensitivity): each
 transformer block quantized with one LM method, its perplexity increase on calibration windows of the
 second half of CPython's pydoc topics (the half benchmarks/smollm.py never scores). Writes
-benchmarks/results/smollm_sensitivity.md.
+benchmarks/results/smollm_sensitivity.md (another --base: smollm_sensitivity_BASE.md).
 
     python benchmarks/smollm_sensitivity.py                   # int8-dynamic, 2 windows of 256 tokens
     python benchmarks/smollm_sensitivity.py --base dynamic-int8 --windows 4
@@ -56,7 +56,8 @@ def main(argv: list[str] | None = None) -> None:
               f"[{100 * r['drop_ci'][0]:+.2f}–{100 * r['drop_ci'][1]:+.2f}] |" for r in table]
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "smollm_sensitivity.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    name = "smollm_sensitivity" + ("" if args.base == "int8-dynamic" else f"_{args.base}")
+    (out / f"{name}.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
     print("\n".join(lines))
 
 
