@@ -35,8 +35,9 @@ class MixedLM(MethodConfig):
     base: str = knob("int8-dynamic", "torchao's int8 activations + int8 weights: the int8-compute method a CPU "
                                      "user would ship, and on SmolLM2 the int8 one that misses a 2 % budget "
                                      "(+3.9 %); dynamic-int8 loses more but mostly in its per-tensor lm_head")
-    keep: int = knob(3, "blocks kept in float: 3 of SmolLM2's 30 (10 % of the block weights); quantization loss "
-                        "in small transformers sits in a few blocks (MiniLM: the worst 6 of 37 layers held most)")
+    keep: int = knob(3, "blocks kept in float: 3 of SmolLM2's 30 (10 % of the block weights) wins back the worst "
+                        "blocks' share at a small cost in bytes; on SmolLM2 int8-dynamic's loss is spread (the "
+                        "worst block alone +1.1 %: benchmarks/results/smollm_sensitivity.md), so not all of it")
     windows: int = knob(4, "calibration windows each unit is scored on: a ranking needs the order, not a tight "
                            "figure, and it costs one scoring pass per unit (31 for SmolLM2)")
     SEARCH_SPACE = {"keep": (1, 3, 6), "base": ("int8-dynamic", "dynamic-int8")}
