@@ -34,7 +34,8 @@ BASES = ("int8-dynamic", "int8-weight-only", "int4-weight-only", "dynamic-int8")
 class MixedLM(MethodConfig):
     base: str = knob("int8-dynamic", "torchao's int8 activations + int8 weights: the int8-compute method a CPU "
                                      "user would ship, and on SmolLM2 the int8 one that misses a 2 % budget "
-                                     "(+3.9 %); dynamic-int8 loses more but mostly in its per-tensor lm_head")
+                                     "(+3.7 %); dynamic-int8 loses ~200 %, over many blocks (worst alone +25 %, "
+                                     "lm_head +9 %), more than a few float blocks win back")
     keep: int = knob(3, "blocks kept in float: 3 of SmolLM2's 30 (10 % of the block weights) wins back the worst "
                         "blocks' share at a small cost in bytes; on SmolLM2 int8-dynamic's loss is spread (the "
                         "worst block alone +1.1 %: benchmarks/results/smollm_sensitivity.md), so not all of it")
