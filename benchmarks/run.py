@@ -423,8 +423,8 @@ def render(args, m: dict, started: str, load_before: str, load_after: str, elaps
 # whole by the script it names, and states that script, its options and the machine it ran on.
 _INCLUDED = [("(e)", "minilm.md"), ("(f)", "mnist.md"), ("(g)", "sweep.md"), ("(h)", "mixed_precision.md"),
              ("(i)", "search.md"), ("(j)", "minilm_torch_recipes.md"), ("(k)", "minilm_onnx_openvino.md"),
-             ("(l)", "smollm.md"), ("(m)", "smollm_openvino.md"),
-             ("(n)", "smollm_sensitivity.md"), ("(o)", "smollm_sensitivity_dynamic-int8.md")]
+             ("(l)", "smollm.md"), ("(m)", "smollm_sensitivity.md"),
+             ("(n)", "smollm_sensitivity_dynamic-int8.md")]
 
 
 def _included_sections() -> list[str]:
