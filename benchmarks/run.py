@@ -427,7 +427,8 @@ _INCLUDED = [("(e)", "minilm.md", "torch methods, eager"), ("(f)", "mnist.md", "
              ("(h)", "mixed_precision.md", ""), ("(i)", "search.md", ""),
              ("(j)", "minilm_torch_recipes.md", "torchao and PT2E compiled by Inductor"),
              ("(k)", "minilm_onnx_openvino.md", "ONNX Runtime and OpenVINO + NNCF"), ("(l)", "smollm.md", ""),
-             ("(m)", "pt2e_reduce_range.md", "")]
+             ("(m)", "pt2e_reduce_range.md", ""),
+             ("(n)", "smollm_sensitivity.md", ""), ("(o)", "smollm_sensitivity_dynamic-int8.md", "")]
 
 
 # What changed in the included tables, so a reader comparing with an older BENCHMARKS.md (git history) knows

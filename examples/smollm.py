@@ -42,7 +42,10 @@ def main(argv: list[str] | None = None) -> None:
     from quantrack.lm.report import Q4_1_CAVEAT, table_rows, HEADERS
 
     model, tokenizer, source = load()
-    report = quantrack.compare_lm(model, tokenizer, pydoc_texts(), methods=args.methods, context=args.context,
+    topics = pydoc_texts()
+    half = len(topics) // 2  # scored: the first half's windows; mixed-blocks ranks its blocks on the second half
+    report = quantrack.compare_lm(model, tokenizer, topics[:half], calibration_texts=topics[half:],
+                                  methods=args.methods, context=args.context,
                                   max_windows=args.windows, max_new_tokens=args.max_new_tokens,
                                   threads=args.threads, out=Path(args.out) if args.out else None, source=source,
                                   caveat=Q4_1_CAVEAT)

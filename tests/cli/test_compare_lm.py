@@ -25,6 +25,14 @@ def test_bad_text_files(tmp_path, capsys, tiny_folder, make, match):
     assert code == 2 and match in err and len(err.strip().splitlines()) == 1 and "Traceback" not in err
 
 
+def test_bad_calibration_text_is_one_line(tmp_path, capsys, tiny_folder):
+    (tmp_path / "t.txt").write_text(TEXT)
+    (tmp_path / "c.txt").write_text("   ")
+    code, _, err = _run(capsys, [str(tiny_folder), "--text", str(tmp_path / "t.txt"), "--calibration-text",
+                                 str(tmp_path / "c.txt")])
+    assert code == 2 and "is empty" in err and len(err.strip().splitlines()) == 1
+
+
 def test_bad_folders(tmp_path, capsys):
     (tmp_path / "t.txt").write_text(TEXT)
     code, _, err = _run(capsys, [str(tmp_path), "--text", str(tmp_path / "t.txt")])

@@ -46,3 +46,32 @@ def tiny_folder(tmp_path_factory, tiny):
     model.save_pretrained(folder)
     tokenizer.save_pretrained(folder)
     return folder
+
+
+@pytest.fixture(scope="session")
+def built(tiny):
+    """name -> (the variant or the LMMethodUnavailable it raised, whether fp32's weights were left as they
+    were): each method built once on the tiny Llama per session (the OpenVINO ones take seconds each)."""
+    import torch
+
+    from quantrack.lm.methods import LMMethodUnavailable, get_lm_method
+
+    model, _ = tiny
+    cache = {}
+
+    def build(name):
+        if name not in cache:
+            method = get_lm_method(name)
+            before = {k: v.clone() for k, v in model.state_dict().items()}
+            try:
+                if method.calibrated:  # ranks the 2 blocks on calibration windows; keeps 1 of them float
+                    calibration = (torch.arange(4 * 32) % 300).reshape(4, 32).numpy()
+                    variant = method.build(model, method.config(keep=1, windows=2), calibration=calibration)
+                else:
+                    variant = method.build(model, method.config())
+            except LMMethodUnavailable as e:
+                variant = e
+            cache[name] = variant, all((before[k] == v).all() for k, v in model.state_dict().items())
+        return cache[name]
+
+    return build

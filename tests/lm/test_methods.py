@@ -14,16 +14,15 @@ from quantrack.lm.methods import LM_METHOD_NAMES, HQQ, LMMethodUnavailable, Torc
 
 
 @pytest.mark.parametrize("name", LM_METHOD_NAMES)
-def test_every_method_builds_a_model_that_generates_or_says_why(tiny, name):
+def test_every_method_builds_a_model_that_generates_or_says_why(tiny, built, name):
     model, _ = tiny
     method = get_lm_method(name)
     if method.unavailable_reason():
         pytest.skip(method.unavailable_reason())
-    before = {k: v.clone() for k, v in model.state_dict().items()}
-    try:
-        variant = method.build(model, method.config())
-    except LMMethodUnavailable as e:
-        assert str(e) and name in ("gptq", "awq")  # the ones known not to run on a CPU here
+    variant, untouched = built(name)
+    assert untouched  # building never changes the user's model
+    if isinstance(variant, LMMethodUnavailable):
+        assert str(variant) and name in ("gptq", "awq")  # the ones known not to run on a CPU here
         return
     assert variant is not model
     x = torch.arange(20)[None] % 300
@@ -32,8 +31,10 @@ def test_every_method_builds_a_model_that_generates_or_says_why(tiny, name):
         out = variant.generate(input_ids=x, max_new_tokens=3, min_new_tokens=3, do_sample=False, pad_token_id=0)
     assert logits.shape == (1, 20, model.config.vocab_size) and torch.isfinite(logits.float()).all()
     assert out.shape == (1, 23)
-    assert weight_bytes(variant) < weight_bytes(model)
-    assert all((before[k] == v).all() for k, v in model.state_dict().items())
+    if name == "openvino-fp32":  # the same fp32 weights in another runtime, the tied embedding once
+        assert weight_bytes(variant) == pytest.approx(weight_bytes(model), rel=0.01)
+    else:
+        assert weight_bytes(variant) < weight_bytes(model)
 
 
 def test_every_config_knob_has_a_reason():

@@ -252,6 +252,7 @@ def compare_lm(
     folder: Annotated[str, typer.Argument(metavar="FOLDER", help="A transformers model folder (config.json + .safetensors) or one holding a .gguf file; read as data, no code runs.")],
     text: Annotated[list[str], Opt("--text", help="UTF-8 text file for perplexity; 'pydoc' for CPython's own pydoc topics. Repeat for several (joined with a blank line).")],
     gguf_file: Annotated[Optional[str], Opt(help="The GGUF file inside FOLDER [default: the only one there].")] = None,
+    calibration_text: Annotated[Optional[list[str]], Opt("--calibration-text", help="Text file (or 'pydoc') that mixed-blocks ranks the blocks on, other than --text: the evaluated text never chooses. Repeat for several [default: none; mixed-blocks then does not run].")] = None,
     methods: Annotated[str, Opt(help="Comma-separated LM methods, or all (see `quantrack.lm.methods`).")] = "all",
     max_increase_pct: Annotated[float, Opt(help="Champion budget: perplexity increase over fp32, in %, by its paired 95 % interval.")] = 2.0,
     prefer: Annotated[str, Opt(help="What the champion optimizes within the budget: size or speed.")] = "size",
@@ -273,6 +274,7 @@ def compare_lm(
     from quantrack.lm.loading import resolve
 
     texts = texts_from(text)  # refused before anything heavy is loaded
+    calibration = texts_from(calibration_text) if calibration_text else None
     source = resolve(folder, gguf_file)
     from quantrack.lm.registry import check_register
 
@@ -288,7 +290,8 @@ def compare_lm(
         caveat = Q4_1_CAVEAT if source.gguf_file and "q4_1" in source.gguf_file.lower() else (
             "fp32 is the GGUF file's weights dequantized to float32: they carry its own rounding"
             if source.gguf_file else None)
-        report = run_compare(model, tokenizer, texts, methods=methods, max_increase=max_increase_pct / 100,
+        report = run_compare(model, tokenizer, texts, calibration_texts=calibration, methods=methods,
+                             max_increase=max_increase_pct / 100,
                              prefer=prefer, prompts=prompt, max_new_tokens=max_new_tokens, context=context,
                              max_windows=windows, threads=threads, out=out, tracking=tracking_uri,
                              experiment=experiment, source=source.text(), caveat=caveat, progress=progress,

@@ -8,7 +8,8 @@ from rich.markup import escape
 from rich.table import Table
 
 from quantrack.cli.console import _out
-from quantrack.lm.report import HEADERS, LMReport, table_rows
+from quantrack.lm.report import (HEADERS, SENSITIVITY_HEADERS, LMReport, sensitivity_header, sensitivity_rows,
+                                 table_rows)
 
 
 def print_lm_report(report: LMReport, console: Console | None = None) -> None:
@@ -20,6 +21,14 @@ def print_lm_report(report: LMReport, console: Console | None = None) -> None:
     for row, v in zip(table_rows(report), [v for v in report.variants if v.available], strict=True):
         table.add_row(*row, style="bold" if v.name == report.champion else None)
     out.print(table)
+    for method in report.sensitivity:
+        sens = Table(title=sensitivity_header(report, method), box=box.SIMPLE_HEAD, pad_edge=False,
+                     title_justify="left")
+        for h in SENSITIVITY_HEADERS:
+            sens.add_column(h, justify="left" if h == "unit" else "right")
+        for row in sensitivity_rows(report, method, top=5):
+            sens.add_row(*row)
+        out.print(sens)
     for v in report.variants:
         if not v.available:
             out.print(f"{v.name}: not run — {v.reason}", highlight=False, markup=False)

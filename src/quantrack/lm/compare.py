@@ -48,8 +48,9 @@ def compare_lm(model: Any, tokenizer: Any, texts: str | Sequence[str], *, calibr
     """Quantize a causal LM every way asked, measure each variant against fp32, choose the one to ship.
 
     model: a transformers causal LM in float32 (never modified); tokenizer: its tokenizer. texts: the
-    perplexity corpus (a string or a list, joined with a blank line). calibration_texts: recorded; no
-    available method needs calibration (GPTQ/AWQ, which would, cannot run on a CPU here).
+    perplexity corpus (a string or a list, joined with a blank line). calibration_texts: texts other than
+    ``texts`` that mixed-blocks ranks the blocks on (without them it is unavailable: the evaluated
+    windows never choose what a variant keeps in float).
     methods: "all" or names from ``quantrack.lm.methods.LM_METHOD_NAMES``. max_increase: the champion
     budget, a relative perplexity increase (0.02 = 2 %), judged on the upper end of its paired 95 %
     interval. prefer: "size" (fewest weight bytes) or "speed" (fastest decode, measured faster only).
@@ -106,7 +107,10 @@ def compare_lm(model: Any, tokenizer: Any, texts: str | Sequence[str], *, calibr
 
     with preserved_process_state(threads):
         env = environment(threads)
-        variants = _measure(model, names, configs, windows.ids, prompt_ids, max_new_tokens, check, threads, progress)
+        tables: dict[str, Any] = {}
+        held_out = None if calib is None else _held_out(calib.ids, windows.ids)
+        variants = _measure(model, names, configs, windows.ids, prompt_ids, max_new_tokens, check, threads, progress,
+                            held_out, tables)
         from quantrack.lm.champion import choose
 
         champion = choose(variants, budget)
@@ -123,7 +127,13 @@ def compare_lm(model: Any, tokenizer: Any, texts: str | Sequence[str], *, calibr
                     **({"source": source} if source else {})},
             model_summary={"class": type(model).__name__, "params": sum(p.numel() for p in model.parameters())},
             windows=windows.spec, source=source, caveat=caveat, prompts=len(prompt_ids), check_tokens=check,
-            prompt_tokens=int(len(prompt_ids[0])))
+            prompt_tokens=int(len(prompt_ids[0])),
+            sensitivity={k: list(t) for k, t in tables.items()},
+            sensitivity_cost={k: {**t.cost(), "method": t.method, "fp32_perplexity": round(t.fp32_perplexity, 4),
+                                  "tokens_scored": t.tokens_scored, "windows_from": "calibration_texts",
+                                  "calibration_windows_dropped": 0 if held_out is None else
+                                  int(len(calib.ids) - len(held_out))}
+                              for k, t in tables.items()})
         if out is not None:
             report.out_dir = str(Path(out))
             report.save(out)
@@ -134,6 +144,14 @@ def compare_lm(model: Any, tokenizer: Any, texts: str | Sequence[str], *, calibr
                                                                         fingerprint(windows.spec, windows.ids))
             _track(report, tracking, experiment, out, registration, (model, tokenizer), progress)
     return report
+
+
+def _held_out(calibration: np.ndarray, evaluated: np.ndarray) -> np.ndarray | None:
+    """The calibration windows that are not also evaluated windows (None if none is left): what
+    chooses a variant's float blocks must not be what judges it."""
+    seen = {row.tobytes() for row in evaluated}
+    keep = [row for row in calibration if row.tobytes() not in seen]
+    return np.stack(keep) if keep else None
 
 
 def _check_configs(configs: dict[str, MethodConfig], names: list[str]) -> dict[str, MethodConfig]:
@@ -163,7 +181,9 @@ def _prompts(tokenizer, prompts, ids: np.ndarray, token_ids) -> list[np.ndarray]
     return out
 
 
-def _measure(model, names, configs, ids, prompt_ids, max_new_tokens, check, threads, progress):
+def _measure(model, names, configs, ids, prompt_ids, max_new_tokens, check, threads, progress, calibration=None,
+             tables=None):
+    """Each method built, scored and timed; a calibrated method's sensitivity table goes to ``tables``."""
     from quantrack.lm import cost
     from quantrack.lm.generation import generate, match_share
     from quantrack.lm.methods import BASELINE, LMMethodUnavailable, get_lm_method
@@ -187,13 +207,18 @@ def _measure(model, names, configs, ids, prompt_ids, max_new_tokens, check, thre
         try:
             with quiet_warnings(), cost.peak_memory() as memory:
                 t0 = time.perf_counter()
-                variant = method.build(model, cfg)
+                variant = method.build(model, cfg, calibration=calibration, progress=progress) if method.calibrated \
+                    else method.build(model, cfg)
                 produce_s = time.perf_counter() - t0
+                table = getattr(variant, "quantrack_sensitivity", None)
+                if table is not None and tables is not None:
+                    tables[name] = table
                 scores = score_windows(variant, ids)
                 gen = generate(variant, prompt_ids, max_new_tokens)
                 prefill, decode = cost.time_cost(variant, None if name == BASELINE else model, prompt_ids[0],
                                                  threads=threads)
                 weights = cost.weight_bytes(variant)
+                runtime = getattr(variant, "runtime", None)  # what ran it, when not torch eager (OpenVINO)
         except LMMethodUnavailable as e:
             results.append(LMVariantResult(name, available=False, reason=first_line(e)))
             continue
@@ -217,7 +242,8 @@ def _measure(model, names, configs, ids, prompt_ids, max_new_tokens, check, thre
             agreement=1.0 if name == BASELINE else agreement(scores, base_scores),
             generation_match=1.0 if name == BASELINE else match_share(gen, base_gen, check),
             prefill=prefill, decode=decode, latency=[decode], memory=memory[0],
-            seconds_to_quantize=round(produce_s, 3), generate_seconds=round(gen.seconds, 3), config=cfg.to_dict()))
+            seconds_to_quantize=round(produce_s, 3), generate_seconds=round(gen.seconds, 3), config=cfg.to_dict(),
+            runtime=runtime))
         progress.stage(f"{name}: perplexity {scores.perplexity:.3f}, {1e6 / decode.p50_us:.1f} tokens/s, "
                        f"{weights / 1e6:.1f} MB of weights")
     base = results[0]

@@ -114,8 +114,13 @@ def _inner(t) -> list:
 
 
 def weight_bytes(module) -> int:
-    """Bytes held by the module's state (shared storage once)."""
+    """Bytes held by the module's state (shared storage once); a variant that is not a torch module
+    (an OpenVINO IR) says its own (``weight_bytes()``)."""
     import torch
+
+    own = getattr(module, "weight_bytes", None)
+    if callable(own):
+        return int(own())
 
     seen: set[tuple[int, int]] = set()
     total = 0

@@ -26,14 +26,16 @@ from typing import Any
 
 from quantrack.core.method_config import MethodConfig, NoConfig, knob
 from quantrack.errors import QuantrackError
+from quantrack.lm.sensitivity import Base, MixedLM
+from quantrack.lm.unavailable import LMMethodUnavailable
+
+__all__ = ["BASELINE", "LM_METHOD_NAMES", "LMMethod", "LMMethodUnavailable", "base_of", "chosen", "get_lm_method"]
 
 BASELINE = "fp32"
 _TIED_WHY = ("tied to the input embedding in small LMs: quantizing it adds a quantized copy beside the float "
              "embedding, so memory grows")
 
 
-class LMMethodUnavailable(Exception):
-    """The method cannot run here; the message is the report's reason."""
 
 
 @dataclass(frozen=True)
@@ -74,13 +76,52 @@ class HQQ(MethodConfig):
             raise QuantrackError(f"hqq: group_size must be 32, 64, 128 or 256, got {self.group_size!r}")
 
 
+OV_INT8_MODES = ("int8_asym", "int8_sym")
+OV_INT4_MODES = ("int4_asym", "int4_sym")
+
+
+@dataclass(frozen=True)
+class OpenVinoInt8Weights(MethodConfig):
+    mode: str = knob("int8_asym", "NNCF's default: a zero point per output channel fits skewed weight rows")
+    SEARCH_SPACE = {"mode": OV_INT8_MODES}
+
+    def __post_init__(self) -> None:
+        if self.mode not in OV_INT8_MODES:
+            raise QuantrackError(f"openvino-int8-weights: mode must be one of {', '.join(OV_INT8_MODES)}, "
+                                 f"got {self.mode!r}")
+
+
+@dataclass(frozen=True)
+class OpenVinoInt4Weights(MethodConfig):
+    mode: str = knob("int4_asym", "a zero point per group: OpenVINO's docs put INT4_ASYM for accuracy at a small "
+                                  "speed cost, and a <1B model loses more under int4 than a large one")
+    group_size: int = knob(64, "one scale per 64 inputs: NNCF's 128 does not divide SmolLM2-135M's 576-wide "
+                               "layers (9 x 64); the same group as int4-weight-only and the published 4-bit figure")
+    ratio: float = knob(1.0, "NNCF's default: every eligible layer in int4 (a lower ratio leaves the rest int8)")
+    all_layers: bool = knob(False, "NNCF's default: the embedding and the last layer stay int8 (for a tied "
+                                   "embedding: 21 % of SmolLM2's weights, the layer int4 hurts most)")
+    SEARCH_SPACE = {"group_size": (32, 64, 128), "ratio": (0.8, 1.0), "mode": OV_INT4_MODES}
+
+    def __post_init__(self) -> None:
+        if self.mode not in OV_INT4_MODES:
+            raise QuantrackError(f"openvino-int4-weights: mode must be one of {', '.join(OV_INT4_MODES)}, "
+                                 f"got {self.mode!r}")
+        if isinstance(self.group_size, bool) or not isinstance(self.group_size, int) or \
+                (self.group_size < 1 and self.group_size != -1):
+            raise QuantrackError(f"openvino-int4-weights: group_size must be positive (or -1: per channel), "
+                                 f"got {self.group_size!r}")
+        if not (isinstance(self.ratio, (int, float)) and 0.0 < self.ratio <= 1.0):
+            raise QuantrackError(f"openvino-int4-weights: ratio must be in (0, 1], got {self.ratio!r}")
+
+
 @dataclass(frozen=True)
 class LMMethod:
     name: str
     summary: str
     config: type[MethodConfig]
-    build: Callable[[Any, MethodConfig], Any]  # (fp32 model, config) -> a new model that can generate
+    build: Callable[..., Any]  # (fp32 model, config[, only=Linear names]) -> a new model that can generate
     requires: tuple[str, ...] = ()
+    calibrated: bool = False  # build also takes calibration=<token windows> (None: the user gave no calibration_texts)
 
     def unavailable_reason(self) -> str | None:
         import importlib.util
@@ -100,17 +141,24 @@ def _keep_float(model, config) -> set[int]:
     return {id(head)} if tied else set()
 
 
-def _quantize_with(model, ao_config, config) -> Any:
+def quantized_linears(model, config) -> list[str]:
+    """Names of the Linear modules a torchao-based method quantizes (all but a float-kept tied head)."""
     from torch import nn
 
+    keep = _keep_float(model, config)
+    return [n for n, m in model.named_modules() if isinstance(m, nn.Linear) and id(m) not in keep]
+
+
+def _quantize_with(model, ao_config, config, only: set[str] | None = None) -> Any:
+    """A copy with torchao's ``ao_config`` applied to the Linear modules the method quantizes (``only``:
+    just these names, for the mixed method)."""
     from quantrack.methods import _torchao
 
     tq = _torchao.import_torchao()
-    keep = _keep_float(model, config)
+    names = set(quantized_linears(model, config)) if only is None else set(only)
     quantized = copy.deepcopy(model).eval()
-    keep = {id(m2) for m1, m2 in zip(model.modules(), quantized.modules(), strict=True) if id(m1) in keep}
     with _torchao.quiet():
-        tq.quantize_(quantized, ao_config, filter_fn=lambda m, fqn: isinstance(m, nn.Linear) and id(m) not in keep)
+        tq.quantize_(quantized, ao_config, filter_fn=lambda m, fqn: fqn in names)
     return quantized
 
 
@@ -124,19 +172,19 @@ def _bf16(model, config):
     return copy.deepcopy(model).to(torch.bfloat16).eval()
 
 
-def _int8_weight_only(model, config):
+def _int8_weight_only(model, config, only=None):
     from quantrack.methods import _torchao
 
-    return _quantize_with(model, _torchao.import_torchao().Int8WeightOnlyConfig(), config)
+    return _quantize_with(model, _torchao.import_torchao().Int8WeightOnlyConfig(), config, only)
 
 
-def _int8_dynamic(model, config):
+def _int8_dynamic(model, config, only=None):
     from quantrack.methods import _torchao
 
-    return _quantize_with(model, _torchao.import_torchao().Int8DynamicActivationInt8WeightConfig(), config)
+    return _quantize_with(model, _torchao.import_torchao().Int8DynamicActivationInt8WeightConfig(), config, only)
 
 
-def _int4_weight_only(model, config):
+def _int4_weight_only(model, config, only=None):
     import torch
     from torchao.quantization.granularity import PerGroup
 
@@ -152,7 +200,7 @@ def _int4_weight_only(model, config):
         raise LMMethodUnavailable(f"group_size {config.group_size} does not divide the Linear input width(s) "
                                   f"{', '.join(map(str, odd))}; choose a smaller group")
     return _quantize_with(model, tq.IntxWeightOnlyConfig(weight_dtype=torch.int4, granularity=PerGroup(config.group_size)),
-                    config)
+                          config, only)
 
 
 def _hqq(model, config):
@@ -175,14 +223,55 @@ def _hqq(model, config):
     return quantized
 
 
-def _dynamic_int8(model, config):
+def _dynamic_int8(model, config, only=None):
     from quantrack.methods.base import MethodUnavailable
     from quantrack.methods.dynamic_int8 import quantize_dynamic_int8
+    from quantrack.methods.mixed_int8 import quantize_named
 
     try:
-        return quantize_dynamic_int8(model)
+        return quantize_dynamic_int8(model) if only is None else quantize_named(model, only)
     except MethodUnavailable as e:
         raise LMMethodUnavailable(str(e)) from None
+
+
+def _openvino_fp32(model, config):
+    from quantrack.lm import openvino
+
+    return openvino.build(model, "openvino-fp32", compress_to_fp16=False, precision="f32")
+
+
+def _openvino_int8_weights(model, config):
+    from quantrack.lm import openvino
+
+    return openvino.build(model, "openvino-int8-weights", mode=config.mode)
+
+
+def _openvino_int4_weights(model, config):
+    from quantrack.lm import openvino
+
+    return openvino.build(model, "openvino-int4-weights", mode=config.mode, group_size=config.group_size,
+                          ratio=config.ratio, all_layers=config.all_layers)
+
+
+def base_of(name: str) -> Base:
+    """A method mixed-blocks can apply to some Linear modules only, with its default config."""
+    method = get_lm_method(name)
+    cfg = method.config()
+    if name == "dynamic-int8":  # torch.ao quantize_dynamic: every Linear, the tied output projection too
+        def linears(model) -> list[str]:
+            from torch import nn
+
+            return [n for n, m in model.named_modules() if isinstance(m, nn.Linear)]
+    else:
+        def linears(model) -> list[str]:
+            return quantized_linears(model, cfg)
+    return Base(name, lambda model, names: method.build(model, cfg, only=set(names)), linears)
+
+
+def _mixed(model, config, calibration=None, progress=None):
+    from quantrack.lm.sensitivity import build_mixed
+
+    return build_mixed(model, config, calibration, base_of(config.base), progress)
 
 
 def _int4_tinygemm_reason() -> str:
@@ -233,10 +322,19 @@ _REGISTRY: dict[str, LMMethod] = {m.name: m for m in (
              TorchaoInt4WeightOnly, _int4_weight_only, ("torchao",)),
     LMMethod("hqq", "HQQ (hqq package, PyTorch backend): half-quadratic 4-bit weights, packed two per byte, "
              "dequantized per call; no calibration data", HQQ, _hqq, ("hqq",)),
+    LMMethod("openvino-fp32", "OpenVINO IR in fp32 (weights and inference), KV cache in and out: the runtime's "
+             "gain alone", NoConfig, _openvino_fp32, ("openvino",)),
+    LMMethod("openvino-int8-weights", "NNCF int8 weight compression (per channel, the embedding too), float "
+             "activations, run by OpenVINO", OpenVinoInt8Weights, _openvino_int8_weights, ("openvino", "nncf")),
+    LMMethod("openvino-int4-weights", "NNCF int4 group-wise weight compression (embedding and last layer int8), "
+             "float activations, run by OpenVINO", OpenVinoInt4Weights, _openvino_int4_weights, ("openvino", "nncf")),
     LMMethod("gptq", "GPTQ (calibrated second-order rounding)", NoConfig, _gptq, ("torchao",)),
     LMMethod("awq", "AWQ (activation-aware scaling)", NoConfig, _awq, ("torchao",)),
     LMMethod("dynamic-int8", "torch.ao quantize_dynamic (the assignment's method): every Linear int8, activations "
              "quantized per call", NoConfig, _dynamic_int8),
+    LMMethod("mixed-blocks", "a base method (int8-dynamic by default) on every transformer block but the worst "
+             "`keep`, ranked one block at a time on calibration_texts; those stay float", MixedLM, _mixed,
+             ("torchao",), calibrated=True),
 )}
 
 LM_METHOD_NAMES: tuple[str, ...] = tuple(n for n in _REGISTRY if n != BASELINE)

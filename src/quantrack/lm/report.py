@@ -79,6 +79,29 @@ def table_rows(report: LMReport) -> list[list[str]]:
     return rows
 
 
+SENSITIVITY_TOP = 10  # units shown in report.md; report.json holds them all
+
+
+def sensitivity_header(report: LMReport, method: str) -> str:
+    rows, cost = report.sensitivity[method], report.sensitivity_cost.get(method, {})
+    kept = [r["layer"] for r in rows if r["kept_float"]]
+    return (f"{method}: each of {len(rows)} units quantized alone with {cost.get('method', '?')}, perplexity "
+            f"increase on {cost.get('rows', '?')} calibration window(s) ({cost.get('tokens_scored', '?')} tokens; "
+            f"fp32 {cost.get('fp32_perplexity', float('nan')):.3f} there), never the evaluated ones; "
+            f"{cost.get('evaluations', '?')} scoring passes, {cost.get('seconds', '?')} s. Kept in float: "
+            f"{', '.join(kept) or 'none'}")
+
+
+def sensitivity_rows(report: LMReport, method: str, top: int | None = SENSITIVITY_TOP) -> list[list[str]]:
+    rows = report.sensitivity[method]
+    return [[r["layer"], f"{r['params']:,}", f"{r['perplexity']:.3f}",
+             f"{100 * r['drop']:+.2f} % [{100 * r['drop_ci'][0]:+.2f}–{100 * r['drop_ci'][1]:+.2f}]",
+             "float" if r["kept_float"] else ""] for r in rows[:top]]
+
+
+SENSITIVITY_HEADERS = ["unit", "weights", "perplexity alone", "increase [95% CI]", "kept"]
+
+
 def to_markdown(report: LMReport) -> str:
     from quantrack.core.cpu import cpu_line
 
@@ -99,9 +122,18 @@ def to_markdown(report: LMReport) -> str:
         lines += [f"CPU: {cpu_line(report.environment['cpu'])}; threads {report.environment.get('threads')}", ""]
     lines += ["| " + " | ".join(HEADERS) + " |", "|" + "---|" * len(HEADERS)]
     lines += ["| " + " | ".join(r) + " |" for r in table_rows(report)]
+    ran = [v for v in report.variants if v.available and v.runtime]
+    if ran:
+        lines += ["", "Not torch eager:", ""] + [f"- **{v.name}**: {v.runtime}" for v in ran]
     gone = [v for v in report.variants if not v.available]
     if gone:
         lines += ["", "Not measured:", ""] + [f"- **{v.name}**: {v.reason}" for v in gone]
+    for method in report.sensitivity:
+        lines += ["", "## Per-block sensitivity", "", sensitivity_header(report, method) + ".", "",
+                  "| " + " | ".join(SENSITIVITY_HEADERS) + " |", "|" + "---|" * len(SENSITIVITY_HEADERS)]
+        lines += ["| " + " | ".join(r) + " |" for r in sensitivity_rows(report, method)]
+        if len(report.sensitivity[method]) > SENSITIVITY_TOP:
+            lines += ["", f"{len(report.sensitivity[method]) - SENSITIVITY_TOP} more units in report.json."]
     mem = next((v.memory for v in report.variants if v.memory is not None), None)
     if mem is not None:
         lines += ["", f"Memory: {mem.how}."]

@@ -44,6 +44,9 @@ def _ov():
     return ov
 
 
+ov_module = _ov  # the openvino module, or MethodUnavailable with the install line (lm/openvino.py uses it)
+
+
 def convert(ctx: QuantContext):
     """The float model as an ov.Model with a dynamic batch axis: from the ONNX graph the user gave,
     else from the torch module (example rows trace it)."""
