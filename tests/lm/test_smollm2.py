@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import math
+from pathlib import Path
 
 import pytest
 
@@ -19,8 +20,7 @@ CONTEXT, WINDOWS = 128, 4
 def smollm2():
     from quantrack.lm.loading import SMOLLM2_GGUF, load_causal_lm, smollm2_folder
 
-    model, tokenizer, _ = load_causal_lm(smollm2_folder(), SMOLLM2_GGUF)
-    return model, tokenizer
+    return load_causal_lm(smollm2_folder(), SMOLLM2_GGUF)  # (model, tokenizer, source)
 
 
 def test_compare_lm_on_smollm2_matches_a_perplexity_by_hand(smollm2):
@@ -29,7 +29,7 @@ def test_compare_lm_on_smollm2_matches_a_perplexity_by_hand(smollm2):
     import quantrack
     from quantrack.lm.corpus import pydoc_texts
 
-    model, tokenizer = smollm2
+    model, tokenizer, _ = smollm2
     texts = pydoc_texts()
     report = quantrack.compare_lm(model, tokenizer, texts, methods=["int8-weight-only", "gptq"], context=CONTEXT,
                                   max_windows=WINDOWS, max_new_tokens=4)
@@ -55,15 +55,22 @@ def test_compare_lm_on_smollm2_matches_a_perplexity_by_hand(smollm2):
         assert report.champion_reason
 
 
-def test_compare_lm_command_on_smollm2(tmp_path, capsys):
+def test_compare_lm_command_on_smollm2(smollm2, tmp_path, capsys, monkeypatch):
     from quantrack.cli.app import main
+    from quantrack.lm import loading
     from quantrack.lm.loading import SMOLLM2_GGUF, smollm2_folder
+
+    # The command's own load is the fixture's call with the same arguments (load_causal_lm is the one
+    # loader); reusing its result saves a second 15-35 s read of the GGUF file.
+    asked = []
+    monkeypatch.setattr(loading, "load_causal_lm", lambda folder, gguf: asked.append((folder, gguf)) or smollm2)
 
     with pytest.raises(SystemExit) as e:
         main(["compare-lm", str(smollm2_folder()), "--gguf-file", SMOLLM2_GGUF, "--text", "pydoc", "--methods",
               "bf16", "--context", "64", "--windows", "2", "--max-new-tokens", "2", "--out", str(tmp_path)])
     out = capsys.readouterr()
     assert e.value.code == 0, out.err
+    assert [(Path(f), g) for f, g in asked] == [(smollm2_folder(), SMOLLM2_GGUF)]
     assert "bf16" in out.out and "Q4_1" in out.out
     data = json.loads((tmp_path / "report.json").read_text())
     assert data["windows"]["windows"] == 2 and data["variants"][1]["name"] == "bf16"

@@ -57,7 +57,7 @@ def _run(tmp: Path, i: int) -> subprocess.Popen:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("n", [2, 4])
+@pytest.mark.parametrize("n", [4])  # 4 on 2 cores is the contended case; 2 adds time, not a new race
 def test_runs_started_together_on_a_fresh_store_all_succeed(tmp_path, n):
     from mlflow.tracking import MlflowClient
 
