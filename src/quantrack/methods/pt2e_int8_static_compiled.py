@@ -16,6 +16,13 @@ from quantrack.methods.base import Method, QuantContext
 class Pt2eStaticCompiledConfig(static.Pt2eStaticConfig):
     compile: bool = knob(True, "Inductor with freezing fuses dequantize -> linear -> quantize into oneDNN int8 "
                                "kernels (PyTorch's PT2E x86 recipe); its seconds are reported as compile time")
+    # Unlike the eager graph (reference ops in float, nothing saturates), the compiled one runs oneDNN's int8
+    # kernels, whose AVX2 path without VNNI adds u8*s8 pairs into saturating 16-bit sums: at 8 bits the
+    # compiled MLP of tests/methods/test_pt2e.py strays up to 0.25 from its eager twin on this AVX2 EPYC,
+    # at 7 bits it matches. So the compiled recipe keeps torchao's rule.
+    reduce_range: bool | None = knob(None, "None: 7-bit activations where the CPU lacks VNNI "
+                                           "(torchao.utils.should_reduce_range), whose int8 kernels saturate "
+                                           "16-bit sums at 8 bits; 8 bits where VNNI is present")
 
 
 def apply(ctx: QuantContext) -> Pt2eVariant:
