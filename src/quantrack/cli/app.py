@@ -130,7 +130,7 @@ def run(
     no_register: Annotated[bool, Opt("--no-register", help="Same as --register none.")] = False,
     promote: Annotated[Optional[bool], Opt("--promote", help="Move @champion to this run's pick even if it does not "
                                                              "beat the current one. [default: only if it beats it]")] = None,
-    sensitivity_rows: Annotated[Optional[int], Opt(help=f"mixed-int8/onnx-mixed-int8: score each layer alone on this many test rows (0: all). {_default('sensitivity_rows')}")] = None,
+    sensitivity_rows: Annotated[Optional[int], Opt(help=f"mixed-int8/onnx-mixed-int8: score each layer alone on this many training (calibration) rows, never test rows (0: all). {_default('sensitivity_rows')}")] = None,
     verbose: Annotated[bool, Opt("--verbose", help=_VERBOSE_HELP)] = False,
 ) -> None:
     """Train, track, quantize with every method, measure, and name the champion."""

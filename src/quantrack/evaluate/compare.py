@@ -103,8 +103,9 @@ def compare(
     report.json records the config of every variant. timing_gate: a callable returning a
     context manager entered around each latency measurement (a sweep holds other trials off the
     cores meanwhile). notes: extra entries for the report's config and the MLflow run's params.
-    sensitivity_rows: the mixed-precision methods score each layer alone on this many evaluation
-    rows (None: all). tracker: a :class:`quantrack.core.tracking.RunTracker` whose run the caller has
+    sensitivity_rows: the mixed-precision methods score each layer alone on this many calibration
+    rows (None: all). They choose their float layers on the calibration rows that are not eval_data
+    rows, never on the rows that judge them; without such rows they are reported unavailable. tracker: a :class:`quantrack.core.tracking.RunTracker` whose run the caller has
     started (and ends): the report is logged into it, instead of into a run of its own (``tracking``).
     facts: Report fields the caller adds before the report is saved and logged (``quantrack run``: its
     config, dataset, training losses...). plot_worker: draws the plots elsewhere (report.plot_worker).

@@ -15,6 +15,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+import numpy as np
+
 from quantrack.core.budget import Budget
 from quantrack.core.evalset import EvalSet
 from quantrack.core.method_config import MethodConfig, knob
@@ -50,14 +52,16 @@ class Table(list):
 
     method: str = ""
     evaluations: int = 0  # one per layer, on ``rows`` rows
-    greedy_evaluations: int = 0  # the mixed variant's search, on the whole evaluation set
+    greedy_evaluations: int = 0  # the mixed variant's search, on all the rows it chooses on
     seconds: float = 0.0
-    rows: int = 0  # evaluation rows each layer was scored on
+    rows: int = 0  # rows each layer was scored on
     workers: int = 1
+    scored_on: str = ""  # "calibration" when a mixed method chose on it; "": the rows its caller gave
 
     def cost(self) -> dict[str, Any]:
-        return {"evaluations": self.evaluations, "greedy_evaluations": self.greedy_evaluations, "seconds": round(self.seconds, 2), "rows": self.rows,
+        cost = {"evaluations": self.evaluations, "greedy_evaluations": self.greedy_evaluations, "seconds": round(self.seconds, 2), "rows": self.rows,
                 "workers": self.workers, "layers": len(self)}
+        return {**cost, "scored_on": self.scored_on} if self.scored_on else cost
 
 
 def sensitivity(layers: Layers, scorer: Scorer, workers: int = 1) -> Table:
@@ -105,13 +109,49 @@ def greedy(layers: Layers, table: Sequence[dict[str, Any]], scorer: Scorer, budg
 
 
 def evaluation_of(ctx: QuantContext) -> tuple[EvalSet, Callable | None]:
-    """What the search scores on: compare's evaluation set and metric (ctx.search), else the
-    calibration rows (with their labels when given, else agreement with fp32)."""
-    if ctx.search is not None:
-        return ctx.search.evaluation, ctx.search.metric
+    """The rows the search chooses on, and their score. Never the rows that judge the variant.
+
+    Inside ``compare`` (ctx.search): the calibration rows that are not evaluation rows, scored with
+    compare's metric when given (by its contract a function of (outputs, fp32_outputs), so it means
+    the same on any rows), else accuracy with the calibration labels when given (compare's own
+    score), else agreement of argmax with fp32 (its drop bounds the accuracy drop from above: a row
+    can only lose accuracy where the prediction changed). No such rows: unavailable, naming
+    ``calibration=``, as mixed-blocks does for LMs; choosing on the evaluated rows would flatter the
+    very score the champion rule then reads. Without compare (``quantrack.quantize``): the
+    calibration rows, with their labels when given."""
     if ctx.calibration is None:
+        if ctx.search is not None:
+            raise MethodUnavailable(
+                f"{ctx.method} chooses its float layers on calibration rows and compare was given none: pass "
+                "calibration= rows other than eval_data (choosing on the evaluated rows would flatter its score)")
         raise MethodUnavailable("needs rows to measure each layer's cost on: pass eval data or calibration")
-    return EvalSet(tuple(ctx.calibration), ctx.labels), None
+    rows = EvalSet(tuple(ctx.calibration), ctx.labels)
+    if ctx.search is None:
+        return rows, None
+    fresh = rows_not_in(rows, ctx.search.evaluation)
+    if fresh.rows == 0:
+        raise MethodUnavailable(
+            f"{ctx.method} chooses its float layers on calibration rows, but all {rows.rows} calibration rows are "
+            "also eval_data rows: pass calibration= rows other than eval_data (choosing on the evaluated rows "
+            "would flatter its score)")
+    return fresh, ctx.search.metric
+
+
+def _row_keys(evaluation: EvalSet) -> list[bytes]:
+    """One byte string per row, across every input (floats widened so float32 and float64 copies
+    of a row compare equal)."""
+    flat = [np.ascontiguousarray(a.astype(np.float64) if a.dtype.kind == "f" else a).reshape(len(a), -1)
+            for a in evaluation.inputs]
+    return [b"".join(f[i].tobytes() for f in flat) for i in range(evaluation.rows)]
+
+
+def rows_not_in(rows: EvalSet, evaluation: EvalSet) -> EvalSet:
+    """``rows`` without any row that is also one of ``evaluation``'s (the same inputs, exactly)."""
+    if [a.shape[1:] for a in rows.inputs] != [a.shape[1:] for a in evaluation.inputs]:
+        return rows  # rows of another shape (text padded to another length) cannot be the same rows
+    judged = set(_row_keys(evaluation))
+    keep = np.array([k not in judged for k in _row_keys(rows)], dtype=bool)
+    return rows if keep.all() else rows.take(np.flatnonzero(keep))
 
 
 def require_layers(layers: Layers, name: str) -> None:
@@ -123,7 +163,8 @@ def require_layers(layers: Layers, name: str) -> None:
 
 def apply_mixed(ctx: QuantContext, layers: Layers, fp32: Variant, name: str) -> Variant:
     """The mixed variant for ``ctx``: sensitivity table (to ctx.search.sink when compare collects
-    it), then the greedy choice. The variant records ``float_layers`` and its table."""
+    it), then the greedy choice, both on the rows ``evaluation_of`` gives (never compare's evaluation
+    rows). The variant records ``float_layers`` and its table."""
     require_layers(layers, name)
     config = ctx.config_or(MixedConfig())
     evaluation, metric = evaluation_of(ctx)
@@ -133,6 +174,7 @@ def apply_mixed(ctx: QuantContext, layers: Layers, fp32: Variant, name: str) -> 
     part = full if rows is None or rows >= evaluation.rows else Scorer(fp32, subset(evaluation, rows, ctx.seed),
                                                                         metric, batch)
     table = sensitivity(layers, part, workers=config.workers)
+    table.scored_on = "calibration"  # compare's calibration rows less its evaluation rows, or quantize's
     if ctx.search is not None:
         ctx.search.sink[layers.method] = table  # before the greedy step: the table is reported even when it fails
     started = time.perf_counter()

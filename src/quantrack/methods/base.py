@@ -38,8 +38,9 @@ def rows_of(inputs: Inputs, index) -> Inputs:
 
 @dataclass
 class SearchContext:
-    """What the mixed-precision methods search with, given by ``compare``: the rows and score every
-    variant is judged on, and where to leave their per-layer tables (``sink``: plain method -> table,
+    """What the mixed-precision methods search with, given by ``compare``: the rows every variant is
+    judged on (which they must not choose on: they choose on the calibration rows that are not among
+    them), the metric, and where to leave their per-layer tables (``sink``: plain method -> table,
     read by compare into the report). Without it (``quantrack.quantize``) they score on the
     calibration rows."""
 
@@ -75,7 +76,7 @@ class QuantContext:
     config: MethodConfig | None = None
     # The champion budget compare decides with; the mixed methods search to fit it (None: Budget()'s default).
     budget: Budget | None = None
-    search: SearchContext | None = None  # compare's evaluation set and sensitivity sink, for the mixed methods
+    search: SearchContext | None = None  # compare's evaluation set (kept out of the choice), metric and sensitivity sink
 
     def config_or(self, default: MethodConfig) -> MethodConfig:
         """The config the caller passed, else ``default`` (the method's own defaults)."""

@@ -31,7 +31,8 @@ def cost_text(report: ReportData, method: str) -> str:
     c = report.sensitivity_cost.get(method)
     if not c:
         return ""
-    return (f"{c['evaluations']} evaluations on {c['rows']} rows ({c['workers']} worker(s)), then "
+    on = {"calibration": "calibration rows, none of them evaluated"}.get(c.get("scored_on"), "rows")
+    return (f"{c['evaluations']} evaluations on {c['rows']} {on} ({c['workers']} worker(s)), then "
             f"{c['greedy_evaluations']} to choose the float layers; {c['seconds']} s")
 
 
