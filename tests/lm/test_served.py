@@ -166,3 +166,23 @@ def test_a_model_read_from_gguf_is_saved_as_plain_float_weights(tiny, tmp_path):
     x = torch.tensor([tok("The quick brown fox")["input_ids"]])
     with torch.inference_mode():
         assert torch.equal(recreated(input_ids=x).logits, copy.deepcopy(model).to(torch.bfloat16)(input_ids=x).logits)
+
+
+def test_an_openvino_champion_is_recreated_and_generates_like_the_measured_one(tiny, tmp_path):
+    """The OpenVINO weight-compressed variants are served the same way: NNCF's data-free int8 is deterministic."""
+    import torch
+
+    pytest.importorskip("openvino")
+    pytest.importorskip("nncf")
+    from quantrack.lm.methods import get_lm_method
+
+    model, tok = tiny
+    method = get_lm_method("openvino-int8-weights")
+    measured = method.build(model, method.config())
+    folder = served.save_data(model, tok, "openvino-int8-weights", {}, tmp_path / "lm", default_max_new_tokens=4)
+    lm = served.ServedLM(*served.load_data(folder))
+    x = torch.tensor([tok("The quick")["input_ids"]])
+    direct = measured.generate(input_ids=x, attention_mask=torch.ones_like(x), max_new_tokens=4, do_sample=False,
+                               pad_token_id=0)
+    assert lm.predict({"prompt": "The quick", "max_new_tokens": 4}) == \
+        [tok.decode(direct[0, x.shape[1]:], skip_special_tokens=True)]
