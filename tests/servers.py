@@ -209,3 +209,16 @@ class PostgresServer:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def wait_healthy(proc, url: str, log: Path, timeout_s: float, poll_s: float = 0.25) -> None:
+    """Until ``url``/health answers; fails with the server's log if it exits or ``timeout_s`` passes first."""
+    deadline = time.perf_counter() + timeout_s
+    while True:
+        assert proc.poll() is None, log.read_text()[-3000:]
+        assert time.perf_counter() < deadline, f"scoring server not healthy within {timeout_s:g} s"
+        try:
+            with urllib.request.urlopen(f"{url}/health", timeout=1):
+                return
+        except OSError:
+            time.sleep(poll_s)

@@ -7,7 +7,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -16,7 +15,7 @@ import pytest
 
 import quantrack
 from quantrack.errors import QuantrackError
-from servers import free_port
+from servers import free_port, wait_healthy
 from tests.lm.conftest import TEXT
 
 SRC = str(Path(__file__).resolve().parents[2] / "src")
@@ -127,15 +126,7 @@ def server(registered):
     log.close()
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.perf_counter() + 150  # torch, transformers, torchao and MLflow imported on 2 busy cores
-        while True:
-            assert proc.poll() is None, (root / "serve.log").read_text()[-3000:]
-            assert time.perf_counter() < deadline, "scoring server not healthy within 150 s"
-            try:
-                with urllib.request.urlopen(f"{url}/health", timeout=1):
-                    break
-            except OSError:
-                time.sleep(0.5)
+        wait_healthy(proc, url, root / "serve.log", 150, 0.5)  # torch, transformers, torchao and MLflow imported on 2 busy cores
         yield url, root
     finally:
         proc.send_signal(signal.SIGTERM)

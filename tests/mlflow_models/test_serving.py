@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from servers import free_port
+from servers import free_port, wait_healthy
 
 pytestmark = [pytest.mark.server, pytest.mark.slow]
 
@@ -46,15 +46,7 @@ def served(tmp_path_factory):
     log.close()
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.perf_counter() + 90
-        while True:
-            assert proc.poll() is None, (root / "serve.log").read_text()[-3000:]
-            assert time.perf_counter() < deadline, "scoring server not healthy within 90 s"
-            try:
-                with urllib.request.urlopen(f"{url}/health", timeout=1):
-                    break
-            except OSError:
-                time.sleep(0.25)
+        wait_healthy(proc, url, root / "serve.log", 90, 0.25)
         yield url, report, data, uri
     finally:
         # quantrack serve itself must take its scoring server down when told to stop.

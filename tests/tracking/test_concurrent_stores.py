@@ -11,7 +11,6 @@ path, a real process per terminal, on each kind of store.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import random
 import subprocess
@@ -66,19 +65,10 @@ def _spool_a_run_of(csv: Path, uri: str, out: Path, auth: bool) -> str:
     return run_id
 
 
-@contextlib.contextmanager
 def _credentials(auth: bool):
-    saved = {k: os.environ.get(k) for k in ("MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD")}
-    if auth:
-        os.environ.update(MLFLOW_TRACKING_USERNAME=ADMIN, MLFLOW_TRACKING_PASSWORD=ADMIN_PASSWORD)
-    try:
-        yield
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
+    from quantrack.core.environment import env_override
+
+    return env_override({"MLFLOW_TRACKING_USERNAME": ADMIN, "MLFLOW_TRACKING_PASSWORD": ADMIN_PASSWORD} if auth else {})
 
 
 def _four_runs_and_a_sync(tmp_path: Path, uri: str, auth: bool = False, register: bool = False) -> None:
