@@ -45,7 +45,11 @@ def default_run_in_tmux(folder: Path) -> FirstRun:
     # The pane stays when the run ends, its last line saying so, as a shell prompt would take one.
     conf.write_text('set -g remain-on-exit on\nset -g remain-on-exit-format "$ "\nset -g history-limit 5000\n'
                     "set -g status off\n")
-    env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES", "TMUX")}
+    # A new user's fresh shell: no terminal size forced and no MLflow settings (a store URI left in this
+    # process's environment by an earlier test would take the run's records elsewhere).
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("COLUMNS", "LINES", "TMUX") and not k.startswith("MLFLOW_")}
+    env["MLFLOW_DISABLE_TELEMETRY"] = "true"
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(SRC), os.environ.get("PYTHONPATH")]))
     env["TERM"] = "xterm-256color"
     cmd = f"cd {folder} && {sys.executable} -m quantrack run; echo $? > {folder / 'status'}"

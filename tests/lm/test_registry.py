@@ -15,6 +15,7 @@ import pytest
 
 import quantrack
 from quantrack.errors import QuantrackError
+from mlflow_uri import tracking_uri
 from servers import free_port, wait_healthy
 from tests.lm.conftest import TEXT
 
@@ -25,19 +26,13 @@ OPTIONS = {"methods": ["int8-weight-only"], "context": 64, "max_windows": 3, "ma
 
 @pytest.fixture(scope="module")
 def registered(tiny, tmp_path_factory):
-    import mlflow
-
     model, tok = tiny
     root = tmp_path_factory.mktemp("lm-registry")
     uri = f"sqlite:///{root / 'mlflow.db'}"
     report = quantrack.compare_lm(model, tok, [TEXT], tracking=uri, experiment="lm", register="champion",
                                   model_name=NAME, **OPTIONS)
-    previous = mlflow.get_tracking_uri()
-    mlflow.set_tracking_uri(uri)
-    try:
+    with tracking_uri(uri):
         yield report, uri, root
-    finally:
-        mlflow.set_tracking_uri(previous)
 
 
 @pytest.mark.slow

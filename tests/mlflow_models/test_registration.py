@@ -8,6 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from mlflow_uri import tracking_uri
+
 pytestmark = pytest.mark.slow
 
 NAME = "quantrack-digits-logreg"
@@ -23,8 +25,6 @@ def _methods() -> str:
 
 @pytest.fixture(scope="module")
 def registered(tmp_path_factory):
-    import mlflow
-
     from quantrack import pipeline
     from quantrack.config import build_config
     from quantrack.data.load import load_table
@@ -35,12 +35,8 @@ def registered(tmp_path_factory):
     cfg = build_config(epochs=3, methods=_methods(), tracking_uri=uri, out=str(root / "runs"), register="all")
     report = pipeline.run(cfg)
     data = prepare(load_table("digits"), test_size=cfg.test_size, seed=cfg.seed)
-    previous = mlflow.get_tracking_uri()
-    mlflow.set_tracking_uri(uri)
-    try:
+    with tracking_uri(uri):
         yield report, data, uri
-    finally:
-        mlflow.set_tracking_uri(previous)
 
 
 def _labels(data) -> np.ndarray:
@@ -178,12 +174,8 @@ def test_a_model_trained_with_impute_mean_fills_holes_in_served_rows(tmp_path):
     cfg = build_config(dataset=str(tmp_path / "holes.csv"), impute="mean", epochs=20, lr=0.1,
                        methods="dynamic-int8", tracking_uri=uri, out=str(tmp_path / "runs"))
     report = pipeline.run(cfg)
-    previous = mlflow.get_tracking_uri()
-    mlflow.set_tracking_uri(uri)
-    try:
+    with tracking_uri(uri):
         model = mlflow.pyfunc.load_model(f"models:/{report.registered_model}@champion")
-    finally:
-        mlflow.set_tracking_uri(previous)
     labels = model.predict(np.array([[2.0, np.nan, 0.0], [-2.0, np.nan, 0.0]]))
     assert list(labels) == ["up", "down"]
 

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from mlflow_uri import tracking_uri
 from servers import free_port, wait_healthy
 
 pytestmark = [pytest.mark.server, pytest.mark.slow]
@@ -90,12 +91,8 @@ def test_champion_answers_raw_rows_with_labels(served):
     labels = np.asarray(body["predictions"])
     assert labels.shape == (50,) and set(labels) <= {int(c) for c in data.class_names}
     # The same answers as the registered champion loaded in this process.
-    previous = mlflow.get_tracking_uri()
-    mlflow.set_tracking_uri(uri)
-    try:
+    with tracking_uri(uri):
         local = mlflow.pyfunc.load_model(f"models:/{NAME}@champion").predict(rows.astype(np.float64))
-    finally:
-        mlflow.set_tracking_uri(previous)
     assert labels.tolist() == list(local)
     # A JSON body with integers (what curl users send for digits) works too.
     status, body = _post(url, {"inputs": [[int(v) for v in rows[0]]]})
