@@ -121,4 +121,33 @@ def first_run(tmp_path_factory):
 
     if TMUX is None:
         pytest.skip("tmux not installed (Debian package `tmux`)")
-    return default_run_in_tmux(tmp_path_factory.mktemp("first-run"))
+    if not os.environ.get("PYTEST_XDIST_WORKER"):
+        return default_run_in_tmux(tmp_path_factory.mktemp("first-run"))
+    # In pytest-xdist workers: the first worker to ask runs it (~40 s) in the folder all of this session's
+    # workers share, the others wait on the lock and read what it saved.
+    from filelock import FileLock
+
+    from first_run import FirstRun
+
+    shared = tmp_path_factory.getbasetemp().parent
+    with FileLock(str(shared / "first-run.lock")):
+        done = FirstRun.load(shared / "first-run")
+        if done is None:
+            done = default_run_in_tmux(shared / "first-run")
+            done.save()
+    return done
+
+
+def pytest_collection_modifyitems(config, items):
+    """Files with slow tests first, each file's tests kept together and in order.
+
+    The two pytest-xdist workers (``--dist loadfile --no-loadscope-reorder``, pyproject.toml) take whole
+    files in this order, so the minute-long files start early and the quick ones fill the end; in
+    xdist's default order (most tests first) the few-test, long files came last and one worker ran
+    them alone for minutes.
+    """
+    by_file: dict[Path, list] = {}
+    for item in items:
+        by_file.setdefault(item.path, []).append(item)
+    slow = {path for path, tests in by_file.items() if any(t.get_closest_marker("slow") for t in tests)}
+    items[:] = [t for path in sorted(by_file, key=lambda p: p not in slow) for t in by_file[path]]

@@ -1,13 +1,14 @@
 """The default `quantrack run`, as a new user meets it: no options, in a fresh folder, inside a real
 terminal of 80 columns by 40 lines (tmux), stdout and stderr on the screen.
 
-Run once per test session (tests/conftest.py's ``first_run`` fixture) and read by the tests of what
-that user sees: the last screen (tests/cli/test_terminal.py), the MLflow store it wrote
+Run once per test session (tests/conftest.py's ``first_run`` fixture, shared by the pytest-xdist
+workers through a file lock) and read by the tests of what that user sees: the last screen (tests/cli/test_terminal.py), the MLflow store it wrote
 (tests/tracking/test_story.py) and the report it saved.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -32,6 +33,19 @@ class FirstRun:
     @property
     def tracking_uri(self) -> str:
         return f"sqlite:///{self.folder / 'mlflow.db'}"
+
+    def save(self) -> None:
+        """Beside the run, for another test process to read (``load``) instead of running it again."""
+        (self.folder / "first-run.json").write_text(json.dumps(
+            {"screen": self.screen, "history": self.history, "status": self.status}))
+
+    @classmethod
+    def load(cls, folder: Path) -> FirstRun | None:
+        saved = folder / "first-run.json"
+        if not saved.is_file():
+            return None
+        data = json.loads(saved.read_text())
+        return cls(folder, data["screen"], data["history"], data["status"])
 
     def run_dir(self) -> Path:
         (d,) = [p for p in (self.folder / "runs").iterdir() if p.is_dir() and p.name != "spool"]

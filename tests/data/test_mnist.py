@@ -43,6 +43,8 @@ def test_run_trains_the_cnn_on_mnist_end_to_end(run_cli, sqlite_uri, tmp_path, c
     # timing needs at least 6 windows of 5 pairs: minutes. The timer is tested in
     # tests/evaluate; here the fewest calls it accepts keep the run to the data, training and variants.
     monkeypatch.setattr(timing, "time_against", functools.partial(timing.time_against, min_windows=2, min_calls=1))
+    # fp32 alone is timed call by call, at least 30 calls per batch size (24 of this test's 39 s).
+    monkeypatch.setattr(timing, "time_calls", functools.partial(timing.time_calls, min_samples=3))
     config = tmp_path / "fast.toml"
     config.write_text("latency_budget_s = 0.02\n")
     code = run_cli("run", "--config", str(config), "--dataset", "mnist", "--model", "cnn", "--epochs", "1",

@@ -67,10 +67,12 @@ def test_compare_lm_command_on_smollm2(smollm2, tmp_path, capsys, monkeypatch):
 
     with pytest.raises(SystemExit) as e:
         main(["compare-lm", str(smollm2_folder()), "--gguf-file", SMOLLM2_GGUF, "--text", "pydoc", "--methods",
-              "bf16", "--context", "64", "--windows", "2", "--max-new-tokens", "2", "--out", str(tmp_path)])
+              "int8-weight-only", "--context", "64", "--windows", "2", "--max-new-tokens", "2", "--out", str(tmp_path)])
     out = capsys.readouterr()
     assert e.value.code == 0, out.err
     assert [(Path(f), g) for f, g in asked] == [(smollm2_folder(), SMOLLM2_GGUF)]
-    assert "bf16" in out.out and "Q4_1" in out.out
+    # int8-weight-only, not bf16: bf16 matmuls are emulated on CPUs without AVX-512 BF16, and it
+    # doubled this test's time (33 s against 16 s on the AVX2 CI machine).
+    assert "int8-weight-only" in out.out and "Q4_1" in out.out
     data = json.loads((tmp_path / "report.json").read_text())
-    assert data["windows"]["windows"] == 2 and data["variants"][1]["name"] == "bf16"
+    assert data["windows"]["windows"] == 2 and data["variants"][1]["name"] == "int8-weight-only"
