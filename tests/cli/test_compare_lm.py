@@ -55,10 +55,11 @@ def test_tiny_model_goes_through(tmp_path, capsys, tiny_folder):
     out = tmp_path / "out"
     code, stdout, err = _run(capsys, [str(tiny_folder), "--text", str(tmp_path / "t.txt"), "--methods",
                                       "int8-weight-only", "--context", "64", "--windows", "4",
-                                      "--max-new-tokens", "3", "--out", str(out)])
+                                      "--max-new-tokens", "3", "--latency-budget", "0.2", "--out", str(out)])
     assert code == 0, err
     assert "int8-weight-only" in stdout and "champion:" in stdout
-    assert json.loads((out / "report.json").read_text())["windows"]["windows"] == 4
+    saved = json.loads((out / "report.json").read_text())
+    assert saved["windows"]["windows"] == 4 and saved["config"]["latency_budget_s"] == 0.2
 
 
 def test_a_gguf_transformers_cannot_read(tmp_path, capsys, tiny_folder):

@@ -6,7 +6,7 @@ import pytest
 
 import quantrack
 from quantrack.errors import QuantrackError
-from tests.lm.conftest import TEXT
+from tests.lm.conftest import FAST, TEXT
 
 METHODS = ["bf16", "int8-weight-only", "gptq", "dynamic-int8"]  # registry order
 
@@ -17,7 +17,7 @@ def report(tiny, tmp_path_factory):
     before = {k: v.clone() for k, v in model.state_dict().items()}
     out = tmp_path_factory.mktemp("lm-report")
     r = quantrack.compare_lm(model, tok, [TEXT], methods=METHODS, context=64, max_windows=6, max_new_tokens=4,
-                             out=out)
+                             out=out, latency_budget_s=FAST)
     assert all((before[k] == v).all() for k, v in model.state_dict().items())  # the user's model is untouched
     return r, out
 
@@ -59,6 +59,8 @@ def test_report_files_record_the_windows(report):
     ({"max_new_tokens": 0}, "max_new_tokens"),
     ({"check_tokens": 9, "max_new_tokens": 4}, "check_tokens"),
     ({"prompts": "one string"}, "prompts"),
+    ({"latency_budget_s": 0}, "latency_budget_s"),
+    ({"latency_budget_s": "2"}, "latency_budget_s"),
 ])
 def test_bad_options_are_one_clear_error(tiny, kwargs, match):
     model, tok = tiny
@@ -79,7 +81,7 @@ def test_tracking_logs_a_child_run_per_variant(tiny, sqlite_uri):
 
     model, tok = tiny
     r = quantrack.compare_lm(model, tok, [TEXT], methods=["int8-weight-only"], context=64, max_windows=3,
-                             max_new_tokens=2, tracking=sqlite_uri, experiment="lm-test")
+                             max_new_tokens=2, tracking=sqlite_uri, experiment="lm-test", latency_budget_s=FAST)
     client = MlflowClient(sqlite_uri)
     run = client.get_run(r.mlflow["run_id"])
     assert run.info.status == "FINISHED" and run.data.tags["champion"] == r.champion

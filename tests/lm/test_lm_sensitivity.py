@@ -15,7 +15,7 @@ from quantrack.errors import QuantrackError
 from quantrack.lm.methods import LMMethodUnavailable, base_of, get_lm_method
 from quantrack.lm.per_block import lm_sensitivity
 from quantrack.lm.sensitivity import MixedLM, block_table, build_mixed, units
-from tests.lm.conftest import TEXT
+from tests.lm.conftest import FAST, TEXT
 
 CALIBRATION = ("Sphinx of black quartz, judge my vow. The five boxing wizards jump quickly. "
                "Bright vixens jump; dozy fowl quack. ") * 12
@@ -70,7 +70,8 @@ def test_compare_lm_ranks_on_calibration_texts_and_reports_the_table(tiny, tmp_p
     model, tok = tiny
     cfg = {"mixed-blocks": MixedLM(keep=1, windows=2)}
     report = quantrack.compare_lm(model, tok, [TEXT], calibration_texts=[CALIBRATION], methods=["mixed-blocks"],
-                                  configs=cfg, context=32, max_windows=3, max_new_tokens=2, out=tmp_path)
+                                  configs=cfg, context=32, max_windows=3, max_new_tokens=2, out=tmp_path,
+                                  latency_budget_s=FAST)
     mixed = report.variant("mixed-blocks")
     assert mixed.available and mixed.stats.drop_ci is not None
     rows, cost = report.sensitivity["mixed-blocks"], report.sensitivity_cost["mixed-blocks"]
@@ -85,7 +86,7 @@ def test_compare_lm_ranks_on_calibration_texts_and_reports_the_table(tiny, tmp_p
     # the evaluated text as calibration: every window would judge what it chose, so none is used
     short = TEXT[:600]
     same = quantrack.compare_lm(model, tok, [short], calibration_texts=[short], methods=["mixed-blocks"], configs=cfg,
-                                context=32, max_new_tokens=2)
+                                context=32, max_new_tokens=2, latency_budget_s=FAST)
     assert not same.variant("mixed-blocks").available and "calibration_texts" in same.variant("mixed-blocks").reason
     assert not same.sensitivity
 

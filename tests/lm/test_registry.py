@@ -17,11 +17,12 @@ import quantrack
 from quantrack.errors import QuantrackError
 from mlflow_uri import tracking_uri
 from servers import free_port, wait_healthy
-from tests.lm.conftest import TEXT
+from tests.lm.conftest import FAST, TEXT
 
 SRC = str(Path(__file__).resolve().parents[2] / "src")
 NAME = "quantrack-lm-tiny"
-OPTIONS = {"methods": ["int8-weight-only"], "context": 64, "max_windows": 3, "max_new_tokens": 4}
+OPTIONS = {"methods": ["int8-weight-only"], "context": 64, "max_windows": 3, "max_new_tokens": 4,
+           "latency_budget_s": FAST}
 
 
 @pytest.fixture(scope="module")

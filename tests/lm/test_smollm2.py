@@ -32,7 +32,7 @@ def test_compare_lm_on_smollm2_matches_a_perplexity_by_hand(smollm2):
     model, tokenizer, _ = smollm2
     texts = pydoc_texts()
     report = quantrack.compare_lm(model, tokenizer, texts, methods=["int8-weight-only", "gptq"], context=CONTEXT,
-                                  max_windows=WINDOWS, max_new_tokens=4)
+                                  max_windows=WINDOWS, max_new_tokens=4, latency_budget_s=0.5)
     # The user's own computation with plain transformers: same joiner, windows, stride.
     ids = tokenizer("\n\n".join(texts), add_special_tokens=False)["input_ids"]
     losses = []
@@ -67,7 +67,8 @@ def test_compare_lm_command_on_smollm2(smollm2, tmp_path, capsys, monkeypatch):
 
     with pytest.raises(SystemExit) as e:
         main(["compare-lm", str(smollm2_folder()), "--gguf-file", SMOLLM2_GGUF, "--text", "pydoc", "--methods",
-              "int8-weight-only", "--context", "64", "--windows", "2", "--max-new-tokens", "2", "--out", str(tmp_path)])
+              "int8-weight-only", "--context", "64", "--windows", "2", "--max-new-tokens", "2", "--latency-budget",
+              "0.5", "--out", str(tmp_path)])
     out = capsys.readouterr()
     assert e.value.code == 0, out.err
     assert [(Path(f), g) for f, g in asked] == [(smollm2_folder(), SMOLLM2_GGUF)]
@@ -76,3 +77,4 @@ def test_compare_lm_command_on_smollm2(smollm2, tmp_path, capsys, monkeypatch):
     assert "int8-weight-only" in out.out and "Q4_1" in out.out
     data = json.loads((tmp_path / "report.json").read_text())
     assert data["windows"]["windows"] == 2 and data["variants"][1]["name"] == "int8-weight-only"
+    assert data["config"]["latency_budget_s"] == 0.5

@@ -261,6 +261,7 @@ def compare_lm(
     prompt: Annotated[Optional[list[str]], Opt("--prompt", help="Prompt for the generation check and timing; repeat for several [default: the start of a few windows].")] = None,
     max_new_tokens: Annotated[int, Opt(help="Greedy tokens generated per prompt.")] = 32,
     threads: Annotated[int, Opt(help="Torch threads for scoring and timing.")] = 1,
+    latency_budget: Annotated[float, Opt(help="Seconds at most of side-by-side timing per variant, for prefill and again for decode.")] = 2.0,
     out: Annotated[Optional[str], Opt(help="Folder for report.json and report.md [default: none written].")] = None,
     tracking_uri: Annotated[Optional[str], Opt(help="Track the comparison in this MLflow store (a run, a child run per variant) [default: not tracked].")] = None,
     experiment: Annotated[str, Opt(help="MLflow experiment name.")] = "quantrack",
@@ -295,7 +296,8 @@ def compare_lm(
                              prefer=prefer, prompts=prompt, max_new_tokens=max_new_tokens, context=context,
                              max_windows=windows, threads=threads, out=out, tracking=tracking_uri,
                              experiment=experiment, source=source.text(), caveat=caveat, progress=progress,
-                             register=register, model_name=model_name, promote=promote)
+                             register=register, model_name=model_name, promote=promote,
+                             latency_budget_s=latency_budget)
     print_lm_report(report)
 
 

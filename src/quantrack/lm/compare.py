@@ -22,6 +22,7 @@ import numpy as np
 
 from quantrack.core.method_config import MethodConfig
 from quantrack.errors import QuantrackError, first_line
+from quantrack.lm import cost
 from quantrack.lm.report import LMReport
 
 PROMPTS = 4  # default prompts for the generation check: enough to see a divergence, cheap at 135M
@@ -44,7 +45,8 @@ def compare_lm(model: Any, tokenizer: Any, texts: str | Sequence[str], *, calibr
                configs: dict[str, MethodConfig] | None = None, max_windows: int | None = None,
                check_tokens: int | None = None, experiment: str = "quantrack", source: str | None = None,
                caveat: str | None = None, progress: Any = None, register: str = "none",
-               model_name: str | None = None, promote: bool = False) -> LMReport:
+               model_name: str | None = None, promote: bool = False,
+               latency_budget_s: float = cost.LATENCY_BUDGET_S) -> LMReport:
     """Quantize a causal LM every way asked, measure each variant against fp32, choose the one to ship.
 
     model: a transformers causal LM in float32 (never modified); tokenizer: its tokenizer. texts: the
@@ -63,6 +65,7 @@ def compare_lm(model: Any, tokenizer: Any, texts: str | Sequence[str], *, calibr
     as ``quantrack run`` (``promote``: move @champion anyway); "none" (the default: each version holds
     the whole fp32 checkpoint, so it is asked for). ``quantrack serve --model-uri
     models:/<name>@champion`` then answers {"prompt", "max_new_tokens"} rows with generated text.
+    latency_budget_s: seconds at most of side-by-side timing per variant, for prefill and again for decode.
     """
     from quantrack.lm import methods as registry
     from quantrack.lm.champion import budget_for
@@ -84,6 +87,8 @@ def compare_lm(model: Any, tokenizer: Any, texts: str | Sequence[str], *, calibr
     limit = getattr(getattr(model, "config", None), "max_position_embeddings", None)
     if isinstance(context, int) and limit and context > limit:
         raise QuantrackError(f"context {context} is longer than the model's {limit} positions")
+    if isinstance(latency_budget_s, bool) or not (isinstance(latency_budget_s, (int, float)) and latency_budget_s > 0):
+        raise QuantrackError(f"latency_budget_s must be a positive number of seconds, got {latency_budget_s!r}")
     if max_windows is not None and not (isinstance(max_windows, int) and max_windows >= 1):
         raise QuantrackError(f"max_windows must be a positive integer, got {max_windows!r}")
     if not (tracking is None or isinstance(tracking, (bool, str))):
@@ -110,7 +115,7 @@ def compare_lm(model: Any, tokenizer: Any, texts: str | Sequence[str], *, calibr
         tables: dict[str, Any] = {}
         held_out = None if calib is None else _held_out(calib.ids, windows.ids)
         variants = _measure(model, names, configs, windows.ids, prompt_ids, max_new_tokens, check, threads, progress,
-                            held_out, tables)
+                            held_out, tables, latency_budget_s)
         from quantrack.lm.champion import choose
 
         champion = choose(variants, budget)
@@ -122,7 +127,7 @@ def compare_lm(model: Any, tokenizer: Any, texts: str | Sequence[str], *, calibr
                     "confidence": CONFIDENCE, "context": context, "stride": windows.spec.stride,
                     "windows": windows.spec.windows, "tokens_scored": windows.spec.tokens_scored,
                     "max_new_tokens": max_new_tokens, "check_tokens": check, "prompts": len(prompt_ids),
-                    "threads": threads, "metric": "perplexity",
+                    "threads": threads, "latency_budget_s": latency_budget_s, "metric": "perplexity",
                     "calibration_tokens": None if calib is None else calib.spec.tokens,
                     **({"source": source} if source else {})},
             model_summary={"class": type(model).__name__, "params": sum(p.numel() for p in model.parameters())},
@@ -182,9 +187,8 @@ def _prompts(tokenizer, prompts, ids: np.ndarray, token_ids) -> list[np.ndarray]
 
 
 def _measure(model, names, configs, ids, prompt_ids, max_new_tokens, check, threads, progress, calibration=None,
-             tables=None):
+             tables=None, latency_budget_s=cost.LATENCY_BUDGET_S):
     """Each method built, scored and timed; a calibrated method's sensitivity table goes to ``tables``."""
-    from quantrack.lm import cost
     from quantrack.lm.generation import generate, match_share
     from quantrack.lm.methods import BASELINE, LMMethodUnavailable, get_lm_method
     from quantrack.lm.perplexity import agreement, perplexity_stats, score_windows
@@ -216,7 +220,7 @@ def _measure(model, names, configs, ids, prompt_ids, max_new_tokens, check, thre
                 scores = score_windows(variant, ids)
                 gen = generate(variant, prompt_ids, max_new_tokens)
                 prefill, decode = cost.time_cost(variant, None if name == BASELINE else model, prompt_ids[0],
-                                                 threads=threads)
+                                                 threads=threads, budget_s=latency_budget_s)
                 weights = cost.weight_bytes(variant)
                 runtime = getattr(variant, "runtime", None)  # what ran it, when not torch eager (OpenVINO)
         except LMMethodUnavailable as e:

@@ -28,8 +28,9 @@ import numpy as np
 from quantrack.core.results import Latency
 from quantrack.evaluate.timing import time_against, time_calls
 
-PREFILL_BUDGET_S = 2.0  # side-by-side windows of a ~50 ms call: ~6 windows fit; the median ratio settles
-DECODE_BUDGET_S = 2.0
+# Seconds of side-by-side timing per variant, for prefill and again for decode: windows of a ~50 ms
+# call, ~6 of them fit and the median ratio settles (compare_lm's latency_budget_s).
+LATENCY_BUDGET_S = 2.0
 WINDOW_S = 0.15  # a window of a few calls: a 30 ms step would otherwise get one call per window
 
 
@@ -83,7 +84,7 @@ def decode_runner(model, prompt: np.ndarray):
     return run
 
 
-def time_cost(variant, baseline, prompt: np.ndarray, *, threads: int, budget_s: float = PREFILL_BUDGET_S
+def time_cost(variant, baseline, prompt: np.ndarray, *, threads: int, budget_s: float = LATENCY_BUDGET_S
               ) -> tuple[Latency, Latency]:
     """(prefill, decode) of ``variant``; against ``baseline`` when given (fp32 alone otherwise)."""
     import torch
