@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import collections
+import json
 import os
 from pathlib import Path
 
@@ -138,16 +140,41 @@ def first_run(tmp_path_factory):
     return done
 
 
+# Seconds each test file took (setup + call + teardown, summed over its tests) in a recorded run of the
+# suite in two workers: the order files are handed out in. Refresh with --record-file-seconds.
+FILE_SECONDS = Path(__file__).with_name("file_seconds.json")
+_spent: collections.Counter = collections.Counter()
+
+
+def pytest_addoption(parser):
+    parser.addoption("--record-file-seconds", action="store_true",
+                     help=f"write each test file's seconds in this run to {FILE_SECONDS.name}")
+
+
 def pytest_collection_modifyitems(config, items):
-    """Files with slow tests first, each file's tests kept together and in order.
+    """The longest files first, each file's tests kept together and in order.
 
     The two pytest-xdist workers (``--dist loadfile --no-loadscope-reorder``, pyproject.toml) take whole
-    files in this order, so the minute-long files start early and the quick ones fill the end; in
-    xdist's default order (most tests first) the few-test, long files came last and one worker ran
-    them alone for minutes.
+    files in this order, so the minute-long files start early and the quick ones fill the end (the
+    longest-first rule of thumb for two machines); in xdist's default order (most tests first) the
+    few-test, long files came last and one worker ran them alone for minutes. A file the record does
+    not know counts as quick.
     """
-    by_file: dict[Path, list] = {}
+    seconds = json.loads(FILE_SECONDS.read_text()) if FILE_SECONDS.is_file() else {}
+    by_file: dict[str, list] = {}
     for item in items:
-        by_file.setdefault(item.path, []).append(item)
-    slow = {path for path, tests in by_file.items() if any(t.get_closest_marker("slow") for t in tests)}
-    items[:] = [t for path in sorted(by_file, key=lambda p: p not in slow) for t in by_file[path]]
+        by_file.setdefault(item.nodeid.split("::")[0], []).append(item)
+    items[:] = [t for f in sorted(by_file, key=lambda f: -seconds.get(f, 0.0)) for t in by_file[f]]
+
+
+def pytest_runtest_logreport(report):
+    _spent[report.nodeid.split("::")[0]] += report.duration
+
+
+def pytest_sessionfinish(session):
+    # In the controlling process only: it hears every worker's reports (and the workers would race).
+    # Files this run did not take keep their recorded seconds.
+    if session.config.getoption("record_file_seconds") and not hasattr(session.config, "workerinput"):
+        seconds = json.loads(FILE_SECONDS.read_text()) if FILE_SECONDS.is_file() else {}
+        seconds.update({f: round(s, 1) for f, s in _spent.items()})
+        FILE_SECONDS.write_text(json.dumps(dict(sorted(seconds.items())), indent=1) + "\n")
