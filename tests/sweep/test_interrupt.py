@@ -41,6 +41,28 @@ def _alive(pid: int) -> bool:
     return state != "Z"
 
 
+# 127.0.0.1 and ::ffff:127.0.0.1 as /proc/net/tcp and tcp6 write them
+LOOPBACK_HEX = {"0100007F", "0000000000000000FFFF00000100007F"}
+
+
+def _listening_on(pids: list[int]) -> set[str]:
+    """The local addresses (hex, as /proc/net/tcp* has them) of the TCP sockets these processes listen on."""
+    inodes = set()
+    for pid in pids:
+        try:
+            inodes |= {os.readlink(fd)[8:-1] for fd in Path(f"/proc/{pid}/fd").iterdir()
+                       if os.readlink(fd).startswith("socket:[")}
+        except OSError:  # ended meanwhile
+            continue
+    found = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            fields = line.split()
+            if fields[3] == "0A" and fields[9] in inodes:  # 0A: LISTEN
+                found.add(fields[1].split(":")[0])
+    return found
+
+
 @pytest.mark.skipif(not Path("/proc").is_dir(), reason="needs /proc to follow the Ray processes")
 def test_ctrl_c_kills_unfinished_trials_and_shuts_ray_down(tmp_path):
     from mlflow.tracking import MlflowClient
@@ -71,6 +93,8 @@ def test_ctrl_c_kills_unfinished_trials_and_shuts_ray_down(tmp_path):
         assert len(running) == 2, "two trials never ran at once"
         ray_pids = _descendants(proc.pid)
         assert ray_pids
+        listening = _listening_on([proc.pid, *ray_pids])
+        assert listening and listening <= LOOPBACK_HEX, f"the sweep's Ray runtime listens beyond loopback: {listening}"
         os.killpg(proc.pid, signal.SIGINT)  # what a terminal's Ctrl-C does: the whole foreground group
         _, err = proc.communicate(timeout=90)
     finally:

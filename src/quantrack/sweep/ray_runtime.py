@@ -34,6 +34,11 @@ def start(address: str | None, timing: dict[str, float], num_cpus: int | None = 
         # `ray start --head` (2.60) turns token authentication on when a token exists, but a driver
         # joining with ray.init(address=...) sends its token only in token mode (read when ray is imported).
         os.environ["RAY_AUTH_MODE"] = "token"
+    if not address:
+        # A runtime of our own listens on loopback only: Ray otherwise takes the machine's outward address
+        # for the node and its servers listen on every interface. This switch (read when ray is imported)
+        # makes Ray treat the machine as a single node at 127.0.0.1; joining a cluster must not set it.
+        os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
     import ray
 
     t = time.perf_counter()
