@@ -12,7 +12,7 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
+from interrupts import default_ctrl_c
 
 SCRIPT = Path(__file__).resolve().parent / "search_script.py"
 
@@ -27,7 +27,8 @@ def _env(tmp_path: Path, sleep: float) -> dict[str, str]:
 
 def _start(tmp_path, out, sleep, *extra):
     return subprocess.Popen([sys.executable, str(SCRIPT), str(tmp_path / "cache"), str(tmp_path / out), *extra],
-                            env=_env(tmp_path, sleep), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                            env=_env(tmp_path, sleep), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            preexec_fn=default_ctrl_c)
 
 
 def _read_until(proc, n_trials: int, timeout: float = 240) -> list[str]:

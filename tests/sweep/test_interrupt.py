@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from interrupts import default_ctrl_c
+
 pytestmark = pytest.mark.slow
 
 
@@ -77,7 +79,7 @@ def test_ctrl_c_kills_unfinished_trials_and_shuts_ray_down(tmp_path):
     proc = subprocess.Popen([sys.executable, "-m", "quantrack", "sweep", "--epochs", "20000", "--seed", "0,1,2",
                              "--methods", "dynamic-int8", "--tracking-uri", uri, "--out", str(tmp_path / "out"),
                              "--max-concurrent", "2"], cwd=tmp_path, env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+                            stderr=subprocess.PIPE, text=True, start_new_session=True, preexec_fn=default_ctrl_c)
     try:
         deadline = time.monotonic() + 120
         running = []
