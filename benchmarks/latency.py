@@ -102,8 +102,8 @@ def main() -> None:
         timed("ONNX Runtime fp32", lambda x: (lambda s=sess, feed={"x": np.ascontiguousarray(x)}: s.run(None, feed)))
         # Every variant through the public quantrack.compare, as a user gets them (fp32 first).
         report = quantrack.compare(model, calibration=(data.X_train, data.y_train),
-                                   eval_data=(data.X_test, data.y_test), methods=args.methods.split(",")
-                                   if args.methods != "all" else "all", batch_sizes=tuple(batches), threads=1,
+                                   eval_data=(data.X_test, data.y_test), methods=args.methods.split(","),
+                                   batch_sizes=tuple(batches), threads=1,
                                    latency_budget_s=args.budget, eval_batch_size=len(data.X_test), seed=42,
                                    model_kind="logreg")  # QatConfig defaults: lr 0.01, batch 32
         for v in report.variants:

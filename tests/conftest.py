@@ -146,6 +146,10 @@ FILE_SECONDS = Path(__file__).with_name("file_seconds.json")
 _spent: collections.Counter = collections.Counter()
 
 
+def _recorded_seconds() -> dict[str, float]:
+    return json.loads(FILE_SECONDS.read_text()) if FILE_SECONDS.is_file() else {}
+
+
 def pytest_addoption(parser):
     parser.addoption("--record-file-seconds", action="store_true",
                      help=f"write each test file's seconds in this run to {FILE_SECONDS.name}")
@@ -160,7 +164,7 @@ def pytest_collection_modifyitems(config, items):
     few-test, long files came last and one worker ran them alone for minutes. A file the record does
     not know counts as quick.
     """
-    seconds = json.loads(FILE_SECONDS.read_text()) if FILE_SECONDS.is_file() else {}
+    seconds = _recorded_seconds()
     by_file: dict[str, list] = {}
     for item in items:
         by_file.setdefault(item.nodeid.split("::")[0], []).append(item)
@@ -175,6 +179,6 @@ def pytest_sessionfinish(session):
     # In the controlling process only: it hears every worker's reports (and the workers would race).
     # Files this run did not take keep their recorded seconds.
     if session.config.getoption("record_file_seconds") and not hasattr(session.config, "workerinput"):
-        seconds = json.loads(FILE_SECONDS.read_text()) if FILE_SECONDS.is_file() else {}
+        seconds = _recorded_seconds()
         seconds.update({f: round(s, 1) for f, s in _spent.items()})
         FILE_SECONDS.write_text(json.dumps(dict(sorted(seconds.items())), indent=1) + "\n")

@@ -2,8 +2,9 @@
 terminal of 80 columns by 40 lines (tmux), stdout and stderr on the screen.
 
 Run once per test session (tests/conftest.py's ``first_run`` fixture, shared by the pytest-xdist
-workers through a file lock) and read by the tests of what that user sees: the last screen (tests/cli/test_terminal.py), the MLflow store it wrote
-(tests/tracking/test_story.py) and the report it saved.
+workers through a file lock) and read by the tests of what that user sees: the last screen
+(tests/cli/test_terminal.py), the MLflow store it wrote (tests/tracking/test_story.py) and the report
+it saved.
 """
 
 from __future__ import annotations

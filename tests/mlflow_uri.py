@@ -6,22 +6,20 @@ starts, such as a new user's default `quantrack run`, would then write into this
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
+
+from quantrack.core.environment import env_override
 
 
 @contextmanager
 def tracking_uri(uri: str) -> Iterator[str]:
     import mlflow
 
-    previous, previous_env = mlflow.get_tracking_uri(), os.environ.get("MLFLOW_TRACKING_URI")
-    mlflow.set_tracking_uri(uri)
-    try:
-        yield uri
-    finally:
-        mlflow.set_tracking_uri(previous)
-        if previous_env is None:
-            os.environ.pop("MLFLOW_TRACKING_URI", None)
-        else:
-            os.environ["MLFLOW_TRACKING_URI"] = previous_env
+    previous = mlflow.get_tracking_uri()
+    with env_override({"MLFLOW_TRACKING_URI": uri}):  # put back (or removed) after mlflow's own write below
+        mlflow.set_tracking_uri(uri)
+        try:
+            yield uri
+        finally:
+            mlflow.set_tracking_uri(previous)

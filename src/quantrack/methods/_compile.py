@@ -91,9 +91,9 @@ def _compile_error(e: BaseException) -> str:
     frames = traceback.extract_tb(inner.__traceback__) if inner.__traceback__ else []
     where = next((f"{f.name} in {f.filename.split('site-packages/')[-1]}" for f in reversed(frames)
                   if "site-packages" in f.filename), None)
-    if isinstance(inner, AssertionError) and where and where.startswith(("qlinear_post_op_fusion in torchao", "qlinear_post_op_fusion in torch/")):
-        # torch ships its own copy of the pass (torch/_inductor/fx_passes/quantization.py); which one runs
-        # depends on what the process imported first, and both assert the same way.
+    # "in torch": torchao's pass or torch's own copy of it (torch/_inductor/fx_passes/quantization.py); which
+    # one runs depends on what the process imported first, and both assert the same way.
+    if isinstance(inner, AssertionError) and where and where.startswith("qlinear_post_op_fusion in torch"):
         return _FUSION_LIMIT.format(version=_version("torchao"))
     text = first_line(inner)
     what = type(inner).__name__ if text == type(inner).__name__ else f"{type(inner).__name__}: {text[:200]}"
