@@ -50,14 +50,26 @@ def test_text_shorter_than_one_window(tmp_path, capsys, tiny_folder):
     assert code == 2 and "shorter than one window of 128" in err and len(err.strip().splitlines()) == 1
 
 
-def test_tiny_model_goes_through(tmp_path, capsys, tiny_folder):
+def test_tiny_model_goes_through_and_a_fresh_process_prints_nothing_on_stderr(tmp_path, tiny_folder):
+    """A new process, as a user's: transformers imports torchao there for the first time, whose notices
+    (optional kernels it failed to load, pytree deprecations) must stay off the terminal."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    src = Path(__file__).resolve().parents[2] / "src"
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(src), os.environ.get("PYTHONPATH")])))
+    env.pop("MLFLOW_TRACKING_URI", None)
     (tmp_path / "t.txt").write_text(TEXT)
     out = tmp_path / "out"
-    code, stdout, err = _run(capsys, [str(tiny_folder), "--text", str(tmp_path / "t.txt"), "--methods",
-                                      "int8-weight-only", "--context", "64", "--windows", "4",
-                                      "--max-new-tokens", "3", "--latency-budget", "0.2", "--out", str(out)])
-    assert code == 0, err
-    assert "int8-weight-only" in stdout and "champion:" in stdout
+    proc = subprocess.run([sys.executable, "-m", "quantrack", "compare-lm", str(tiny_folder), "--text",
+                           str(tmp_path / "t.txt"), "--methods", "int8-weight-only", "--context", "64", "--windows",
+                           "4", "--max-new-tokens", "3", "--latency-budget", "0.2", "--out", str(out)],
+                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "int8-weight-only" in proc.stdout and "champion:" in proc.stdout
+    assert proc.stderr == ""
     saved = json.loads((out / "report.json").read_text())
     assert saved["windows"]["windows"] == 4 and saved["config"]["latency_budget_s"] == 0.2
 

@@ -50,3 +50,25 @@ def test_loads_a_safetensors_folder(tiny_folder, tiny):
     model, tokenizer, source = load_causal_lm(tiny_folder)
     assert source.gguf_file is None and type(model).__name__ == "LlamaForCausalLM"
     assert tokenizer("hello")["input_ids"] == tiny[1]("hello")["input_ids"]
+
+
+def test_what_the_libraries_print_while_loading_stays_off_the_terminal(tiny_folder, capsys, monkeypatch):
+    """Reading a GGUF file, transformers draws tqdm's dequantizing bar, and its quantizers import torchao,
+    which logs the kernels it could not load: none of it reaches the user's stderr."""
+    import logging
+
+    from tqdm.auto import tqdm
+    from transformers import AutoModelForCausalLM
+
+    real = AutoModelForCausalLM.from_pretrained
+
+    def chatty(*args, **kwargs):
+        for _ in tqdm(range(3), desc="Converting and de-quantizing GGUF tensors..."):
+            pass
+        logging.getLogger("torchao").warning("Failed to load _C_mxfp8.so")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(AutoModelForCausalLM, "from_pretrained", chatty)
+    model, _, _ = load_causal_lm(tiny_folder)
+    assert type(model).__name__ == "LlamaForCausalLM"
+    assert capsys.readouterr().err == ""

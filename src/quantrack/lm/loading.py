@@ -10,6 +10,8 @@ so "fp32" means "this checkpoint in fp32".
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -83,9 +85,19 @@ def resolve(folder: str | Path, gguf_file: str | None = None) -> ModelSource:
     raise QuantrackError(f"{root} holds no model (no config.json with .safetensors, no .gguf file)")
 
 
-def _offline():
-    """Offline and without the GGUF dequantizing bar (tqdm's own, not transformers' logging)."""
-    return env_override({"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "TQDM_DISABLE": "1"})
+@contextlib.contextmanager
+def _offline_and_quiet():
+    """Offline, and nothing from the libraries on the terminal. transformers imports torchao on the way
+    (its quantizers), which logs the optional kernels it failed to load and pytree notices; reading a GGUF
+    file draws tqdm's own dequantizing bar on stderr, which neither transformers' progress switch nor
+    TQDM_DISABLE stops once tqdm is imported (tqdm reads its environment at import). What goes wrong
+    still surfaces: as an exception, which the caller turns into one line."""
+    from quantrack.methods.base import quiet_libraries  # here: it imports torch, which resolve() needs not
+
+    with env_override({"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}), \
+            quiet_libraries(("torchao", "torch.utils._pytree", "transformers")), \
+            contextlib.redirect_stderr(io.StringIO()):
+        yield
 
 
 def load_causal_lm(folder: str | Path, gguf_file: str | None = None) -> tuple[Any, Any, ModelSource]:
@@ -105,7 +117,7 @@ def load_causal_lm(folder: str | Path, gguf_file: str | None = None) -> tuple[An
     progress = hf_logging.is_progress_bar_enabled()
     hf_logging.disable_progress_bar()
     try:
-        with _offline():
+        with _offline_and_quiet():
             try:
                 tokenizer = AutoTokenizer.from_pretrained(source.folder, **kwargs)
             except Exception as e:
