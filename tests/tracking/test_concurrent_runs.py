@@ -1,5 +1,5 @@
 """Two processes, one store: an experiment created meanwhile by another process is used, and a SQLite store
-is opened under the lock on its folder. Four real runs racing on one store are in test_concurrent_stores.py."""
+is opened under the lock on its folder. Three real runs and a sync racing on one store are in test_concurrent_stores.py."""
 
 from __future__ import annotations
 
