@@ -106,3 +106,18 @@ def test_piped_output_has_no_padding(synthetic_report):
     lines = _render(report, 100).splitlines()
     assert all(line == line.rstrip() for line in lines)
     assert all(len(line) <= 100 for line in lines)
+
+
+@pytest.mark.parametrize("has, lacks, line", [
+    (["avx2"], ["avx512f", "avx512_vnni", "avx_vnni", "avx512_bf16", "amx_int8", "amx_bf16", "avx512_fp16", "amx_fp16"],
+     "AMD EPYC; has AVX2; lacks AVX-512, VNNI, AVX-512 bf16, AVX-512 fp16, AMX; 1 thread"),
+    # Zen 4: bf16 without fp16 (the line once read "has … AVX-512 bf16/fp16; lacks AVX-512 bf16/fp16")
+    (["avx2", "avx512f", "avx512_vnni", "avx_vnni", "avx512_bf16"], ["amx_int8", "amx_bf16", "avx512_fp16", "amx_fp16"],
+     "AMD EPYC; has AVX2, AVX-512, VNNI, AVX-512 bf16; lacks AVX-512 fp16, AMX; 1 thread"),
+    (["avx2", "avx512f", "avx512_vnni", "avx512_bf16", "amx_int8", "amx_bf16", "avx512_fp16", "amx_fp16"], [],
+     "AMD EPYC; has AVX2, AVX-512, VNNI, AVX-512 bf16, AVX-512 fp16, AMX; 1 thread"),
+])
+def test_the_cpu_line_names_each_family_once_on_one_side(has, lacks, line):
+    from quantrack.cli.console import _cpu_short
+
+    assert _cpu_short({"model": "AMD EPYC", "flags": has, "missing": lacks, "threads": 1}) == line

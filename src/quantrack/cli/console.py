@@ -235,14 +235,27 @@ def _print_why_not_faster(report: ReportData, say, condensed: bool = False) -> N
         say(f"CPU: {_cpu_short(cpu)}")
 
 
+# The instruction families the terminal names, in this order; the report lists every flag. bf16 and fp16
+# stay apart: a CPU with AVX-512 bf16 (Zen 4) often lacks AVX-512 fp16, and one name for both read as
+# "has AVX-512 bf16/fp16; lacks AVX-512 bf16/fp16".
+_FAMILY_OF_FLAG = {"avx512_vnni": "VNNI", "avx_vnni": "VNNI", "avx512_bf16": "AVX-512 bf16",
+                   "avx512_fp16": "AVX-512 fp16"}
+_FAMILY_ORDER = ["AVX2", "AVX-512", "VNNI", "AVX-512 bf16", "AVX-512 fp16", "AMX"]
+
+
+def _cpu_family(flag: str) -> str:
+    if flag in _FAMILY_OF_FLAG:
+        return _FAMILY_OF_FLAG[flag]
+    if flag.startswith("avx512"):
+        return "AVX-512"
+    return "AMX" if flag.startswith("amx") else flag.upper()
+
+
 def _cpu_short(cpu: dict) -> str:
-    """"AMD EPYC; has avx2; lacks AVX-512, VNNI, AMX; 1 thread(s)": the instruction families, not every flag."""
+    """"AMD EPYC; has AVX2; lacks AVX-512, VNNI, AMX; 1 thread": the instruction families, not every flag."""
     def families(flags: list[str]) -> str:
-        names = {"AVX-512" if f.startswith("avx512") and f not in ("avx512_vnni", "avx512_bf16", "avx512_fp16")
-                 else "VNNI" if "vnni" in f else "AMX" if f.startswith("amx") else "AVX-512 bf16/fp16"
-                 if f.startswith("avx512") else f.upper() for f in flags}
-        order = ["AVX2", "AVX-512", "VNNI", "AVX-512 bf16/fp16", "AMX"]
-        return ", ".join(sorted(names, key=lambda n: order.index(n) if n in order else len(order)))
+        names = {_cpu_family(f) for f in flags}
+        return ", ".join(sorted(names, key=lambda n: _FAMILY_ORDER.index(n) if n in _FAMILY_ORDER else len(_FAMILY_ORDER)))
 
     text = f"{cpu.get('model') or 'unknown'}; has {families(cpu.get('flags') or []) or 'none of ' + ', '.join(FLAGS)}"
     if cpu.get("missing"):
