@@ -254,8 +254,8 @@ def _cpu_family(flag: str) -> str:
 def _cpu_short(cpu: dict) -> str:
     """"AMD EPYC; has AVX2; lacks AVX-512, VNNI, AMX; 1 thread": the instruction families, not every flag."""
     def families(flags: list[str]) -> str:
-        names = {_cpu_family(f) for f in flags}
-        return ", ".join(sorted(names, key=lambda n: _FAMILY_ORDER.index(n) if n in _FAMILY_ORDER else len(_FAMILY_ORDER)))
+        rank = {name: i for i, name in enumerate(_FAMILY_ORDER)}
+        return ", ".join(sorted({_cpu_family(f) for f in flags}, key=lambda n: (rank.get(n, len(rank)), n)))
 
     text = f"{cpu.get('model') or 'unknown'}; has {families(cpu.get('flags') or []) or 'none of ' + ', '.join(FLAGS)}"
     if cpu.get("missing"):
