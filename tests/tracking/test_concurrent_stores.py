@@ -73,7 +73,7 @@ def _credentials(auth: bool):
 
 
 def _three_runs_and_a_sync(tmp_path: Path, uri: str, auth: bool = False, register: bool = False,
-                          default_store: bool = False) -> None:
+                           default_store: bool = False) -> None:
     """``register``: each run also registers its champion (racing for the registered model, the version
     numbers and the aliases). ``default_store``: the runs name no store, so they share the one a new user
     gets, ./mlflow.db (``uri`` must be that file)."""
@@ -127,7 +127,7 @@ def test_three_runs_and_a_sync_on_the_default_sqlite_file(tmp_path):
 
 
 # A server without authentication takes the same REST path as this one minus the credentials, so the
-# authenticated server stands for both (each of these tests starts five processes: ~35 s).
+# authenticated server stands for both (each of these tests starts four processes besides the server).
 @pytest.mark.server
 def test_three_runs_and_a_sync_on_a_basic_auth_server(tmp_path):
     with MlflowServer(tmp_path / "server", auth=True) as server:

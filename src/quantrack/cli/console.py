@@ -240,7 +240,7 @@ def _print_why_not_faster(report: ReportData, say, condensed: bool = False) -> N
 # "has AVX-512 bf16/fp16; lacks AVX-512 bf16/fp16".
 _FAMILY_OF_FLAG = {"avx512_vnni": "VNNI", "avx_vnni": "VNNI", "avx512_bf16": "AVX-512 bf16",
                    "avx512_fp16": "AVX-512 fp16"}
-_FAMILY_ORDER = ["AVX2", "AVX-512", "VNNI", "AVX-512 bf16", "AVX-512 fp16", "AMX"]
+_FAMILY_RANK = {name: i for i, name in enumerate(["AVX2", "AVX-512", "VNNI", "AVX-512 bf16", "AVX-512 fp16", "AMX"])}
 
 
 def _cpu_family(flag: str) -> str:
@@ -254,8 +254,8 @@ def _cpu_family(flag: str) -> str:
 def _cpu_short(cpu: dict) -> str:
     """"AMD EPYC; has AVX2; lacks AVX-512, VNNI, AMX; 1 thread": the instruction families, not every flag."""
     def families(flags: list[str]) -> str:
-        rank = {name: i for i, name in enumerate(_FAMILY_ORDER)}
-        return ", ".join(sorted({_cpu_family(f) for f in flags}, key=lambda n: (rank.get(n, len(rank)), n)))
+        return ", ".join(sorted({_cpu_family(f) for f in flags},
+                                key=lambda n: (_FAMILY_RANK.get(n, len(_FAMILY_RANK)), n)))
 
     text = f"{cpu.get('model') or 'unknown'}; has {families(cpu.get('flags') or []) or 'none of ' + ', '.join(FLAGS)}"
     if cpu.get("missing"):

@@ -90,8 +90,9 @@ def _offline_and_quiet():
     """Offline, and nothing from the libraries on the terminal. transformers imports torchao on the way
     (its quantizers), which logs the optional kernels it failed to load and pytree notices; reading a GGUF
     file draws tqdm's own dequantizing bar on stderr, which neither transformers' progress switch nor
-    TQDM_DISABLE stops once tqdm is imported (tqdm reads its environment at import). What goes wrong
-    still surfaces: as an exception, which the caller turns into one line."""
+    TQDM_DISABLE stops once tqdm is imported (tqdm reads its environment at import). transformers' own
+    verbosity is its "transformers" logger, held here too. What goes wrong still surfaces: as an
+    exception, which the caller turns into one line."""
     from quantrack.methods.base import quiet_libraries  # here: it imports torch, which resolve() needs not
 
     with env_override({"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}), \
@@ -106,31 +107,21 @@ def load_causal_lm(folder: str | Path, gguf_file: str | None = None) -> tuple[An
     try:
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
-        from transformers.utils import logging as hf_logging
     except ImportError as e:
         raise QuantrackError(f"loading a language model needs transformers: {first_line(e)}") from None
     kwargs: dict[str, Any] = {"trust_remote_code": False, "local_files_only": True}
     if source.gguf_file:
         kwargs["gguf_file"] = source.gguf_file
-    verbosity = hf_logging.get_verbosity()
-    hf_logging.set_verbosity_error()
-    progress = hf_logging.is_progress_bar_enabled()
-    hf_logging.disable_progress_bar()
-    try:
-        with _offline_and_quiet():
-            try:
-                tokenizer = AutoTokenizer.from_pretrained(source.folder, **kwargs)
-            except Exception as e:
-                raise QuantrackError(f"cannot read a tokenizer from {source.text()}: {type(e).__name__}: "
-                                     f"{first_line(e)}") from None
-            try:
-                extra = {} if source.gguf_file else {"use_safetensors": True}
-                model = AutoModelForCausalLM.from_pretrained(source.folder, dtype=torch.float32, **kwargs, **extra)
-            except Exception as e:
-                raise QuantrackError(f"transformers cannot load a causal LM from {source.text()}: "
-                                     f"{type(e).__name__}: {first_line(e)}") from None
-    finally:
-        hf_logging.set_verbosity(verbosity)
-        if progress:
-            hf_logging.enable_progress_bar()
+    with _offline_and_quiet():
+        try:
+            tokenizer = AutoTokenizer.from_pretrained(source.folder, **kwargs)
+        except Exception as e:
+            raise QuantrackError(f"cannot read a tokenizer from {source.text()}: {type(e).__name__}: "
+                                 f"{first_line(e)}") from None
+        try:
+            extra = {} if source.gguf_file else {"use_safetensors": True}
+            model = AutoModelForCausalLM.from_pretrained(source.folder, dtype=torch.float32, **kwargs, **extra)
+        except Exception as e:
+            raise QuantrackError(f"transformers cannot load a causal LM from {source.text()}: "
+                                 f"{type(e).__name__}: {first_line(e)}") from None
     return model.eval(), tokenizer, source
